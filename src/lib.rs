@@ -1,0 +1,40 @@
+//! # calsync
+//!
+//! A calendar-sync engine for scheduling apps: it commits one event to every
+//! chosen Google, Outlook, Apple (CalDAV) and Zoom account at once, remembers
+//! each provider's own event id, propagates updates and cancellations,
+//! detects conflicts across accounts before booking, and proposes ranked
+//! reschedules. It implements the CalendarSync concept.
+//!
+//! ## Layout
+//! | module | what lives there |
+//! |---|---|
+//! | [`model`] | the state's types and the JSON wire format |
+//! | [`schedule`] | pure scheduling: busy time, conflicts, suggestions |
+//! | [`operations`] | durable intent: operations and the retry policy |
+//! | [`providers`] | the provider trait, its error kinds, and the adapters |
+//! | [`store`] | the store trait and its backends |
+//! | [`vault`] | sealing credentials with AES-256-GCM |
+//!
+//! ## Glossary
+//! - **account**: a user's connection to one provider account (one user each).
+//! - **synced event**: an event calsync wrote to one or more accounts, with
+//!   each provider's own id for it.
+//! - **provider event**: the copy of an event on one provider.
+//! - **draft**: an event not yet committed, checked for conflicts.
+//! - **conflict**: an existing occurrence that overlaps a draft, sits in its
+//!   buffer, or double-books it.
+//! - **suggestion**: an alternative time for a draft, with its score and why.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod model;
+pub mod operations;
+pub mod providers;
+pub mod schedule;
+pub mod store;
+pub mod vault;
+
+pub use error::{Error, Result};

@@ -1,0 +1,448 @@
+//! The spec's `CommittableEvent` and `DraftEvent`, in the wire format of the design.
+
+use crate::model::{DraftId, EventId};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// A rule that a piece of input broke: the field (a JSON path such as
+/// `event.attendees[1].email`) and the rule, in words a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule}")]
+pub struct ValidationError {
+    /// Where the bad value is.
+    pub field: String,
+    /// What the value must be.
+    pub rule: String,
+}
+
+impl ValidationError {
+    /// A rule broken by `field`.
+    pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// The same error, with its field placed under `prefix` (`event` + `title` = `event.title`).
+    pub fn under(mut self, prefix: &str) -> Self {
+        self.field = if self.field.is_empty() {
+            prefix.to_owned()
+        } else if self.field.starts_with('[') {
+            format!("{prefix}{}", self.field)
+        } else {
+            format!("{prefix}.{}", self.field)
+        };
+        self
+    }
+}
+
+/// When an event starts or ends: an instant (timed events) or a date (all-day events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventTime {
+    /// An instant, kept in UTC; the event's zone is kept beside it.
+    Instant(DateTime<Utc>),
+    /// A calendar date; for an end, exclusive.
+    Date(NaiveDate),
+}
+
+impl EventTime {
+    /// Parses an RFC 3339 instant with an offset, or a `YYYY-MM-DD` date.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.len() == 10
+            && let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        {
+            return Ok(EventTime::Date(date));
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|instant| EventTime::Instant(instant.with_timezone(&Utc)))
+            .map_err(|_| {
+                format!(
+                    "{text:?} is neither an RFC 3339 date-time with an offset \
+                     (like 2025-01-07T14:00:00-05:00) nor a date (like 2025-01-07)"
+                )
+            })
+    }
+
+    /// The instant, when this is one.
+    pub fn instant(&self) -> Option<DateTime<Utc>> {
+        match self {
+            EventTime::Instant(instant) => Some(*instant),
+            EventTime::Date(_) => None,
+        }
+    }
+
+    /// The date, when this is one.
+    pub fn date(&self) -> Option<NaiveDate> {
+        match self {
+            EventTime::Date(date) => Some(*date),
+            EventTime::Instant(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for EventTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventTime::Instant(instant) => {
+                f.write_str(&instant.to_rfc3339_opts(SecondsFormat::Secs, true))
+            }
+            EventTime::Date(date) => write!(f, "{}", date.format("%Y-%m-%d")),
+        }
+    }
+}
+
+impl Serialize for EventTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        EventTime::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<DateTime<Utc>> for EventTime {
+    fn from(value: DateTime<Utc>) -> Self {
+        EventTime::Instant(value)
+    }
+}
+
+/// Whether an event makes its time busy (`busy`, the default) or not (`free`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transparency {
+    /// The event blocks its time (iCalendar `TRANSP:OPAQUE`).
+    #[default]
+    Busy,
+    /// The event does not block its time (iCalendar `TRANSP:TRANSPARENT`).
+    Free,
+}
+
+/// A person invited to an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Attendee {
+    /// The attendee's email address.
+    pub email: String,
+    /// Whether the attendee is optional (required by default).
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// An event as the app hands it to calsync (the spec's `CommittableEvent`), and
+/// the snapshot a synced event keeps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventDetails {
+    /// The event's title.
+    pub title: String,
+    /// When it starts: an instant, or a date when `allDay`.
+    pub start: EventTime,
+    /// When it ends (exclusive): an instant, or a date when `allDay`.
+    pub end: EventTime,
+    /// The IANA zone the event lives in (required with `recurrence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Whether the event is all-day (then `start`/`end` are dates, end exclusive).
+    #[serde(default)]
+    pub all_day: bool,
+    /// Where it takes place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// A longer text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who is invited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attendees: Vec<Attendee>,
+    /// RFC 5545 lines (`RRULE:`, `RDATE:`, `EXDATE:`), without `DTSTART`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recurrence: Vec<String>,
+    /// Whether the event makes its time busy.
+    #[serde(default)]
+    pub transparency: Transparency,
+    /// Ask for a video meeting link (Zoom).
+    #[serde(default)]
+    pub virtual_meeting: bool,
+}
+
+/// The names of the fields an update may change.
+pub const EVENT_FIELDS: [&str; 11] = [
+    "title",
+    "start",
+    "end",
+    "timeZone",
+    "allDay",
+    "location",
+    "description",
+    "attendees",
+    "recurrence",
+    "transparency",
+    "virtualMeeting",
+];
+
+impl EventDetails {
+    /// A timed, busy event with only a title, a start and an end.
+    pub fn timed(title: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        EventDetails {
+            title: title.to_owned(),
+            start: EventTime::Instant(start),
+            end: EventTime::Instant(end),
+            time_zone: None,
+            all_day: false,
+            location: None,
+            description: None,
+            attendees: Vec::new(),
+            recurrence: Vec::new(),
+            transparency: Transparency::Busy,
+            virtual_meeting: false,
+        }
+    }
+
+    /// Checks the spec's "event is validated": every field obeys its rule.
+    ///
+    /// # Errors
+    /// The first broken rule, naming its field.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.title.trim().is_empty() {
+            return Err(ValidationError::new("title", "must not be empty"));
+        }
+        if self.title.chars().count() > 1024 {
+            return Err(ValidationError::new(
+                "title",
+                "must be at most 1024 characters",
+            ));
+        }
+        match (self.all_day, self.start, self.end) {
+            (true, EventTime::Date(start), EventTime::Date(end)) => {
+                if end <= start {
+                    return Err(ValidationError::new(
+                        "end",
+                        "must be after start (the end date is exclusive)",
+                    ));
+                }
+            }
+            (true, _, _) => {
+                return Err(ValidationError::new(
+                    "start",
+                    "an allDay event's start and end must be dates (YYYY-MM-DD)",
+                ));
+            }
+            (false, EventTime::Instant(start), EventTime::Instant(end)) => {
+                if end <= start {
+                    return Err(ValidationError::new("end", "must be after start"));
+                }
+            }
+            (false, _, _) => {
+                return Err(ValidationError::new(
+                    "start",
+                    "a timed event's start and end must be RFC 3339 date-times with an offset; \
+                     set allDay for dates",
+                ));
+            }
+        }
+        if let Some(zone) = &self.time_zone
+            && zone.parse::<chrono_tz::Tz>().is_err()
+        {
+            return Err(ValidationError::new(
+                "timeZone",
+                format!("{zone:?} is not an IANA time zone name (like Europe/Berlin)"),
+            ));
+        }
+        if !self.recurrence.is_empty() && self.time_zone.is_none() && !self.all_day {
+            return Err(ValidationError::new(
+                "timeZone",
+                "is required for a recurring event (the zone its rule expands in)",
+            ));
+        }
+        for (index, line) in self.recurrence.iter().enumerate() {
+            crate::schedule::validate_recurrence_line(line)
+                .map_err(|rule| ValidationError::new(format!("recurrence[{index}]"), rule))?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, attendee) in self.attendees.iter().enumerate() {
+            let field = format!("attendees[{index}].email");
+            if !is_plausible_email(&attendee.email) {
+                return Err(ValidationError::new(
+                    field,
+                    format!("{:?} is not an email address", attendee.email),
+                ));
+            }
+            if !seen.insert(attendee.email.to_ascii_lowercase()) {
+                return Err(ValidationError::new(
+                    field,
+                    format!("{:?} is listed twice", attendee.email),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The event with `changes` applied, and the names of the fields that changed.
+    ///
+    /// # Errors
+    /// An unknown field name, a value of the wrong type, or a result that is not
+    /// a valid event; the error names the field.
+    pub fn apply_changes(
+        &self,
+        changes: &Map<String, Value>,
+    ) -> Result<(EventDetails, Vec<String>), ValidationError> {
+        if changes.is_empty() {
+            return Err(ValidationError::new(
+                "changes",
+                "must change at least one field",
+            ));
+        }
+        for name in changes.keys() {
+            if !EVENT_FIELDS.contains(&name.as_str()) {
+                return Err(ValidationError::new(
+                    format!("changes.{name}"),
+                    format!(
+                        "is not a field of an event; the fields are {}",
+                        EVENT_FIELDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut object = match serde_json::to_value(self) {
+            Ok(Value::Object(object)) => object,
+            _ => {
+                return Err(ValidationError::new(
+                    "changes",
+                    "the event could not be read",
+                ));
+            }
+        };
+        let mut changed = Vec::new();
+        for (name, value) in changes {
+            if object.get(name) != Some(value) {
+                changed.push(name.clone());
+            }
+            if value.is_null() {
+                object.remove(name);
+            } else {
+                object.insert(name.clone(), value.clone());
+            }
+        }
+        let updated: EventDetails = from_json_field(Value::Object(object), "changes")?;
+        updated.validate().map_err(|error| error.under("changes"))?;
+        Ok((updated, changed))
+    }
+}
+
+/// Deserializes `value`, turning a serde error into a [`ValidationError`] under `field`.
+pub fn from_json_field<T: serde::de::DeserializeOwned>(
+    value: Value,
+    field: &str,
+) -> Result<T, ValidationError> {
+    serde_json::from_value(value).map_err(|error| ValidationError::new(field, error.to_string()))
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    }
+}
+
+/// Extra room a draft asks for around itself, in minutes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DraftConstraints {
+    /// Free minutes wanted before the draft.
+    #[serde(default)]
+    pub buffer_before: u32,
+    /// Free minutes wanted after the draft.
+    #[serde(default)]
+    pub buffer_after: u32,
+    /// Minutes needed to travel to (before) and from (after) the draft.
+    #[serde(default)]
+    pub travel_time: u32,
+}
+
+/// An event not yet committed (the spec's `DraftEvent`): an event plus the app's
+/// draft `id`, its `constraints`, and, when it reschedules a synced event, that
+/// event's `eventId` (so the event never conflicts with itself).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftEvent {
+    /// The app's id for this draft.
+    pub id: DraftId,
+    /// The synced event this draft reschedules, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+    /// The event itself.
+    #[serde(flatten)]
+    pub event: EventDetails,
+    /// Buffers and travel time.
+    #[serde(default)]
+    pub constraints: DraftConstraints,
+}
+
+impl DraftEvent {
+    /// Checks the draft: its id and its event.
+    ///
+    /// # Errors
+    /// The first broken rule, naming its field.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.id.as_str().trim().is_empty() {
+            return Err(ValidationError::new("id", "must not be empty"));
+        }
+        const DAY: u32 = 24 * 60;
+        for (field, minutes) in [
+            ("constraints.bufferBefore", self.constraints.buffer_before),
+            ("constraints.bufferAfter", self.constraints.buffer_after),
+            ("constraints.travelTime", self.constraints.travel_time),
+        ] {
+            if minutes > DAY {
+                return Err(ValidationError::new(field, "must be at most 1440 minutes"));
+            }
+        }
+        self.event.validate()
+    }
+}
+
+// A draft is an event's fields plus `id`, `eventId` and `constraints`; serde's
+// `flatten` cannot reject unknown fields, so the three are taken out by hand and
+// the rest must be exactly an event.
+impl<'de> Deserialize<'de> for DraftEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut object = Map::<String, Value>::deserialize(deserializer)?;
+        let id = match object.remove("id") {
+            Some(Value::String(id)) => DraftId(id),
+            Some(_) => return Err(D::Error::custom("id: must be a string")),
+            None => return Err(D::Error::missing_field("id")),
+        };
+        let event_id = match object.remove("eventId") {
+            Some(Value::String(id)) => Some(EventId(id)),
+            Some(Value::Null) | None => None,
+            Some(_) => return Err(D::Error::custom("eventId: must be a string")),
+        };
+        let constraints = match object.remove("constraints") {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|error| D::Error::custom(format!("constraints: {error}")))?,
+            None => DraftConstraints::default(),
+        };
+        let event = serde_json::from_value(Value::Object(object)).map_err(D::Error::custom)?;
+        Ok(DraftEvent {
+            id,
+            event_id,
+            event,
+            constraints,
+        })
+    }
+}

@@ -1,0 +1,204 @@
+//! Calendar providers behind one trait, and the errors they answer with.
+//!
+//! An adapter speaks one provider's wire format; calsync's policies (retries,
+//! token refresh, durable operations) live outside adapters, in the concept.
+//! The [`sandbox`] adapters simulate all four providers in memory.
+
+mod credentials;
+
+pub use credentials::Credentials;
+
+use crate::model::{AccountId, EventDetails, EventId, Provider, ProviderEventRef};
+use crate::schedule::CalendarEvent;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The kinds of provider failure; callers branch on the kind, never on which
+/// provider failed or on message text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderErrorKind {
+    /// The access token was refused (401): refresh once, then retry.
+    Unauthorized,
+    /// The refresh token or password was refused: the user must re-authorize.
+    InvalidGrant,
+    /// The credentials given to connect are not valid.
+    InvalidCredentials,
+    /// Throttled (429, Google's 403 rate reasons); honour `retry_after`.
+    RateLimited,
+    /// The provider is down or answered 5xx; retry with backoff.
+    Unavailable,
+    /// No answer in time; retry with backoff (creates carry their key).
+    Timeout,
+    /// The event or calendar does not exist (or was deleted).
+    NotFound,
+    /// The event changed since it was read (412 on If-Match).
+    PreconditionFailed,
+    /// A create with this idempotency key already happened.
+    AlreadyExists,
+    /// The provider refused the data (400) or is not allowed to do this (403).
+    Rejected,
+}
+
+impl ProviderErrorKind {
+    /// Whether trying the same call again later may succeed.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ProviderErrorKind::RateLimited
+                | ProviderErrorKind::Unavailable
+                | ProviderErrorKind::Timeout
+        )
+    }
+}
+
+/// A provider's failure: its kind, the provider's own words, and how long it
+/// asked to wait.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// What kind of failure.
+    pub kind: ProviderErrorKind,
+    /// The provider's reason.
+    pub message: String,
+    /// How long the provider asked to wait (Retry-After).
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    /// A failure of `kind` with the provider's `message`.
+    pub fn new(kind: ProviderErrorKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The same failure, asking to wait `retry_after`.
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+}
+
+/// A provider result.
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+/// What connecting an account yields.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// The credentials to keep (normalised: e.g. `expires_at` instead of `expires_in`).
+    pub credentials: Credentials,
+    /// The calendar events will be written to.
+    pub calendar_id: Option<String>,
+    /// A name for people (email or login), when the provider tells.
+    pub label: Option<String>,
+}
+
+/// One account's side of a call: who it is and how to authenticate.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The account.
+    pub account: AccountId,
+    /// Its current credentials.
+    pub credentials: Credentials,
+    /// Its target calendar.
+    pub calendar_id: Option<String>,
+}
+
+/// What a write carries besides the event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteContext {
+    /// The operation's idempotency key: a repeated create with the same key
+    /// must not make a second event.
+    pub idempotency_key: String,
+    /// calsync's id, stored on the provider's copy (extended property, `X-` property).
+    pub synced_id: EventId,
+}
+
+/// A place events live: one provider, spoken to on behalf of many accounts.
+#[async_trait]
+pub trait CalendarProvider: Send + Sync + 'static {
+    /// Which provider this is.
+    fn provider(&self) -> Provider;
+
+    /// Validates `credentials` with the provider and answers what to keep.
+    async fn connect(&self, credentials: &Credentials) -> ProviderResult<Connection>;
+    /// Exchanges the refresh token for a new access token; answers the new credentials.
+    async fn refresh(&self, credentials: &Credentials) -> ProviderResult<Credentials>;
+    /// Revokes the credentials at the provider.
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()>;
+    /// A cheap authenticated call that proves the connection works.
+    async fn validate(&self, session: &Session) -> ProviderResult<()>;
+
+    /// Creates the event; a repeat with the same idempotency key answers the
+    /// event the first call made instead of making another.
+    async fn create_event(
+        &self,
+        session: &Session,
+        event: &EventDetails,
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef>;
+    /// Writes `event` over the provider's copy; only `changed` fields differ
+    /// from what calsync wrote before.
+    async fn update_event(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        event: &EventDetails,
+        changed: &[String],
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef>;
+    /// Deletes the event; one already gone counts as deleted.
+    async fn delete_event(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+    ) -> ProviderResult<()>;
+    /// The account's events that may be busy between `start` and `end`
+    /// (series masters unexpanded, with their overrides).
+    async fn list_events(
+        &self,
+        session: &Session,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> ProviderResult<Vec<CalendarEvent>>;
+}
+
+/// The providers a [`crate::CalendarSync`] talks to, one adapter each.
+#[derive(Clone, Default)]
+pub struct Providers {
+    adapters: HashMap<Provider, Arc<dyn CalendarProvider>>,
+}
+
+impl Providers {
+    /// No providers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the adapter for its provider.
+    pub fn with(mut self, adapter: Arc<dyn CalendarProvider>) -> Self {
+        self.adapters.insert(adapter.provider(), adapter);
+        self
+    }
+
+    /// The adapter for `provider`, when one is configured.
+    pub fn get(&self, provider: Provider) -> Option<&Arc<dyn CalendarProvider>> {
+        self.adapters.get(&provider)
+    }
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.adapters.keys().map(|p| p.as_str()).collect();
+        names.sort_unstable();
+        f.debug_struct("Providers")
+            .field("adapters", &names)
+            .finish()
+    }
+}

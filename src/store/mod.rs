@@ -1,0 +1,127 @@
+//! The store: where accounts, synced events, conflicts and operations live.
+//!
+//! [`Store`] is a trait with an embedded backend ([`SqliteStore`], one file)
+//! and room for others; every backend passes the one conformance suite in
+//! [`conformance`]. Collections are named `{prefix}accounts`,
+//! `{prefix}syncedEvents`, `{prefix}conflicts` and `{prefix}operations`.
+
+use crate::model::{
+    AccountId, AccountRecord, Conflict, DraftId, EventDetails, EventId, OperationId,
+    ProviderEventRef, SyncedEvent, UserId,
+};
+use crate::operations::Operation;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// The prefix collections get unless told otherwise.
+pub const DEFAULT_PREFIX: &str = "CalendarSync.";
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or opened; trying again later may work.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A record with this id already exists.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The record to change does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A stored record could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A store result.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The four collections of the concept, behind one trait.
+///
+/// Every method is atomic on its own. Methods that change a synced event's
+/// providers (`attach_provider_event`, `detach_provider_event`) are single
+/// atomic updates, so that operations finishing at once on several accounts
+/// never overwrite each other.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The collection prefix.
+    fn prefix(&self) -> &str;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Adds an account. `AlreadyExists` if its id is taken.
+    async fn insert_account(&self, record: &AccountRecord) -> StoreResult<()>;
+    /// One account by id.
+    async fn get_account(&self, id: &AccountId) -> StoreResult<Option<AccountRecord>>;
+    /// A user's accounts, oldest first.
+    async fn accounts_of_user(&self, user: &UserId) -> StoreResult<Vec<AccountRecord>>;
+    /// Replaces an account. `NotFound` if it does not exist.
+    async fn update_account(&self, record: &AccountRecord) -> StoreResult<()>;
+
+    /// One synced event by internal id.
+    async fn get_synced_event(&self, id: &EventId) -> StoreResult<Option<SyncedEvent>>;
+    /// A user's synced events.
+    async fn synced_events_of_user(&self, user: &UserId) -> StoreResult<Vec<SyncedEvent>>;
+    /// Records that the event lives on `account` as `reference`: creates the
+    /// synced event from `base` if it does not exist yet (ignoring `base`'s
+    /// accounts and provider ids), then sets `providerIds[account]`, adds the
+    /// account, and sets `syncedAt` to `at`.
+    async fn attach_provider_event(
+        &self,
+        base: &SyncedEvent,
+        account: &AccountId,
+        reference: &ProviderEventRef,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Records that the event no longer lives on `account`; when no account is
+    /// left, removes the synced event. Answers whether the synced event remains.
+    async fn detach_provider_event(
+        &self,
+        id: &EventId,
+        account: &AccountId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Replaces the event's details snapshot and sets `syncedAt`. Answers
+    /// whether the synced event exists.
+    async fn set_event_details(
+        &self,
+        id: &EventId,
+        details: &EventDetails,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Replaces the conflicts recorded for a user's draft.
+    async fn replace_conflicts(
+        &self,
+        user: &UserId,
+        draft: &DraftId,
+        conflicts: &[Conflict],
+    ) -> StoreResult<()>;
+    /// The conflicts recorded for a user's draft.
+    async fn conflicts_of_draft(
+        &self,
+        user: &UserId,
+        draft: &DraftId,
+    ) -> StoreResult<Vec<Conflict>>;
+
+    /// Adds operations, all or none.
+    async fn insert_operations(&self, operations: &[Operation]) -> StoreResult<()>;
+    /// Replaces an operation. `NotFound` if it does not exist.
+    async fn update_operation(&self, operation: &Operation) -> StoreResult<()>;
+    /// One operation by id.
+    async fn get_operation(&self, id: &OperationId) -> StoreResult<Option<Operation>>;
+    /// The operations of a synced event, oldest first.
+    async fn operations_of_event(&self, event: &EventId) -> StoreResult<Vec<Operation>>;
+    /// Atomically takes up to `limit` pending operations that are due at `now`
+    /// and not leased (or whose lease ended before `now`): sets their lease to
+    /// `owner` until `lease_until`, and answers them. Two callers never take
+    /// the same operation while its lease holds.
+    async fn claim_due_operations(
+        &self,
+        now: DateTime<Utc>,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<Operation>>;
+}
