@@ -2,5 +2,7 @@
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
+//! - `store`: the store conformance suite on every backend.
 
 mod concept;
+mod store;
