@@ -1,8 +1,10 @@
 //! calsync's integration tests, one binary. Modules:
+//! - `cli`: the `calsync` command line, run as a user would.
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
 //! - `store`: the store conformance suite on every backend.
 
+mod cli;
 mod concept;
 mod store;
