@@ -54,7 +54,8 @@ start() {
     ensure_venv radicale radicale "$RADICALE_VERSION"
     ensure_venv xandikos xandikos "$XANDIKOS_VERSION"
     mkdir -p "$STATE/radicale-data" "$STATE/xandikos-data"
-    printf '%s:%s\n' "$USER_NAME" "$PASSWORD" >"$STATE/htpasswd"
+    # A second login with an empty home, for the discovery test.
+    printf '%s:%s\n%s-fresh:%s\n' "$USER_NAME" "$PASSWORD" "$USER_NAME" "$PASSWORD" >"$STATE/htpasswd"
     local radicale_port xandikos_port
     radicale_port=$(free_port)
     xandikos_port=$(free_port)
