@@ -31,7 +31,7 @@ impl CalendarInfo {
         let segment = self
             .url
             .path_segments()
-            .and_then(|segments| segments.filter(|part| !part.is_empty()).next_back())
+            .and_then(|mut segments| segments.rfind(|part| !part.is_empty()))
             .unwrap_or_default();
         self.display_name
             .as_deref()

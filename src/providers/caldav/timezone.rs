@@ -201,16 +201,17 @@ mod tests {
     use super::*;
     use icalendar::Component;
 
-    /// The STANDARD and DAYLIGHT rules of a VTIMEZONE.
-    fn rules(
-        zone: &CalendarComponent,
-    ) -> Vec<(
+    /// One rule: kind, DTSTART, TZOFFSETFROM, TZOFFSETTO, RRULE.
+    type Rule = (
         String,
         Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
-    )> {
+    );
+
+    /// The STANDARD and DAYLIGHT rules of a VTIMEZONE.
+    fn rules(zone: &CalendarComponent) -> Vec<Rule> {
         let CalendarComponent::Other(zone) = zone else {
             panic!("a VTIMEZONE is not an event or a todo");
         };
