@@ -24,12 +24,23 @@ async fn main() -> ExitCode {
         Command::Demo(args) => calsync::cli::demo::run(&args).await,
     };
     match outcome {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => print(&text),
         Err(error) => {
             eprintln!("calsync: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the answer; a reader that went away (`calsync demo | head`) is not an error.
+fn print(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("calsync: cannot write the answer: {error}");
             ExitCode::FAILURE
         }
     }

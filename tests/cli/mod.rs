@@ -56,3 +56,25 @@ fn demo_refuses_a_bad_zone_naming_the_option() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--zone"), "{stderr}");
 }
+
+#[test]
+fn demo_seeds_a_calendar_export_and_suggests_around_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("export.ics");
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+BEGIN:VEVENT\r\nUID:daily-3pm@example.com\r\nDTSTAMP:20260101T000000Z\r\n\
+DTSTART;TZID=America/New_York:20260105T150000\r\nDTEND;TZID=America/New_York:20260105T160000\r\n\
+RRULE:FREQ=DAILY\r\nSUMMARY:Daily focus\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:broken@example.com\r\nDTSTART:not-a-date\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    std::fs::write(&path, ics).expect("write");
+    let output = calsync(&["demo", "--json", "--seed", path.to_str().expect("utf-8 path")]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("export.ics:"), "the bad event is reported with its line: {stderr}");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let first = answer["suggestReschedules"]["suggestions"][0]["start"].as_str().expect("start");
+    let local = chrono::DateTime::parse_from_rfc3339(first)
+        .expect("rfc3339")
+        .with_timezone(&chrono_tz::America::New_York);
+    assert_eq!(local.format("%H:%M").to_string(), "16:00", "3pm is taken every day by the export");
+}

@@ -9,8 +9,10 @@
 
 mod faults;
 mod ids;
+mod seed;
 
 pub use faults::{FaultKind, FaultPlan};
+pub use seed::{SeedEvents, read_seed};
 
 use crate::clock::{Clock, SystemClock};
 use crate::model::{EventDetails, EventTime, Provider, ProviderEventRef};
