@@ -1,0 +1,5 @@
+//! The one integration-test binary. Modules:
+//! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
+//!   suggestions, iCalendar reading, the command line).
+
+mod schedule;
