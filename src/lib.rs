@@ -10,6 +10,7 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`model`] | the state's types and the JSON wire format |
+//! | [`cli`] | the `calsync` command's subcommands |
 //! | [`schedule`] | pure scheduling: busy time, conflicts, suggestions |
 //! | [`operations`] | durable intent: operations and the retry policy |
 //! | [`providers`] | the provider trait, its error kinds, and the adapters |
@@ -29,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod error;
 pub mod model;
 pub mod operations;
