@@ -23,7 +23,9 @@ const EVENTS_PER_ACCOUNT: usize = 10_000;
 const ZONE: Tz = Tz::America__New_York;
 
 fn year_start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 fn event(id: String, start: DateTime<Utc>, minutes: i64) -> CalendarEvent {
@@ -49,7 +51,10 @@ fn random_start(rng: &mut StdRng, days: i64) -> DateTime<Utc> {
     let quarter = rng.random_range(8 * 4..18 * 4);
     let local = year_start().with_timezone(&ZONE).date_naive() + Duration::days(day);
     let local = local.and_hms_opt(0, 0, 0).expect("midnight") + Duration::minutes(15 * quarter);
-    ZONE.from_local_datetime(&local).earliest().expect("working hours exist").with_timezone(&Utc)
+    ZONE.from_local_datetime(&local)
+        .earliest()
+        .expect("working hours exist")
+        .with_timezone(&Utc)
 }
 
 fn account(rng: &mut StdRng, n: usize) -> AccountCalendar {
@@ -64,9 +69,17 @@ fn account(rng: &mut StdRng, n: usize) -> AccountCalendar {
             series.recurrence = vec!["RRULE:FREQ=WEEKLY".into()];
             if i % 200 == 0 {
                 let skipped = (start + Duration::weeks(5)).with_timezone(&ZONE);
-                series.recurrence.push(format!("EXDATE;TZID={}:{}", ZONE.name(), skipped.format("%Y%m%dT%H%M%S")));
+                series.recurrence.push(format!(
+                    "EXDATE;TZID={}:{}",
+                    ZONE.name(),
+                    skipped.format("%Y%m%dT%H%M%S")
+                ));
                 let moved_from = start + Duration::weeks(9);
-                let mut moved = event(format!("{id}-moved"), moved_from + Duration::hours(2), minutes);
+                let mut moved = event(
+                    format!("{id}-moved"),
+                    moved_from + Duration::hours(2),
+                    minutes,
+                );
                 moved.uid = series.uid.clone();
                 moved.recurrence_id = Some(EventTime::Instant(moved_from));
                 events.push(moved);
@@ -80,7 +93,10 @@ fn account(rng: &mut StdRng, n: usize) -> AccountCalendar {
             events.push(single);
         }
     }
-    AccountCalendar { account: AccountId(format!("account-{n}")), events }
+    AccountCalendar {
+        account: AccountId(format!("account-{n}")),
+        events,
+    }
 }
 
 fn calendars() -> Vec<AccountCalendar> {
@@ -89,14 +105,22 @@ fn calendars() -> Vec<AccountCalendar> {
 }
 
 fn draft() -> DraftEvent {
-    let start = ZONE.with_ymd_and_hms(2025, 6, 10, 14, 0, 0).single().expect("exists").with_timezone(&Utc);
+    let start = ZONE
+        .with_ymd_and_hms(2025, 6, 10, 14, 0, 0)
+        .single()
+        .expect("exists")
+        .with_timezone(&Utc);
     let mut event = EventDetails::timed("draft", start, start + Duration::hours(1));
     event.time_zone = Some(ZONE.name().to_owned());
     DraftEvent {
         id: DraftId::from("bench"),
         event_id: None,
         event,
-        constraints: DraftConstraints { buffer_before: 10, buffer_after: 10, travel_time: 15 },
+        constraints: DraftConstraints {
+            buffer_before: 10,
+            buffer_after: 10,
+            travel_time: 15,
+        },
     }
 }
 
@@ -108,7 +132,10 @@ fn attendees(rng: &mut StdRng, from: DateTime<Utc>) -> Vec<AttendeeAvailability>
             busy: (0..2_000)
                 .map(|_| {
                     let start = from + Duration::minutes(15 * rng.random_range(0..14 * 96));
-                    BusySpan { start, end: start + Duration::minutes(15 * rng.random_range(1..5)) }
+                    BusySpan {
+                        start,
+                        end: start + Duration::minutes(15 * rng.random_range(1..5)),
+                    }
                 })
                 .collect(),
         })
@@ -131,10 +158,36 @@ fn bench(c: &mut Criterion) {
         b.iter(|| BusyIndex::build(black_box(&calendars), window.0, window.1, ZONE))
     });
     let draft = draft();
-    println!("conflicts for the bench draft: {}", find_conflicts(&index, &draft).len());
-    c.bench_function("find_conflicts_one_draft", |b| b.iter(|| find_conflicts(black_box(&index), black_box(&draft))));
+    println!(
+        "conflicts for the bench draft: {}",
+        find_conflicts(&index, &draft).len()
+    );
+    c.bench_function("find_conflicts_one_draft", |b| {
+        b.iter(|| find_conflicts(black_box(&index), black_box(&draft)))
+    });
+    // The same check where the calendars are quiet (before 8:00): the lookup alone.
+    let mut quiet = draft.clone();
+    let early = ZONE
+        .with_ymd_and_hms(2025, 6, 10, 6, 0, 0)
+        .single()
+        .expect("exists")
+        .with_timezone(&Utc);
+    quiet.event.start = EventTime::Instant(early);
+    quiet.event.end = EventTime::Instant(early + Duration::hours(1));
+    quiet.constraints = DraftConstraints::default();
+    println!(
+        "conflicts for the quiet draft: {}",
+        find_conflicts(&index, &quiet).len()
+    );
+    c.bench_function("find_conflicts_quiet_slot", |b| {
+        b.iter(|| find_conflicts(black_box(&index), black_box(&quiet)))
+    });
     let now = year_start();
-    let day_start = ZONE.with_ymd_and_hms(2025, 6, 10, 0, 0, 0).single().expect("exists").with_timezone(&Utc);
+    let day_start = ZONE
+        .with_ymd_and_hms(2025, 6, 10, 0, 0, 0)
+        .single()
+        .expect("exists")
+        .with_timezone(&Utc);
     let constraints = SuggestConstraints {
         max_days: Some(13),
         granularity: Some(15),
@@ -146,7 +199,14 @@ fn bench(c: &mut Criterion) {
     let found = suggest(&index, &draft, &constraints, now).expect("valid constraints");
     println!("suggestions: {}", found.len());
     c.bench_function("suggest_two_weeks_15min_10_attendees_x_2000", |b| {
-        b.iter(|| suggest(black_box(&index), black_box(&draft), black_box(&constraints), now))
+        b.iter(|| {
+            suggest(
+                black_box(&index),
+                black_box(&draft),
+                black_box(&constraints),
+                now,
+            )
+        })
     });
 }
 

@@ -112,25 +112,45 @@ struct Loaded {
 }
 
 fn account_name(path: &Path) -> String {
-    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 fn load(paths: &[PathBuf], err: &mut impl Write) -> Loaded {
-    let mut loaded = Loaded { calendars: Vec::new(), problems: Vec::new(), unknown: Vec::new() };
+    let mut loaded = Loaded {
+        calendars: Vec::new(),
+        problems: Vec::new(),
+        unknown: Vec::new(),
+    };
     for path in paths {
         let account = AccountId(account_name(path));
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let (events, problems) = events_from_ics(&text);
                 for problem in problems {
-                    let _ = writeln!(err, "{}:{}: {}", path.display(), problem.line, problem.message);
+                    let _ = writeln!(
+                        err,
+                        "{}:{}: {}",
+                        path.display(),
+                        problem.line,
+                        problem.message
+                    );
                     loaded.problems.push(json!({"file": path.display().to_string(), "line": problem.line, "message": problem.message}));
                 }
                 loaded.calendars.push(AccountCalendar { account, events });
             }
             Err(error) => {
-                let _ = writeln!(err, "{}: cannot be read ({error}); its busy time is unknown", path.display());
-                loaded.unknown.push(UnknownAccount { account, reason: error.to_string() });
+                let _ = writeln!(
+                    err,
+                    "{}: cannot be read ({error}); its busy time is unknown",
+                    path.display()
+                );
+                loaded.unknown.push(UnknownAccount {
+                    account,
+                    reason: error.to_string(),
+                });
             }
         }
     }
@@ -145,11 +165,20 @@ fn parse_time(text: &str, zone: Tz, flag: &str) -> Result<DateTime<Utc>, CliErro
         .iter()
         .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
         .and_then(|local| crate::schedule::recurrence::local_to_utc(local, zone))
-        .ok_or_else(|| CliError(format!("--{flag}: {text:?} is neither RFC 3339 nor a local time YYYY-MM-DDTHH:MM")))
+        .ok_or_else(|| {
+            CliError(format!(
+                "--{flag}: {text:?} is neither RFC 3339 nor a local time YYYY-MM-DDTHH:MM"
+            ))
+        })
 }
 
 fn build_draft(args: &DraftArgs) -> Result<(DraftEvent, Tz), CliError> {
-    let zone = resolve_zone(&args.zone).ok_or_else(|| CliError(format!("--zone: {:?} is not an IANA or Windows time zone name", args.zone)))?;
+    let zone = resolve_zone(&args.zone).ok_or_else(|| {
+        CliError(format!(
+            "--zone: {:?} is not an IANA or Windows time zone name",
+            args.zone
+        ))
+    })?;
     let start = parse_time(&args.start, zone, "start")?;
     let end = parse_time(&args.end, zone, "end")?;
     let mut event = EventDetails::timed("draft", start, end);
@@ -164,11 +193,18 @@ fn build_draft(args: &DraftArgs) -> Result<(DraftEvent, Tz), CliError> {
             travel_time: args.travel_time,
         },
     };
-    draft.validate().map_err(|error| CliError(format!("draft: {error}")))?;
+    draft
+        .validate()
+        .map_err(|error| CliError(format!("draft: {error}")))?;
     Ok((draft, zone))
 }
 
-fn index_for(loaded: &Loaded, window: (DateTime<Utc>, DateTime<Utc>), zone: Tz, err: &mut impl Write) -> (BusyIndex, Vec<Value>) {
+fn index_for(
+    loaded: &Loaded,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    zone: Tz,
+    err: &mut impl Write,
+) -> (BusyIndex, Vec<Value>) {
     let (index, problems) = BusyIndex::build(&loaded.calendars, window.0, window.1, zone);
     let problems = problems
         .into_iter()
@@ -190,7 +226,11 @@ fn write_json(out: &mut impl Write, value: &Value) -> Result<(), CliError> {
 ///
 /// # Errors
 /// A bad flag, or output that cannot be written.
-pub fn run_conflicts(args: &ConflictsArgs, out: &mut impl Write, err: &mut impl Write) -> Result<(), CliError> {
+pub fn run_conflicts(
+    args: &ConflictsArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<(), CliError> {
     let (draft, zone) = build_draft(&args.draft)?;
     let loaded = load(&args.calendars, err);
     let (index, mut problems) = index_for(&loaded, detection_window(&draft), zone, err);
@@ -210,35 +250,82 @@ pub fn run_conflicts(args: &ConflictsArgs, out: &mut impl Write, err: &mut impl 
         })
         .collect();
     if args.json {
-        return write_json(out, &json!({"conflicts": conflicts, "problems": problems, "unknownAccounts": loaded.unknown}));
+        return write_json(
+            out,
+            &json!({"conflicts": conflicts, "problems": problems, "unknownAccounts": loaded.unknown}),
+        );
     }
-    let write = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| CliError(e.to_string()));
+    let write = |out: &mut dyn Write, line: String| {
+        writeln!(out, "{line}").map_err(|e| CliError(e.to_string()))
+    };
     if conflicts.is_empty() {
         write(out, "no conflicts".into())?;
     }
     for c in &conflicts {
-        let reason = c["buffer"].as_str().map_or_else(|| c["reason"].as_str().unwrap_or_default().to_owned(), |b| format!("{} ({b})", c["reason"].as_str().unwrap_or_default()));
-        write(out, format!("{reason}: {} {} - {} [{}] {}", c["uid"].as_str().unwrap_or("-"), c["start"].as_str().unwrap_or_default(), c["end"].as_str().unwrap_or_default(), c["account"].as_str().unwrap_or_default(), c["title"].as_str().unwrap_or_default()))?;
+        let reason = c["buffer"].as_str().map_or_else(
+            || c["reason"].as_str().unwrap_or_default().to_owned(),
+            |b| format!("{} ({b})", c["reason"].as_str().unwrap_or_default()),
+        );
+        write(
+            out,
+            format!(
+                "{reason}: {} {} - {} [{}] {}",
+                c["uid"].as_str().unwrap_or("-"),
+                c["start"].as_str().unwrap_or_default(),
+                c["end"].as_str().unwrap_or_default(),
+                c["account"].as_str().unwrap_or_default(),
+                c["title"].as_str().unwrap_or_default()
+            ),
+        )?;
     }
     for u in &loaded.unknown {
-        write(out, format!("unknown: account {} could not be read", u.account))?;
+        write(
+            out,
+            format!("unknown: account {} could not be read", u.account),
+        )?;
     }
     Ok(())
 }
 
 fn working_hours(text: &str) -> Result<WorkingHours, CliError> {
-    let (start, end) = text.split_once('-').ok_or_else(|| CliError(format!("--working-hours: {text:?} is not HH:MM-HH:MM")))?;
-    let day = Some(DayHours { start: start.trim().to_owned(), end: end.trim().to_owned() });
-    Ok(WorkingHours { mon: day.clone(), tue: day.clone(), wed: day.clone(), thu: day.clone(), fri: day.clone(), sat: day.clone(), sun: day })
+    let (start, end) = text
+        .split_once('-')
+        .ok_or_else(|| CliError(format!("--working-hours: {text:?} is not HH:MM-HH:MM")))?;
+    let day = Some(DayHours {
+        start: start.trim().to_owned(),
+        end: end.trim().to_owned(),
+    });
+    Ok(WorkingHours {
+        mon: day.clone(),
+        tue: day.clone(),
+        wed: day.clone(),
+        thu: day.clone(),
+        fri: day.clone(),
+        sat: day.clone(),
+        sun: day,
+    })
 }
 
-fn attendee(path: &Path, optional: bool, window: (DateTime<Utc>, DateTime<Utc>), zone: Tz, err: &mut impl Write) -> AttendeeAvailability {
+fn attendee(
+    path: &Path,
+    optional: bool,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    zone: Tz,
+    err: &mut impl Write,
+) -> AttendeeAvailability {
     let loaded = load(std::slice::from_ref(&path.to_path_buf()), err);
     let (index, _) = index_for(&loaded, window, zone, err);
     AttendeeAvailability {
         email: account_name(path),
         optional,
-        busy: index.occurrences().filter(|o| o.end > o.start).map(|o| BusySpan { start: o.start, end: o.end }).collect(),
+        busy: index
+            .occurrences()
+            .filter(|o| o.end > o.start)
+            .map(|o| BusySpan {
+                start: o.start,
+                end: o.end,
+            })
+            .collect(),
     }
 }
 
@@ -246,7 +333,11 @@ fn attendee(path: &Path, optional: bool, window: (DateTime<Utc>, DateTime<Utc>),
 ///
 /// # Errors
 /// A bad flag or constraint, or output that cannot be written.
-pub fn run_suggest(args: &SuggestArgs, out: &mut impl Write, err: &mut impl Write) -> Result<(), CliError> {
+pub fn run_suggest(
+    args: &SuggestArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<(), CliError> {
     let (draft, zone) = build_draft(&args.draft)?;
     let now = match &args.now {
         Some(text) => parse_time(text, zone, "now")?,
@@ -264,19 +355,25 @@ pub fn run_suggest(args: &SuggestArgs, out: &mut impl Write, err: &mut impl Writ
     let window = suggestion_window(&draft, &constraints);
     for (paths, optional) in [(&args.attendees, false), (&args.optional_attendees, true)] {
         for path in paths {
-            constraints.attendees.push(attendee(path, optional, window, zone, err));
+            constraints
+                .attendees
+                .push(attendee(path, optional, window, zone, err));
         }
     }
     let loaded = load(&args.calendars, err);
     let (index, mut problems) = index_for(&loaded, window, zone, err);
     problems.extend(loaded.problems.iter().cloned());
-    let suggestions = suggest(&index, &draft, &constraints, now).map_err(|e| CliError(e.to_string()))?;
+    let suggestions =
+        suggest(&index, &draft, &constraints, now).map_err(|e| CliError(e.to_string()))?;
     if args.json {
         let list: Vec<Value> = suggestions
             .iter()
             .map(|s| json!({"start": rfc3339(s.start), "end": rfc3339(s.end), "score": s.score, "scoreParts": s.score_parts}))
             .collect();
-        return write_json(out, &json!({"suggestions": list, "problems": problems, "unknownAccounts": loaded.unknown}));
+        return write_json(
+            out,
+            &json!({"suggestions": list, "problems": problems, "unknownAccounts": loaded.unknown}),
+        );
     }
     for (rank, s) in suggestions.iter().enumerate() {
         let p = s.score_parts;
@@ -286,7 +383,12 @@ pub fn run_suggest(args: &SuggestArgs, out: &mut impl Write, err: &mut impl Writ
             .map_err(|e| CliError(e.to_string()))?;
     }
     for u in &loaded.unknown {
-        writeln!(out, "unknown: account {} could not be read; its busy time was not checked", u.account).map_err(|e| CliError(e.to_string()))?;
+        writeln!(
+            out,
+            "unknown: account {} could not be read; its busy time was not checked",
+            u.account
+        )
+        .map_err(|e| CliError(e.to_string()))?;
     }
     Ok(())
 }
