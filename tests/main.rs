@@ -5,10 +5,13 @@
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
+//! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
+//!   suggestions, iCalendar reading, the command line).
 //! - `store`: the store conformance suite on every backend.
 
 #[cfg(feature = "caldav")]
 mod caldav;
 mod cli;
 mod concept;
+mod schedule;
 mod store;
