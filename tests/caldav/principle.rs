@@ -52,7 +52,12 @@ async fn the_operational_principle_holds_on_real_caldav_servers() {
              END:VEVENT\r\nEND:VCALENDAR\r\n"
         );
         let (status, _, text) = server
-            .raw("PUT", &format!("{home}{other}/{uid}.ics"), &[("Content-Type", "text/calendar")], Some(series))
+            .raw(
+                "PUT",
+                &format!("{home}{other}/{uid}.ics"),
+                &[("Content-Type", "text/calendar")],
+                Some(series),
+            )
             .await;
         assert!((200..300).contains(&status), "{status} {text}");
 
@@ -63,7 +68,11 @@ async fn the_operational_principle_holds_on_real_caldav_servers() {
         }))
         .expect("draft");
         let report = sync.detect_conflicts(&ada, &draft).await.expect("detect");
-        assert!(report.unknown_accounts.is_empty(), "{:?}", report.unknown_accounts);
+        assert!(
+            report.unknown_accounts.is_empty(),
+            "{:?}",
+            report.unknown_accounts
+        );
         let seen: Vec<_> = report
             .conflicts
             .iter()
@@ -75,25 +84,46 @@ async fn the_operational_principle_holds_on_real_caldav_servers() {
 
         // Commit at 11:00 instead; the event is on the server once.
         let event = EventDetails::timed("Planning", at(11), at(12));
-        let committed = sync.commit(&ada, &event, &[account.id.clone()]).await.expect("commit");
-        assert_eq!(committed.results[&account.id].status, SyncResultStatus::Succeeded);
+        let committed = sync
+            .commit(&ada, &event, &[account.id.clone()])
+            .await
+            .expect("commit");
+        assert_eq!(
+            committed.results[&account.id].status,
+            SyncResultStatus::Succeeded
+        );
         let synced = committed.synced_event;
         let reference = synced.provider_ids[&account.id].clone();
         let (status, _, body) = server.raw("GET", &reference.event_id, &[], None).await;
         assert_eq!(status, 200);
-        assert!(body.contains(&format!("X-CALSYNC-ID:{}", synced.internal_id)), "{body}");
+        assert!(
+            body.contains(&format!("X-CALSYNC-ID:{}", synced.internal_id)),
+            "{body}"
+        );
         let calendar = account.calendar_id.clone().expect("calendar");
         assert_eq!(server.members(&calendar).await.len(), 1);
 
         // Update the title; cancel.
         let mut changes = Map::new();
         changes.insert("title".into(), json!("Planning, final"));
-        let updated = sync.update(&ada, &synced.internal_id, &changes).await.expect("update");
-        assert_eq!(updated.results[&account.id].status, SyncResultStatus::Succeeded);
+        let updated = sync
+            .update(&ada, &synced.internal_id, &changes)
+            .await
+            .expect("update");
+        assert_eq!(
+            updated.results[&account.id].status,
+            SyncResultStatus::Succeeded
+        );
         let (_, _, body) = server.raw("GET", &reference.event_id, &[], None).await;
         assert!(body.contains("SUMMARY:Planning\\, final"), "{body}");
-        let cancelled = sync.cancel(&ada, &synced.internal_id).await.expect("cancel");
-        assert_eq!(cancelled.results[&account.id].status, SyncResultStatus::Succeeded);
+        let cancelled = sync
+            .cancel(&ada, &synced.internal_id)
+            .await
+            .expect("cancel");
+        assert_eq!(
+            cancelled.results[&account.id].status,
+            SyncResultStatus::Succeeded
+        );
         let (status, _, _) = server.raw("GET", &reference.event_id, &[], None).await;
         assert_eq!(status, 404);
         sync.shutdown();
