@@ -4,6 +4,7 @@
 //! Xandikos: home at `/user/calendars/` with a default calendar), and the
 //! same adapter code must handle both.
 
+mod principle;
 mod support;
 
 use calsync::model::{EventTime, Provider};
