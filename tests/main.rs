@@ -9,6 +9,9 @@
 //!   suggestions, iCalendar reading, the command line).
 //! - `store`: the store conformance suite on every backend.
 
+// Tests build one-account lists inline; `&[id.clone()]` reads better there than `from_ref`.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 #[cfg(feature = "caldav")]
 mod caldav;
 mod cli;
