@@ -400,3 +400,49 @@ async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background()
     assert_eq!(h.events_on(&zoom).len(), 1);
     h.assert_invariants(&[&ada]).await;
 }
+
+#[tokio::test]
+async fn a_virtual_meeting_is_made_on_zoom_and_its_link_written_into_the_calendars() {
+    let h = Harness::new().await;
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let zoom = h.connect(&ada, Provider::Zoom).await;
+    let mut meeting = event("Call", tuesday(10), 30);
+    meeting.virtual_meeting = true;
+    let outcome = h
+        .sync
+        .commit(&ada, &meeting, &[google.id.clone(), zoom.id.clone()])
+        .await
+        .expect("commit");
+    let link = outcome.synced_event.provider_ids[&zoom.id]
+        .join_url
+        .clone()
+        .expect("the meeting's join link");
+    let on_google = h.events_on(&google)[0].details.clone().expect("details");
+    assert_eq!(on_google.location.as_deref(), Some(link.as_str()));
+    assert!(on_google.description.unwrap_or_default().contains(&link));
+    assert_eq!(
+        outcome.synced_event.event.location.as_deref(),
+        Some(link.as_str())
+    );
+    h.assert_invariants(&[&ada]).await;
+}
+
+#[tokio::test]
+async fn a_virtual_meeting_requires_a_zoom_account() {
+    let h = Harness::new().await;
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let mut meeting = event("Call", tuesday(10), 30);
+    meeting.virtual_meeting = true;
+    let error = h
+        .sync
+        .commit(&ada, &meeting, &[google.id.clone()])
+        .await
+        .expect_err("no zoom account");
+    assert!(
+        matches!(&error, Error::Invalid(v) if v.field == "event.virtualMeeting"),
+        "{error}"
+    );
+    assert!(h.events_on(&google).is_empty());
+}
