@@ -1,6 +1,7 @@
 //! Carrying out operations: one provider call per operation, retried with
 //! backoff, each outcome recorded in the store before it is reported.
 
+use super::sessions::NEEDS_REAUTHORIZATION;
 use super::{Inner, is_connected, lock};
 use crate::error::Result;
 use crate::model::{AccountId, ProviderEventRef, SyncResult, SyncResultStatus, SyncedEvent};
@@ -204,15 +205,11 @@ async fn failed_attempt(
     op.attempts += 1;
     let reason = format!("{:?}: {}", error.kind, error.message);
     if !error.kind.is_transient() {
-        if matches!(
-            error.kind,
-            ProviderErrorKind::Unauthorized | ProviderErrorKind::InvalidGrant
-        ) {
+        // A refused refresh token was marked where it was refused; an access
+        // token refused even after a refresh means the grant is gone.
+        if error.kind == ProviderErrorKind::Unauthorized {
             inner
-                .mark_error(
-                    &op.account,
-                    format!("credentials refused: {}", error.message),
-                )
+                .mark_error(&op.account, format!("{NEEDS_REAUTHORIZATION}: {}", error.message))
                 .await?;
         }
         finish(inner, op, Some(reason)).await?;
