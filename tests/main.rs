@@ -2,5 +2,8 @@
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
+//! - `http`: the HTTP service over a real socket (feature `server`).
 
 mod concept;
+#[cfg(feature = "server")]
+mod http;

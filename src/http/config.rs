@@ -211,7 +211,6 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     }
     let opened = args.setup().open().await?;
     opened.sync.spawn_resumer(Duration::from_secs(5));
-    let _ = super::metrics::handle();
     let mut state = AppState::new(opened.sync.clone(), opened.sandbox, auth);
     state.rate_limit = rate_limit;
     state.body_limit = args.body_limit;

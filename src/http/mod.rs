@@ -82,8 +82,10 @@ impl AppState {
     }
 }
 
-/// The service's router.
+/// The service's router. Installs the process's metrics recorder on first use.
 pub fn app(state: AppState) -> Router {
+    // Installed before any request so that the first requests are counted too.
+    let _ = metrics::handle();
     let mut keyed = Router::new();
     keyed = keyed
         .route("/api/CalendarSync/connectAccount", post(routes::connect_account))
