@@ -1,37 +1,44 @@
-//! The `calsync` command line: a thin dispatcher over the library.
+//! `calsync`: the command line. Thin: each command lives in `calsync::cli`
+//! (and `calsync serve` in `calsync::http::config`).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// calsync: commit events to Google, Outlook, Apple and Zoom calendars at once.
-#[derive(Debug, Parser)]
+/// A calendar-sync engine for scheduling apps.
+#[derive(Parser)]
 #[command(name = "calsync", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
+    /// Play the operational principle on the embedded store and the sandbox providers.
+    Demo(calsync::cli::demo::DemoArgs),
     /// Serve the CalendarSync actions over HTTP.
     #[cfg(feature = "server")]
     Serve(calsync::http::config::ServeArgs),
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("calsync: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
     match cli.command {
+        Command::Demo(args) => match calsync::cli::demo::run(&args).await {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("calsync: {error}");
+                ExitCode::FAILURE
+            }
+        },
         #[cfg(feature = "server")]
         Command::Serve(args) => {
             calsync::http::config::init_logging(args.log_format);
-            match runtime.block_on(calsync::http::config::run(args)) {
+            match calsync::http::config::run(args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("calsync serve: {error}");

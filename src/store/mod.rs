@@ -13,8 +13,45 @@ use crate::operations::Operation;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub mod conformance;
+#[cfg(feature = "mongodb")]
+mod mongodb;
+mod sqlite;
+
+#[cfg(feature = "mongodb")]
+pub use self::mongodb::MongoStore;
+pub use sqlite::SqliteStore;
+
 /// The prefix collections get unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "CalendarSync.";
+
+/// The longest prefix accepted, so that every collection name stays well
+/// within MongoDB's namespace limit.
+pub const MAX_PREFIX_LEN: usize = 64;
+
+/// Checks a collection prefix: at most [`MAX_PREFIX_LEN`] characters, each an
+/// ASCII letter, a digit, `.`, `_` or `-`. Such a prefix can be quoted as an
+/// SQL identifier and used in a MongoDB collection name without escaping.
+///
+/// # Errors
+/// `InvalidConfiguration` naming the rule the prefix breaks.
+pub fn validate_prefix(prefix: &str) -> StoreResult<()> {
+    if prefix.len() > MAX_PREFIX_LEN {
+        return Err(StoreError::InvalidConfiguration(format!(
+            "prefix: must be at most {MAX_PREFIX_LEN} characters, got {}",
+            prefix.len()
+        )));
+    }
+    if let Some(bad) = prefix
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(StoreError::InvalidConfiguration(format!(
+            "prefix: may hold only letters, digits, '.', '_' and '-', found {bad:?} in {prefix:?}"
+        )));
+    }
+    Ok(())
+}
 
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +68,19 @@ pub enum StoreError {
     /// A stored record could not be read back.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store was configured wrongly (a bad prefix, path or URI); names the
+    /// setting and the rule.
+    #[error("invalid store configuration: {0}")]
+    InvalidConfiguration(String),
 }
 
 /// A store result.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The four collections of the concept, behind one trait.
+///
+/// Times are kept at least to the millisecond (MongoDB's date precision);
+/// finer parts may be dropped.
 ///
 /// Every method is atomic on its own. Methods that change a synced event's
 /// providers (`attach_provider_event`, `detach_provider_event`) are single

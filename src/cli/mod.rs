@@ -1,0 +1,3 @@
+//! The command line's commands; the binary `calsync` only dispatches.
+
+pub mod demo;
