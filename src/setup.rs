@@ -197,8 +197,7 @@ impl Setup {
             }
             StoreLocation::MongoDb(_) => Err(SetupError::Unsupported {
                 setting: "store",
-                reason: "MongoDB is not available in this build; use a SQLite file path"
-                    .to_owned(),
+                reason: "MongoDB is not available in this build; use a SQLite file path".to_owned(),
             }),
         }
     }
@@ -206,11 +205,12 @@ impl Setup {
 
 fn make_parent(path: &Path) -> Result<(), SetupError> {
     match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent)
-            .map_err(|error| SetupError::DataDir {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            std::fs::create_dir_all(parent).map_err(|error| SetupError::DataDir {
                 path: parent.display().to_string(),
                 detail: error.to_string(),
-            }),
+            })
+        }
         _ => Ok(()),
     }
 }

@@ -235,10 +235,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     upkeep.abort();
     tracing::info!("stopped taking requests; pending provider operations stay recorded");
     opened.sync.shutdown();
-    served.map_err(|source| ServeError::Io {
-        address,
-        source,
-    })
+    served.map_err(|source| ServeError::Io { address, source })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
@@ -273,7 +270,9 @@ pub async fn shutdown_signal() {
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let installed = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Pretty => builder.try_init(),

@@ -187,10 +187,9 @@ impl IntoResponse for ApiError {
             }
         }
         if let ApiError::Unauthorized(_) = &self {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -19,17 +19,18 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| match rejection {
-                BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
-                    ApiError::TooLarge
-                }
-                other => ApiError::BadRequest {
-                    kind: "malformed_body",
-                    message: other.body_text(),
-                },
-            })?;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection {
+                    BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                        ApiError::TooLarge
+                    }
+                    other => ApiError::BadRequest {
+                        kind: "malformed_body",
+                        message: other.body_text(),
+                    },
+                })?;
         parse(&bytes).map(Body)
     }
 }
@@ -111,7 +112,10 @@ mod tests {
     fn errors_name_the_field_path() {
         let (kind, error) = message(r#"{"user":"u","people":[{"email":3}]}"#);
         assert_eq!(kind, "invalid_input");
-        assert!(error.starts_with("people[0].email: invalid type"), "{error}");
+        assert!(
+            error.starts_with("people[0].email: invalid type"),
+            "{error}"
+        );
         let (_, error) = message(r#"{"user":"u","people":[],"extra":1}"#);
         assert!(error.contains("unknown field `extra`"), "{error}");
         let (_, error) = message(r#"{"people":[]}"#);

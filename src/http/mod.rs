@@ -88,16 +88,34 @@ pub fn app(state: AppState) -> Router {
     let _ = metrics::handle();
     let mut keyed = Router::new();
     keyed = keyed
-        .route("/api/CalendarSync/connectAccount", post(routes::connect_account))
+        .route(
+            "/api/CalendarSync/connectAccount",
+            post(routes::connect_account),
+        )
         .route("/api/CalendarSync/commit", post(routes::commit))
-        .route("/api/CalendarSync/detectConflicts", post(routes::detect_conflicts))
-        .route("/api/CalendarSync/suggestReschedules", post(routes::suggest_reschedules))
+        .route(
+            "/api/CalendarSync/detectConflicts",
+            post(routes::detect_conflicts),
+        )
+        .route(
+            "/api/CalendarSync/suggestReschedules",
+            post(routes::suggest_reschedules),
+        )
         .route("/api/CalendarSync/update", post(routes::update))
         .route("/api/CalendarSync/cancel", post(routes::cancel))
-        .route("/api/CalendarSync/disconnectAccount", post(routes::disconnect_account))
+        .route(
+            "/api/CalendarSync/disconnectAccount",
+            post(routes::disconnect_account),
+        )
         .route("/api/CalendarSync/refreshSync", post(routes::refresh_sync))
-        .route("/api/CalendarSync/getAccountStatus", post(routes::get_account_status))
-        .route("/api/CalendarSync/getSyncedEvent", post(routes::get_synced_event))
+        .route(
+            "/api/CalendarSync/getAccountStatus",
+            post(routes::get_account_status),
+        )
+        .route(
+            "/api/CalendarSync/getSyncedEvent",
+            post(routes::get_synced_event),
+        )
         .route("/api/CalendarSync/{action}", post(unknown_action));
     if state.sandbox.is_some() {
         keyed = keyed
@@ -108,7 +126,10 @@ pub fn app(state: AppState) -> Router {
     let keyed = keyed
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi::document))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
     let open = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));

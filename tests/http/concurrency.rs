@@ -14,8 +14,15 @@ async fn a_hundred_concurrent_commits_all_succeed_once() {
     let accounts = json!([google["id"], outlook["id"]]);
     let base = next_tuesday(8);
     let calls = (0..100).map(|n| {
-        let event = event_json(&format!("Meeting {n}"), base + Duration::minutes(30 * n), 30);
-        server.call("commit", json!({"user": "ada", "event": event, "accounts": accounts}))
+        let event = event_json(
+            &format!("Meeting {n}"),
+            base + Duration::minutes(30 * n),
+            30,
+        );
+        server.call(
+            "commit",
+            json!({"user": "ada", "event": event, "accounts": accounts}),
+        )
     });
     let answers = futures::future::join_all(calls).await;
     let mut ids = BTreeSet::new();
@@ -34,7 +41,11 @@ async fn a_hundred_concurrent_commits_all_succeed_once() {
         assert_eq!(events.len(), 100, "no duplicate and none missing");
         let titles: BTreeSet<_> = events.iter().map(|e| e.event.title.clone()).collect();
         assert_eq!(titles.len(), 100);
-        let provider: Provider = account["provider"].as_str().expect("p").parse().expect("known");
+        let provider: Provider = account["provider"]
+            .as_str()
+            .expect("p")
+            .parse()
+            .expect("known");
         let counts = server.provider(provider).counts();
         assert_eq!(counts.creates, 100);
         assert_eq!(counts.repeated_creates, 0);

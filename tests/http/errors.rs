@@ -23,24 +23,48 @@ async fn malformed_bodies_are_400_naming_the_field() {
     let mut event = event_json("Standup", start, 15);
     event["title"] = json!(5);
     let (status, body) = server
-        .call("commit", json!({"user": "ada", "event": event, "accounts": ["a"]}))
+        .call(
+            "commit",
+            json!({"user": "ada", "event": event, "accounts": ["a"]}),
+        )
         .await;
     assert_error(status, &body, 400, "invalid_input");
-    assert!(body["error"].as_str().unwrap_or_default().starts_with("event.title: invalid type"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("event.title: invalid type"),
+        "{body}"
+    );
 
     let (status, body) = server
         .call("getAccountStatus", json!({"user": "ada", "verbose": true}))
         .await;
     assert_error(status, &body, 400, "invalid_input");
-    assert!(body["error"].as_str().unwrap_or_default().contains("unknown field `verbose`"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unknown field `verbose`"),
+        "{body}"
+    );
 
     let mut event = event_json("Standup", start, 15);
     event["colour"] = json!("red");
     let (status, body) = server
-        .call("commit", json!({"user": "ada", "event": event, "accounts": ["a"]}))
+        .call(
+            "commit",
+            json!({"user": "ada", "event": event, "accounts": ["a"]}),
+        )
         .await;
     assert_error(status, &body, 400, "invalid_input");
-    assert!(body["error"].as_str().unwrap_or_default().contains("colour"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("colour"),
+        "{body}"
+    );
     server.stop().await;
 }
 
@@ -51,10 +75,19 @@ async fn broken_rules_and_unsupported_providers_are_400() {
     let mut event = event_json("  ", next_tuesday(10), 30);
     event["title"] = json!(" ");
     let (status, body) = server
-        .call("commit", json!({"user": "ada", "event": event, "accounts": [google["id"]]}))
+        .call(
+            "commit",
+            json!({"user": "ada", "event": event, "accounts": [google["id"]]}),
+        )
         .await;
     assert_error(status, &body, 400, "invalid_input");
-    assert!(body["error"].as_str().unwrap_or_default().contains("event.title"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("event.title"),
+        "{body}"
+    );
     assert!(server.events_on(&google).is_empty(), "nothing changed");
 
     let (status, body) = server
@@ -86,17 +119,29 @@ async fn missing_and_foreign_things_are_404() {
     let google = server.connect("ada", Provider::Google).await;
     let event = event_json("Standup", next_tuesday(10), 15);
     for user in ["bob", "ada"] {
-        let account = if user == "bob" { google["id"].clone() } else { json!("no-such-account") };
+        let account = if user == "bob" {
+            google["id"].clone()
+        } else {
+            json!("no-such-account")
+        };
         let (status, body) = server
-            .call("commit", json!({"user": user, "event": event, "accounts": [account]}))
+            .call(
+                "commit",
+                json!({"user": user, "event": event, "accounts": [account]}),
+            )
             .await;
         assert_error(status, &body, 404, "account_not_found");
     }
     let (status, body) = server
-        .call("update", json!({"user": "ada", "eventId": "nope", "changes": {"title": "x"}}))
+        .call(
+            "update",
+            json!({"user": "ada", "eventId": "nope", "changes": {"title": "x"}}),
+        )
         .await;
     assert_error(status, &body, 404, "event_not_found");
-    let (status, body) = server.call("cancel", json!({"user": "ada", "eventId": "nope"})).await;
+    let (status, body) = server
+        .call("cancel", json!({"user": "ada", "eventId": "nope"}))
+        .await;
     assert_error(status, &body, 404, "event_not_found");
     let (status, body) = server.post("/api/nowhere", json!({})).await;
     assert_error(status, &body, 404, "no_such_route");
@@ -115,7 +160,10 @@ async fn unmet_requires_about_state_are_409() {
     assert_error(status, &body, 409, "conflicts_not_detected");
 
     server
-        .ok("disconnectAccount", json!({"user": "ada", "account": google["id"]}))
+        .ok(
+            "disconnectAccount",
+            json!({"user": "ada", "account": google["id"]}),
+        )
         .await;
     let (status, body) = server
         .call(

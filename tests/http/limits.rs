@@ -12,16 +12,22 @@ async fn a_body_over_the_limit_is_413() {
         .call("getAccountStatus", json!({"user": "x".repeat(5000)}))
         .await;
     assert_error(status, &body, 413, "body_too_large");
-    let (status, _) = server.call("getAccountStatus", json!({"user": "ada"})).await;
+    let (status, _) = server
+        .call("getAccountStatus", json!({"user": "ada"}))
+        .await;
     assert_eq!(status, 200, "a body under the limit is served");
     server.stop().await;
 }
 
 #[tokio::test]
 async fn a_request_over_the_timeout_is_504() {
-    let server = Server::start_with(|state| state.request_timeout = Duration::from_millis(200)).await;
+    let server =
+        Server::start_with(|state| state.request_timeout = Duration::from_millis(200)).await;
     let (status, _) = server
-        .post("/api/sandbox/latency", json!({"provider": "google", "ms": 1000}))
+        .post(
+            "/api/sandbox/latency",
+            json!({"provider": "google", "ms": 1000}),
+        )
         .await;
     assert_eq!(status, 200);
     let (status, body) = server
@@ -45,8 +51,16 @@ async fn each_response_carries_a_request_id() {
         .await
         .expect("request");
     assert_eq!(sent.headers()["x-request-id"], "req-42");
-    let made = server.client.get(format!("{}/healthz", server.base)).send().await.expect("request");
-    let id = made.headers()["x-request-id"].to_str().expect("text").to_owned();
+    let made = server
+        .client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .expect("request");
+    let id = made.headers()["x-request-id"]
+        .to_str()
+        .expect("text")
+        .to_owned();
     assert_eq!(id.len(), 36, "a UUID: {id}");
     server.stop().await;
 }

@@ -21,7 +21,10 @@ async fn the_operational_principle_holds_over_http() {
     let google = server.connect("ada", Provider::Google).await;
     let outlook = server.connect("ada", Provider::Outlook).await;
     assert_eq!(google["syncStatus"], "connected");
-    assert!(google.get("credentials").is_none(), "never credentials: {google}");
+    assert!(
+        google.get("credentials").is_none(),
+        "never credentials: {google}"
+    );
     let status = server.ok("getAccountStatus", json!({"user": "ada"})).await;
     assert_eq!(status["accounts"].as_array().map(Vec::len), Some(2));
 
@@ -74,8 +77,15 @@ async fn the_operational_principle_holds_over_http() {
         );
         assert!(suggestion["score"].is_number() && suggestion["scoreParts"].is_object());
     }
-    let starts: Vec<_> = suggestions.iter().take(3).map(|s| instant(&s["start"])).collect();
-    assert_eq!(starts, vec![next_tuesday(15), next_tuesday(16), next_tuesday(13)]);
+    let starts: Vec<_> = suggestions
+        .iter()
+        .take(3)
+        .map(|s| instant(&s["start"]))
+        .collect();
+    assert_eq!(
+        starts,
+        vec![next_tuesday(15), next_tuesday(16), next_tuesday(13)]
+    );
 
     // The user picks 3pm; commit creates the event on both accounts.
     let accounts = json!([google["id"], outlook["id"]]);
@@ -86,14 +96,19 @@ async fn the_operational_principle_holds_over_http() {
         )
         .await;
     let synced = &committed["syncedEvent"];
-    let id = synced["internalId"].as_str().expect("internal id").to_owned();
+    let id = synced["internalId"]
+        .as_str()
+        .expect("internal id")
+        .to_owned();
     for account in [&google, &outlook] {
         let key = account["id"].as_str().expect("id");
         assert_eq!(synced["results"][key]["status"], "succeeded", "{synced}");
         assert_eq!(synced["providerIds"][key]["provider"], account["provider"]);
         let on_provider = server.events_on(account);
         assert_eq!(on_provider.len(), usize::from(account == &google) + 1);
-        let provider_id = synced["providerIds"][key]["eventId"].as_str().expect("event id");
+        let provider_id = synced["providerIds"][key]["eventId"]
+            .as_str()
+            .expect("event id");
         assert!(on_provider.iter().any(|e| e.event.event_id == provider_id));
     }
 
@@ -107,7 +122,10 @@ async fn the_operational_principle_holds_over_http() {
     assert_eq!(updated["syncedEvent"]["event"]["location"], "Room 4");
     for account in [&google, &outlook] {
         let key = account["id"].as_str().expect("id");
-        assert_eq!(updated["syncedEvent"]["results"][key]["status"], "succeeded");
+        assert_eq!(
+            updated["syncedEvent"]["results"][key]["status"],
+            "succeeded"
+        );
         let provider_id = &synced["providerIds"][key]["eventId"];
         let copy = server
             .events_on(account)
@@ -132,7 +150,10 @@ async fn the_operational_principle_holds_over_http() {
     for account in [&google, &outlook] {
         let key = account["id"].as_str().expect("id");
         let kept = &fetched["syncedEvent"]["providerIds"][key]["eventId"];
-        assert_eq!(kept, &synced["providerIds"][key]["eventId"], "the same provider id");
+        assert_eq!(
+            kept, &synced["providerIds"][key]["eventId"],
+            "the same provider id"
+        );
     }
     let stranger = server
         .ok("getSyncedEvent", json!({"user": "bob", "eventId": id}))
@@ -140,7 +161,9 @@ async fn the_operational_principle_holds_over_http() {
     assert_eq!(stranger, json!({"syncedEvent": null}));
 
     // Cancel removes it everywhere.
-    let cancelled = server.ok("cancel", json!({"user": "ada", "eventId": id})).await;
+    let cancelled = server
+        .ok("cancel", json!({"user": "ada", "eventId": id}))
+        .await;
     assert_eq!(cancelled["syncedEvent"]["stored"], false);
     assert_eq!(server.events_on(&outlook).len(), 0);
     server.stop().await;

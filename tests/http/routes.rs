@@ -28,7 +28,10 @@ async fn every_action_is_routed_and_reads_its_arguments() {
         let (status, body) = server.call(action, json!({})).await;
         assert_error(status, &body, 400, "invalid_input");
         assert!(
-            body["error"].as_str().unwrap_or_default().contains("missing field `user`"),
+            body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("missing field `user`"),
             "{action}: {body}"
         );
     }
@@ -55,16 +58,28 @@ async fn every_route_is_in_the_openapi_document() {
         .map(|action| format!("/api/CalendarSync/{action}"))
         .collect();
     routed.extend(
-        ["/api/sandbox/seed", "/api/sandbox/failures", "/api/sandbox/latency"].map(String::from),
+        [
+            "/api/sandbox/seed",
+            "/api/sandbox/failures",
+            "/api/sandbox/latency",
+        ]
+        .map(String::from),
     );
     for path in &routed {
-        let item = paths.get(path).unwrap_or_else(|| panic!("{path} is not documented"));
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is not documented"));
         assert!(item["post"]["requestBody"].is_object(), "{path}");
         assert!(item["post"]["responses"]["200"].is_object(), "{path}");
         // The route answers what the document promises: it exists (a bad body is a 400, not a 404).
         let (status, _) = server.post(path, json!({})).await;
         assert_eq!(status, 400, "{path}");
     }
-    assert_eq!(paths.len(), routed.len(), "no undocumented extras: {:?}", paths.keys());
+    assert_eq!(
+        paths.len(),
+        routed.len(),
+        "no undocumented extras: {:?}",
+        paths.keys()
+    );
     server.stop().await;
 }

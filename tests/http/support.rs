@@ -39,12 +39,18 @@ impl Server {
             .build();
         let mut state = AppState::new(sync, Some(sandbox.clone()), Auth::keys([KEY]));
         adjust(&mut state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let served = tokio::spawn(calsync::http::serve(listener, calsync::http::app(state), async {
-            let _ = stopped.await;
-        }));
+        let served = tokio::spawn(calsync::http::serve(
+            listener,
+            calsync::http::app(state),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Server {
             base,
             client: reqwest::Client::new(),
@@ -57,7 +63,8 @@ impl Server {
 
     /// Calls an action with the test key; answers the status and the JSON body.
     pub async fn call(&self, action: &str, body: Value) -> (u16, Value) {
-        self.post(&format!("/api/CalendarSync/{action}"), body).await
+        self.post(&format!("/api/CalendarSync/{action}"), body)
+            .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
@@ -99,7 +106,11 @@ impl Server {
 
     /// The events a sandbox calendar holds for an account (as answered by connectAccount).
     pub fn events_on(&self, account: &Value) -> Vec<StoredEvent> {
-        let provider: Provider = account["provider"].as_str().expect("provider").parse().expect("known");
+        let provider: Provider = account["provider"]
+            .as_str()
+            .expect("provider")
+            .parse()
+            .expect("known");
         self.provider(provider)
             .events(account["calendarId"].as_str().expect("calendar id"))
     }
@@ -136,7 +147,7 @@ pub fn next_tuesday(hour: u32) -> DateTime<Utc> {
     let zone = chrono_tz::America::New_York;
     let mut day = Utc::now().with_timezone(&zone).date_naive() + Duration::days(7);
     while day.weekday() != Weekday::Tue {
-        day = day + Duration::days(1);
+        day += Duration::days(1);
     }
     zone.from_local_datetime(&day.and_hms_opt(hour, 0, 0).expect("valid time"))
         .single()
