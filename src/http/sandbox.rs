@@ -1,5 +1,6 @@
 //! Sandbox controls, routed only when the providers are the sandbox: seed an
-//! account's calendar with existing events, plan failures, set latency. They
+//! account's calendar with existing events (JSON or iCalendar), plan
+//! failures, set latency. They
 //! let an app team develop and test against calsync without real accounts.
 
 use super::AppState;
@@ -11,6 +12,7 @@ use crate::schedule::CalendarEvent;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -27,8 +29,13 @@ pub struct SeedRequest {
     pub account: AccountId,
     /// Events as a calendar holds them (`eventId`, `title`, `start`, `end`,
     /// `timeZone`, `transparency`, `status`, `recurrence`, ...).
+    #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub events: Vec<CalendarEvent>,
+    /// An iCalendar text whose events are added too (lines that cannot be
+    /// used are answered in `problems`).
+    #[serde(default)]
+    pub ics: Option<String>,
 }
 
 /// The answer of `POST /api/sandbox/seed`.
@@ -36,6 +43,9 @@ pub struct SeedRequest {
 pub struct SeedAnswer {
     /// How many events were added.
     pub added: usize,
+    /// The iCalendar lines that could not be used (`line`, `message`).
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<Value>,
 }
 
 /// The arguments of `POST /api/sandbox/failures`: fail the next `count` calls
@@ -94,11 +104,30 @@ pub async fn seed(
     Body(request): Body<SeedRequest>,
 ) -> Result<Json<SeedAnswer>, ApiError> {
     sandbox(&state)?;
+    let mut events = request.events;
+    let mut problems = Vec::new();
+    match &request.ics {
+        Some(text) => {
+            let (read, unusable) = crate::schedule::ics::events_from_ics(text);
+            events.extend(read);
+            for problem in unusable {
+                problems.push(serde_json::to_value(problem).map_err(|error| {
+                    ApiError::Internal(format!("an iCalendar problem did not serialize: {error}"))
+                })?);
+            }
+        }
+        None if events.is_empty() => {
+            return Err(ApiError::invalid(
+                "events: give at least one event, or an iCalendar text in ics",
+            ));
+        }
+        None => {}
+    }
     let added = state
         .sync
-        .seed_sandbox(&request.user, &request.account, request.events)
+        .seed_sandbox(&request.user, &request.account, events)
         .await?;
-    Ok(Json(SeedAnswer { added }))
+    Ok(Json(SeedAnswer { added, problems }))
 }
 
 /// Plans failures for a sandbox provider's next calls.

@@ -73,6 +73,19 @@ impl Prop<'_> {
 }
 
 fn parse_prop(line: &ContentLine) -> Result<Prop<'_>, String> {
+    // icalendar's property parser refuses BEGIN and END lines, which carry
+    // only a component name, so those are read here.
+    if let Some((name, value)) = line.text.split_once(':')
+        && (name.eq_ignore_ascii_case("BEGIN") || name.eq_ignore_ascii_case("END"))
+    {
+        return Ok(Prop {
+            line: line.number,
+            name: name.to_ascii_uppercase(),
+            value: value.to_owned(),
+            params: Vec::new(),
+            raw: &line.text,
+        });
+    }
     let property = Property::try_from(line.text.as_str()).map_err(|error| {
         format!(
             "cannot read {:?}: {}",

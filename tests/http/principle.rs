@@ -182,3 +182,49 @@ async fn disconnect_and_refresh_are_served() {
     assert_error(status, &error, 409, "account_not_connected");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn seeded_icalendar_events_are_busy_time() {
+    let server = Server::start().await;
+    let outlook = server.connect("dee", Provider::Outlook).await;
+    let ten = next_tuesday(10);
+    let stamp = |at: chrono::DateTime<Utc>| at.format("%Y%m%dT%H%M%SZ").to_string();
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:ics-1\r\nSUMMARY:Dentist\r\n\
+         DTSTART:{}\r\nDTEND:{}\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:broken\r\nDTSTART:whenever\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n",
+        stamp(ten),
+        stamp(ten + Duration::minutes(30)),
+    );
+    let (code, seeded) = server
+        .post(
+            "/api/sandbox/seed",
+            json!({"user": "dee", "account": outlook["id"], "ics": ics}),
+        )
+        .await;
+    assert_eq!(code, 200, "{seeded}");
+    assert_eq!(seeded["added"], 1, "{seeded}");
+    assert!(
+        !seeded["problems"].as_array().expect("problems").is_empty(),
+        "{seeded}"
+    );
+
+    let mut draft = event_json("Call", ten, 60);
+    draft["id"] = json!("d-ics");
+    let report = server
+        .ok("detectConflicts", json!({"user": "dee", "draft": draft}))
+        .await;
+    assert_eq!(
+        report["conflicts"][0]["existingEvents"][0]["title"], "Dentist",
+        "{report}"
+    );
+
+    let (code, refused) = server
+        .post(
+            "/api/sandbox/seed",
+            json!({"user": "dee", "account": outlook["id"]}),
+        )
+        .await;
+    assert_error(code, &refused, 400, "invalid_input");
+    server.stop().await;
+}
