@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`concept`] | [`CalendarSync`]: the actions |
 //! | [`model`] | the state's types and the JSON wire format |
+//! | [`cli`] | the `calsync` command's subcommands |
 //! | [`schedule`] | pure scheduling: busy time, conflicts, suggestions |
 //! | [`operations`] | durable intent: operations and the retry policy |
 //! | [`providers`] | the provider trait, its error kinds, and the adapters |

@@ -3,7 +3,7 @@
 
 use crate::model::{DraftConstraints, DraftEvent, DraftId, EventDetails, Provider, UserId};
 use crate::providers::Credentials;
-use crate::providers::sandbox::Sandbox;
+use crate::providers::sandbox::{Sandbox, read_seed};
 use crate::schedule::CalendarEvent;
 use crate::store::{DEFAULT_PREFIX, SqliteStore, Store};
 use crate::vault::Vault;
@@ -26,6 +26,10 @@ pub struct DemoArgs {
     /// The user's time zone (IANA).
     #[arg(long, default_value = "America/New_York")]
     pub zone: String,
+    /// Also seed the Google account with the events of this file (.ics, or
+    /// JSON events), as a calendar export would bring them.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
 }
 
 /// Why the demo stopped.
@@ -66,7 +70,20 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         .vault(vault)
         .config(Config::quick())
         .build();
-    let trace = play(&sync, zone, Utc::now()).await?;
+    let extra = match &args.seed {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| DemoError::Option("seed", format!("{}: {e}", path.display())))?;
+            let seeded = read_seed(&text)
+                .map_err(|e| DemoError::Option("seed", format!("{}: {e}", path.display())))?;
+            for problem in &seeded.problems {
+                eprintln!("{}:{}: skipped: {}", path.display(), problem.line, problem.message);
+            }
+            seeded.events
+        }
+        None => Vec::new(),
+    };
+    let trace = play(&sync, zone, Utc::now(), extra).await?;
     if args.json {
         serde_json::to_string_pretty(&Value::Object(trace.json))
             .map_err(|e| DemoError::Setup(e.to_string()))
@@ -108,7 +125,12 @@ fn local(zone: Tz, instant: DateTime<Utc>) -> String {
     instant.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z").to_string()
 }
 
-async fn play(sync: &CalendarSync, zone: Tz, now: DateTime<Utc>) -> Result<Trace, DemoError> {
+async fn play(
+    sync: &CalendarSync,
+    zone: Tz,
+    now: DateTime<Utc>,
+    mut extra: Vec<CalendarEvent>,
+) -> Result<Trace, DemoError> {
     let mut trace = Trace {
         json: Map::new(),
         lines: Vec::new(),
@@ -134,7 +156,8 @@ async fn play(sync: &CalendarSync, zone: Tz, now: DateTime<Utc>) -> Result<Trace
         "timeZone": zone.name(),
     }))
     .map_err(|e| DemoError::Setup(e.to_string()))?;
-    sync.seed_sandbox(&user, &google.id, vec![busy])
+    extra.push(busy);
+    sync.seed_sandbox(&user, &google.id, extra)
         .await
         .map_err(|e| DemoError::Action("seed", e))?;
     trace.lines.push(format!("(google already has \"Design review\" at {})", local(zone, two_pm)));

@@ -4,6 +4,8 @@
 //! token refresh, durable operations) live outside adapters, in the concept.
 //! The [`sandbox`] adapters simulate all four providers in memory.
 
+#[cfg(feature = "caldav")]
+pub mod caldav;
 mod credentials;
 pub mod sandbox;
 

@@ -38,8 +38,7 @@ pub fn find_conflicts(index: &BusyIndex, draft: &DraftEvent) -> Vec<FoundConflic
             if index.is_excluded(position, draft.event_id.as_ref()) {
                 return true;
             }
-            let busy = index.occurrence(position);
-            let (busy_start, busy_end) = (busy.start.timestamp(), busy.end.timestamp());
+            let (busy_start, busy_end) = index.span(position);
             let (reason, buffer) = if busy_start == start && busy_end == end {
                 (ConflictReason::DoubleBooking, None)
             } else if busy_start < end && busy_end > start {
@@ -62,7 +61,7 @@ pub fn find_conflicts(index: &BusyIndex, draft: &DraftEvent) -> Vec<FoundConflic
             found.push(FoundConflict {
                 reason,
                 buffer,
-                existing: vec![busy.existing],
+                existing: vec![index.existing(position).2],
             });
             true
         },

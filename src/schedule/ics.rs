@@ -73,8 +73,14 @@ impl Prop<'_> {
 }
 
 fn parse_prop(line: &ContentLine) -> Result<Prop<'_>, String> {
-    // icalendar's property parser refuses BEGIN and END lines, which carry
-    // only a component name, so those are read here.
+    if !line.text.contains(':') {
+        return Err(format!(
+            "{:?} is not a content line (NAME:VALUE)",
+            line.text
+        ));
+    }
+    // The crate's property parser refuses BEGIN and END (it reads them as
+    // component delimiters), so those two are split here.
     if let Some((name, value)) = line.text.split_once(':')
         && (name.eq_ignore_ascii_case("BEGIN") || name.eq_ignore_ascii_case("END"))
     {
@@ -144,27 +150,29 @@ pub fn events_from_ics(text: &str) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
             }
             "END" => {
                 let component = prop.value.trim().to_ascii_uppercase();
-                match depth.pop() {
-                    Some((open, begin)) if open == component => {
-                        if component == "VEVENT" {
-                            match build_event(&current, default_zone, &mut problems) {
-                                Some(event) => events.push(event),
-                                None => problems.push(IcsProblem {
-                                    line: begin,
-                                    message: "the event has no usable DTSTART and is left out"
-                                        .into(),
-                                }),
-                            }
-                        }
-                    }
-                    other => {
-                        problems.push(IcsProblem {
-                            line: line.number,
-                            message: format!(
-                                "END:{component} does not close {:?}",
-                                other.map(|o| o.0)
-                            ),
-                        });
+                let Some(open) = depth.iter().rposition(|(c, _)| *c == component) else {
+                    let message = format!("END:{component} closes nothing");
+                    problems.push(IcsProblem {
+                        line: line.number,
+                        message,
+                    });
+                    continue;
+                };
+                for (unclosed, begin) in depth.drain(open + 1..) {
+                    let message = format!("BEGIN:{unclosed} is never closed; it is left out");
+                    problems.push(IcsProblem {
+                        line: begin,
+                        message,
+                    });
+                }
+                let begin = depth.pop().map_or(line.number, |(_, begin)| begin);
+                if component == "VEVENT" {
+                    match build_event(&current, default_zone, &mut problems) {
+                        Some(event) => events.push(event),
+                        None => problems.push(IcsProblem {
+                            line: begin,
+                            message: "the event has no usable DTSTART and is left out".into(),
+                        }),
                     }
                 }
             }

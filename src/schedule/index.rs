@@ -10,6 +10,10 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
 
+/// Occurrences per tree leaf: a short linear scan is cheaper than deeper
+/// tree levels and keeps the tree small.
+const BLOCK: usize = 16;
+
 /// The event an occurrence came from, kept once per event.
 #[derive(Clone, Debug)]
 struct Source {
@@ -37,7 +41,8 @@ pub struct BusyIndex {
     /// Sorted by start.
     occurrences: Vec<Occurrence>,
     /// `tree[node]` is the latest end among the occurrences under `node`
-    /// (node 1 covers all; node `i` has children `2i` and `2i + 1`).
+    /// (node 1 covers all; node `i` has children `2i` and `2i + 1`); a leaf
+    /// is a block of [`BLOCK`] occurrences, scanned directly.
     tree: Vec<i64>,
     leaves: usize,
     user_zone: Tz,
@@ -234,6 +239,9 @@ impl BusyIndex {
             window: (window_start, window_end),
             calendars,
         };
+        let events: usize = calendars.iter().map(|c| c.events.len()).sum();
+        builder.index.occurrences.reserve(events);
+        builder.index.sources.reserve(events);
         for account in 0..calendars.len() {
             builder.add_account(account);
         }
@@ -246,10 +254,11 @@ impl BusyIndex {
     }
 
     fn build_tree(&mut self) {
-        self.leaves = self.occurrences.len().next_power_of_two();
+        self.leaves = self.occurrences.len().div_ceil(BLOCK).next_power_of_two();
         self.tree = vec![i64::MIN; 2 * self.leaves];
         for (i, occurrence) in self.occurrences.iter().enumerate() {
-            self.tree[self.leaves + i] = occurrence.end;
+            let leaf = &mut self.tree[self.leaves + i / BLOCK];
+            *leaf = (*leaf).max(occurrence.end);
         }
         for node in (1..self.leaves).rev() {
             self.tree[node] = self.tree[2 * node].max(self.tree[2 * node + 1]);
@@ -305,7 +314,14 @@ impl BusyIndex {
     ) {
         let limit = self.occurrences.partition_point(|o| o.start < end);
         if limit > 0 {
-            self.descend(1, 0, self.leaves, limit, start, visit);
+            self.descend(
+                1,
+                0,
+                self.leaves,
+                (limit.div_ceil(BLOCK), limit),
+                start,
+                visit,
+            );
         }
     }
 
@@ -314,19 +330,24 @@ impl BusyIndex {
         node: usize,
         low: usize,
         high: usize,
-        limit: usize,
+        (blocks, limit): (usize, usize),
         start: i64,
         visit: &mut impl FnMut(usize) -> bool,
     ) -> bool {
-        if low >= limit || self.tree[node] <= start {
+        if low >= blocks || self.tree[node] <= start {
             return true;
         }
         if high - low == 1 {
-            return visit(low);
+            let block = low * BLOCK..((low + 1) * BLOCK).min(limit);
+            return self.occurrences[block.clone()]
+                .iter()
+                .zip(block)
+                .filter(|(o, _)| o.end > start)
+                .all(|(_, position)| visit(position));
         }
         let middle = (low + high) / 2;
-        self.descend(2 * node, low, middle, limit, start, visit)
-            && self.descend(2 * node + 1, middle, high, limit, start, visit)
+        self.descend(2 * node, low, middle, (blocks, limit), start, visit)
+            && self.descend(2 * node + 1, middle, high, (blocks, limit), start, visit)
     }
 
     /// Whether any occurrence other than calsync's event `exclude` overlaps `[start, end)`.
@@ -347,8 +368,28 @@ impl BusyIndex {
         &self.sources[self.occurrences[position].source as usize]
     }
 
+    /// The span of the occurrence at `position`, in seconds.
+    pub(crate) fn span(&self, position: usize) -> (i64, i64) {
+        let occurrence = self.occurrences[position];
+        (occurrence.start, occurrence.end)
+    }
+
     /// The occurrence at `position` (in start order).
     pub(crate) fn occurrence(&self, position: usize) -> BusyOccurrence {
+        let (start, end, existing) = self.existing(position);
+        BusyOccurrence {
+            start,
+            end,
+            existing,
+            synced_id: self.source(position).synced_id.clone(),
+        }
+    }
+
+    /// The occurrence at `position` as a conflict names it, with its UTC span.
+    pub(crate) fn existing(
+        &self,
+        position: usize,
+    ) -> (DateTime<Utc>, DateTime<Utc>, ExistingEvent) {
         let occurrence = self.occurrences[position];
         let source = self.source(position);
         let start = DateTime::from_timestamp(occurrence.start, 0).unwrap_or_default();
@@ -360,20 +401,16 @@ impl BusyIndex {
         } else {
             (EventTime::Instant(start), EventTime::Instant(end))
         };
-        BusyOccurrence {
-            start,
-            end,
-            existing: ExistingEvent {
-                account: self.accounts[source.account as usize].clone(),
-                event_id: source.event_id.to_string(),
-                uid: source.uid.as_deref().map(str::to_owned),
-                title: source.title.to_string(),
-                start: own_start,
-                end: own_end,
-                all_day: source.all_day,
-            },
-            synced_id: source.synced_id.clone(),
-        }
+        let existing = ExistingEvent {
+            account: self.accounts[source.account as usize].clone(),
+            event_id: source.event_id.to_string(),
+            uid: source.uid.as_deref().map(str::to_owned),
+            title: source.title.to_string(),
+            start: own_start,
+            end: own_end,
+            all_day: source.all_day,
+        };
+        (start, end, existing)
     }
 
     /// Every busy occurrence, in start order.

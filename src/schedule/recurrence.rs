@@ -86,8 +86,11 @@ pub enum RecurrenceLine {
     ExDate(Vec<IcalTime>),
 }
 
+/// A content line's parameters, names upper-cased.
+type Params = Vec<(String, String)>;
+
 /// Splits `NAME;PARAM=X:VALUE` into the upper-cased name, the parameters and the value.
-fn split_line(line: &str) -> Result<(String, Vec<(String, String)>, &str), String> {
+fn split_line(line: &str) -> Result<(String, Params, &str), String> {
     let (head, value) = line
         .split_once(':')
         .ok_or_else(|| format!("{line:?} has no ':' between the property name and its value"))?;

@@ -14,7 +14,9 @@ async fn a_commit_cut_off_by_a_hanging_provider_resumes_exactly_once_after_reope
     let outlook = h.connect(&ada, Provider::Outlook).await;
     // Outlook takes the create and never answers; then the process dies.
     h.provider(Provider::Outlook).fail_next(1, FaultKind::HangAfterApply);
-    let commit = h.sync.commit(&ada, &event("Crash", tuesday(10), 30), &[google.id.clone(), outlook.id.clone()]);
+    let crash = event("Crash", tuesday(10), 30);
+    let both = [google.id.clone(), outlook.id.clone()];
+    let commit = h.sync.commit(&ada, &crash, &both);
     let cut = tokio::time::timeout(Duration::from_millis(300), commit).await;
     assert!(cut.is_err(), "the commit was cut off");
     assert_eq!(h.events_on(&outlook).len(), 1, "the create reached Outlook");
@@ -25,7 +27,7 @@ async fn a_commit_cut_off_by_a_hanging_provider_resumes_exactly_once_after_reope
     h.clock.advance(chrono::Duration::minutes(5));
     let resumed = h.sync.resume_operations().await.expect("resume");
     assert!(!resumed.is_empty());
-    assert!(resumed.iter().all(|op| op.status == OperationStatus::Succeeded));
+    assert!(resumed.iter().all(|op| op.status == OperationStatus::Succeeded), "{resumed:#?}");
 
     let events = h.store.synced_events_of_user(&ada).await.expect("events");
     assert_eq!(events.len(), 1, "one synced event");

@@ -8,6 +8,7 @@ use calsync::model::{
 use calsync::providers::Credentials;
 use calsync::providers::sandbox::{Sandbox, SandboxProvider};
 use calsync::store::{SqliteStore, Store};
+use calsync::vault::Vault;
 use calsync::{CalendarSync, Config};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
@@ -33,6 +34,7 @@ pub struct Harness {
     pub store: Arc<dyn Store>,
     pub path: PathBuf,
     pub config: Config,
+    vault: Vault,
     _dir: tempfile::TempDir,
     counter: AtomicU32,
 }
@@ -49,8 +51,10 @@ impl Harness {
         let sandbox = Sandbox::with_clock(clock.clone());
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&path, "CalendarSync.").await.expect("store"));
-        let sync = build(&store, &sandbox, &clock, &config);
+        let vault = Vault::random();
+        let sync = build(&store, &sandbox, &clock, &config, &vault);
         Harness {
+            vault,
             sync,
             sandbox,
             clock,
@@ -69,7 +73,7 @@ impl Harness {
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&self.path, "CalendarSync.").await.expect("store"));
         self.store = store;
-        self.sync = build(&self.store, &self.sandbox, &self.clock, &self.config);
+        self.sync = build(&self.store, &self.sandbox, &self.clock, &self.config, &self.vault);
     }
 
     pub fn provider(&self, provider: Provider) -> &Arc<SandboxProvider> {
@@ -129,8 +133,15 @@ impl Harness {
     }
 }
 
-fn build(store: &Arc<dyn Store>, sandbox: &Sandbox, clock: &Arc<ManualClock>, config: &Config) -> CalendarSync {
+fn build(
+    store: &Arc<dyn Store>,
+    sandbox: &Sandbox,
+    clock: &Arc<ManualClock>,
+    config: &Config,
+    vault: &Vault,
+) -> CalendarSync {
     CalendarSync::builder(store.clone())
+        .vault(vault.clone())
         .providers(sandbox.providers())
         .clock(clock.clone())
         .config(config.clone())

@@ -2,8 +2,8 @@
 //! file-level promises of the embedded store.
 
 use async_trait::async_trait;
-use calsync::model::{AccountId, EventDetails, EventId, Provider, ProviderEventRef, SyncedEvent};
 use calsync::model::UserId;
+use calsync::model::{AccountId, EventDetails, EventId, Provider, ProviderEventRef, SyncedEvent};
 use calsync::store::conformance::StoreMaker;
 use calsync::store::{SqliteStore, Store, StoreError, StoreResult};
 use chrono::{TimeZone, Utc};
@@ -34,7 +34,10 @@ impl StoreMaker for SqliteMaker {
 calsync::store_conformance_tests!(Some(SqliteMaker::new()));
 
 fn synced_event() -> SyncedEvent {
-    let start = Utc.with_ymd_and_hms(2025, 1, 7, 14, 0, 0).single().expect("valid date");
+    let start = Utc
+        .with_ymd_and_hms(2025, 1, 7, 14, 0, 0)
+        .single()
+        .expect("valid date");
     SyncedEvent {
         internal_id: EventId::from("event-1"),
         user: UserId::from("user-1"),
@@ -62,14 +65,21 @@ async fn a_reopened_file_keeps_its_data_and_names_its_tables_after_the_prefix() 
     let event = synced_event();
     let account = AccountId::from("acct-1");
     {
-        let store = SqliteStore::open(&path, "CalendarSync.").await.expect("open");
+        let store = SqliteStore::open(&path, "CalendarSync.")
+            .await
+            .expect("open");
         store
             .attach_provider_event(&event, &account, &google_ref(), event.synced_at)
             .await
             .expect("attach");
     }
-    let store = SqliteStore::open(&path, "CalendarSync.").await.expect("reopen");
-    let read = store.get_synced_event(&event.internal_id).await.expect("get");
+    let store = SqliteStore::open(&path, "CalendarSync.")
+        .await
+        .expect("reopen");
+    let read = store
+        .get_synced_event(&event.internal_id)
+        .await
+        .expect("get");
     let read = read.expect("the event survives reopening the file");
     assert_eq!(read.provider_ids.get(&account), Some(&google_ref()));
 
@@ -98,7 +108,10 @@ async fn an_unopenable_path_is_unavailable_and_an_in_memory_store_works() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let path = directory.path().join("missing-dir").join("calsync.db");
     let result = SqliteStore::open(&path, "CalendarSync.").await;
-    assert!(matches!(result, Err(StoreError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
 
     let store = SqliteStore::in_memory("CalendarSync.").expect("in memory");
     let event = synced_event();
@@ -107,16 +120,27 @@ async fn an_unopenable_path_is_unavailable_and_an_in_memory_store_works() {
         .attach_provider_event(&event, &account, &google_ref(), event.synced_at)
         .await
         .expect("attach");
-    assert!(store.get_synced_event(&event.internal_id).await.expect("get").is_some());
+    assert!(
+        store
+            .get_synced_event(&event.internal_id)
+            .await
+            .expect("get")
+            .is_some()
+    );
     let bad = SqliteStore::in_memory("bad prefix");
-    assert!(matches!(bad, Err(StoreError::InvalidConfiguration(_))), "{bad:?}");
+    assert!(
+        matches!(bad, Err(StoreError::InvalidConfiguration(_))),
+        "{bad:?}"
+    );
 }
 
 #[tokio::test]
 async fn an_unreadable_record_is_corrupt() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let path = directory.path().join("calsync.db");
-    let store = SqliteStore::open(&path, "CalendarSync.").await.expect("open");
+    let store = SqliteStore::open(&path, "CalendarSync.")
+        .await
+        .expect("open");
     let connection = rusqlite::Connection::open(&path).expect("open raw");
     connection
         .execute(

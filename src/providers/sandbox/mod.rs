@@ -9,8 +9,10 @@
 
 mod faults;
 mod ids;
+mod seed;
 
 pub use faults::{FaultKind, FaultPlan};
+pub use seed::{SeedEvents, read_seed};
 
 use crate::clock::{Clock, SystemClock};
 use crate::model::{EventDetails, EventTime, Provider, ProviderEventRef};
@@ -21,6 +23,7 @@ use crate::providers::{
 use crate::schedule::{CalendarEvent, EventStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as Span, Utc};
+use sha2::Digest;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -297,11 +300,20 @@ impl SandboxProvider {
     }
 
     fn calendar_for(&self, credentials: &Credentials) -> String {
-        let who = credentials
-            .get_str("email")
-            .or_else(|| credentials.get_str("refresh_token"))
-            .or_else(|| credentials.get_str("access_token"))
-            .unwrap_or_default();
+        // An account without an email is told apart by a digest of its
+        // token: the calendar id is stored in the clear, a token must not be.
+        let who = match credentials.get_str("email") {
+            Some(email) => email.to_owned(),
+            None => {
+                let token = credentials
+                    .get_str("refresh_token")
+                    .or_else(|| credentials.get_str("access_token"))
+                    .unwrap_or_default();
+                let digest = sha2::Sha256::digest(token.as_bytes());
+                digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+            }
+        };
+        let who = who.as_str();
         match self.provider {
             Provider::Google => format!("primary:{who}"),
             Provider::Outlook => format!("calendar:{who}"),

@@ -38,9 +38,8 @@ pub use records::{
 };
 
 use crate::model::{
-    Account, AccountId, AccountRecord, Conflict, ConflictId, ConflictReason, DraftId,
-    EventDetails, EventId, OperationId, Provider, ProviderEventRef, SyncStatus, SyncedEvent,
-    UserId,
+    Account, AccountId, AccountRecord, Conflict, ConflictId, ConflictReason, DraftId, EventDetails,
+    EventId, OperationId, Provider, ProviderEventRef, SyncStatus, SyncedEvent, UserId,
 };
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use crate::store::{DEFAULT_PREFIX, Store, StoreResult};

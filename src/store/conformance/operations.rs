@@ -9,7 +9,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 fn ids(operations: &[Operation]) -> BTreeSet<OperationId> {
-    operations.iter().map(|operation| operation.id.clone()).collect()
+    operations
+        .iter()
+        .map(|operation| operation.id.clone())
+        .collect()
 }
 
 /// Inserted operations read back equal, by id and by event (oldest first);
@@ -24,8 +27,14 @@ pub async fn operations_round_trip(maker: &dyn StoreMaker) {
         .insert_operations(&[newer.clone(), other.clone(), older.clone()])
         .await
         .expect("insert");
-    assert_eq!(store.get_operation(&older.id).await.expect("get"), Some(older.clone()));
-    let of_event = store.operations_of_event(&EventId::from("event-1")).await.expect("read");
+    assert_eq!(
+        store.get_operation(&older.id).await.expect("get"),
+        Some(older.clone())
+    );
+    let of_event = store
+        .operations_of_event(&EventId::from("event-1"))
+        .await
+        .expect("read");
     assert_eq!(of_event, vec![older.clone(), newer.clone()]);
 
     let mut done = older.clone();
@@ -41,33 +50,61 @@ pub async fn operations_round_trip(maker: &dyn StoreMaker) {
     });
     done.updated_at = at(5);
     store.update_operation(&done).await.expect("update");
-    assert_eq!(store.get_operation(&done.id).await.expect("get"), Some(done));
+    assert_eq!(
+        store.get_operation(&done.id).await.expect("get"),
+        Some(done)
+    );
 
     let ghost = operation("event-1", "acct-3", 0);
     let updated = store.update_operation(&ghost).await;
-    assert!(matches!(updated, Err(StoreError::NotFound(_))), "{updated:?}");
+    assert!(
+        matches!(updated, Err(StoreError::NotFound(_))),
+        "{updated:?}"
+    );
     assert_eq!(store.get_operation(&ghost.id).await.expect("get"), None);
-    assert!(store.insert_operations(&[]).await.is_ok(), "an empty batch is fine");
+    assert!(
+        store.insert_operations(&[]).await.is_ok(),
+        "an empty batch is fine"
+    );
 }
 
 /// A batch with a duplicate id, inside it or already stored, inserts nothing.
 pub async fn operations_insert_all_or_none(maker: &dyn StoreMaker) {
     let (store, _) = fresh(maker).await;
-    let (first, second) = (operation("event-1", "acct-1", 0), operation("event-1", "acct-2", 0));
+    let (first, second) = (
+        operation("event-1", "acct-1", 0),
+        operation("event-1", "acct-2", 0),
+    );
     let mut twin = operation("event-1", "acct-3", 0);
     twin.id = first.id.clone();
-    let result = store.insert_operations(&[first.clone(), second.clone(), twin]).await;
-    assert!(matches!(result, Err(StoreError::AlreadyExists(_))), "{result:?}");
+    let result = store
+        .insert_operations(&[first.clone(), second.clone(), twin])
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists(_))),
+        "{result:?}"
+    );
     for id in [&first.id, &second.id] {
         assert_eq!(store.get_operation(id).await.expect("get"), None);
     }
 
-    store.insert_operations(std::slice::from_ref(&first)).await.expect("insert");
+    store
+        .insert_operations(std::slice::from_ref(&first))
+        .await
+        .expect("insert");
     let fresh_one = operation("event-1", "acct-4", 0);
-    let result = store.insert_operations(&[fresh_one.clone(), first.clone()]).await;
-    assert!(matches!(result, Err(StoreError::AlreadyExists(_))), "{result:?}");
+    let result = store
+        .insert_operations(&[fresh_one.clone(), first.clone()])
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists(_))),
+        "{result:?}"
+    );
     assert_eq!(store.get_operation(&fresh_one.id).await.expect("get"), None);
-    let of_event = store.operations_of_event(&EventId::from("event-1")).await.expect("read");
+    let of_event = store
+        .operations_of_event(&EventId::from("event-1"))
+        .await
+        .expect("read");
     assert_eq!(of_event, vec![first]);
 }
 
@@ -86,30 +123,54 @@ pub async fn claim_takes_only_due_pending_unleased(maker: &dyn StoreMaker) {
     (leased.lease_owner, leased.lease_until) = (Some("someone".to_owned()), Some(at(1)));
     let mut lapsed = operation("event-1", "acct-7", -10);
     (lapsed.lease_owner, lapsed.lease_until) = (Some("crashed".to_owned()), Some(at(-1)));
-    let all = [&due, &due_now, &future, &succeeded, &failed, &leased, &lapsed];
+    let all = [
+        &due, &due_now, &future, &succeeded, &failed, &leased, &lapsed,
+    ];
     store
         .insert_operations(&all.map(Clone::clone))
         .await
         .expect("insert");
 
-    let none = store.claim_due_operations(at(0), "me", at(5), 0).await.expect("claim");
+    let none = store
+        .claim_due_operations(at(0), "me", at(5), 0)
+        .await
+        .expect("claim");
     assert!(none.is_empty(), "a limit of 0 claims nothing");
-    let first = store.claim_due_operations(at(0), "me", at(5), 2).await.expect("claim");
+    let first = store
+        .claim_due_operations(at(0), "me", at(5), 2)
+        .await
+        .expect("claim");
     assert_eq!(first.len(), 2, "the limit holds: {first:?}");
-    let rest = store.claim_due_operations(at(0), "me", at(5), 10).await.expect("claim");
+    let rest = store
+        .claim_due_operations(at(0), "me", at(5), 10)
+        .await
+        .expect("claim");
     let claimed = ids(&[first, rest.clone()].concat());
-    assert_eq!(claimed, ids(&[due.clone(), due_now.clone(), lapsed.clone()]));
+    assert_eq!(
+        claimed,
+        ids(&[due.clone(), due_now.clone(), lapsed.clone()])
+    );
     for operation in &rest {
         assert_eq!(operation.lease_owner.as_deref(), Some("me"));
         assert_eq!(operation.lease_until, Some(at(5)));
     }
     for id in &claimed {
         let stored = store.get_operation(id).await.expect("get").expect("stored");
-        assert_eq!((stored.lease_owner.as_deref(), stored.lease_until), (Some("me"), Some(at(5))));
+        assert_eq!(
+            (stored.lease_owner.as_deref(), stored.lease_until),
+            (Some("me"), Some(at(5)))
+        );
         assert_eq!(stored.status, OperationStatus::Pending);
     }
-    let again = store.claim_due_operations(at(1), "you", at(6), 10).await.expect("claim");
-    assert_eq!(ids(&again), ids(&[future]), "held leases are not taken again");
+    let again = store
+        .claim_due_operations(at(1), "you", at(6), 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        ids(&again),
+        ids(&[future]),
+        "held leases are not taken again"
+    );
     let untouched = store.get_operation(&leased.id).await.expect("get");
     assert_eq!(untouched, Some(leased));
 }
@@ -118,15 +179,34 @@ pub async fn claim_takes_only_due_pending_unleased(maker: &dyn StoreMaker) {
 pub async fn expired_leases_are_claimed_again(maker: &dyn StoreMaker) {
     let (store, _) = fresh(maker).await;
     let pending = operation("event-1", "acct-1", 0);
-    store.insert_operations(std::slice::from_ref(&pending)).await.expect("insert");
-    let first = store.claim_due_operations(at(0), "first", at(2), 5).await.expect("claim");
+    store
+        .insert_operations(std::slice::from_ref(&pending))
+        .await
+        .expect("insert");
+    let first = store
+        .claim_due_operations(at(0), "first", at(2), 5)
+        .await
+        .expect("claim");
     assert_eq!(ids(&first), ids(std::slice::from_ref(&pending)));
-    let early = store.claim_due_operations(at(1), "second", at(3), 5).await.expect("claim");
+    let early = store
+        .claim_due_operations(at(1), "second", at(3), 5)
+        .await
+        .expect("claim");
     assert!(early.is_empty(), "the lease holds until it ends: {early:?}");
-    let late = store.claim_due_operations(at(3), "second", at(8), 5).await.expect("claim");
+    let late = store
+        .claim_due_operations(at(3), "second", at(8), 5)
+        .await
+        .expect("claim");
     assert_eq!(ids(&late), ids(std::slice::from_ref(&pending)));
-    let stored = store.get_operation(&pending.id).await.expect("get").expect("stored");
-    assert_eq!((stored.lease_owner.as_deref(), stored.lease_until), (Some("second"), Some(at(8))));
+    let stored = store
+        .get_operation(&pending.id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(
+        (stored.lease_owner.as_deref(), stored.lease_until),
+        (Some("second"), Some(at(8)))
+    );
 }
 
 const OPERATIONS: usize = 60;
@@ -171,7 +251,11 @@ async fn insert_due(store: &dyn Store) -> BTreeSet<OperationId> {
 
 fn assert_each_claimed_once(claimed: Vec<OperationId>, expected: BTreeSet<OperationId>) {
     let distinct: BTreeSet<OperationId> = claimed.iter().cloned().collect();
-    assert_eq!(claimed.len(), distinct.len(), "an operation was claimed twice");
+    assert_eq!(
+        claimed.len(),
+        distinct.len(),
+        "an operation was claimed twice"
+    );
     assert_eq!(distinct, expected, "every due operation is claimed");
 }
 
@@ -187,7 +271,10 @@ pub async fn concurrent_claimers_never_share(maker: &dyn StoreMaker) {
 /// take every operation exactly once.
 pub async fn two_stores_on_one_place_claim_each_operation_once(maker: &dyn StoreMaker) {
     let (first, place) = fresh(maker).await;
-    let second = maker.open(&place, first.prefix()).await.expect("open again");
+    let second = maker
+        .open(&place, first.prefix())
+        .await
+        .expect("open again");
     let expected = insert_due(&*first).await;
     let claimed = claim_everything(&[first, second]).await;
     assert_each_claimed_once(claimed, expected);

@@ -93,24 +93,69 @@ pub async fn conflicts_replace_per_draft(maker: &dyn StoreMaker) {
     let (store, _) = fresh(maker).await;
     let (user, other_user) = (UserId::from("user-1"), UserId::from("user-2"));
     let (draft, other_draft) = (DraftId::from("draft-1"), DraftId::from("draft-2"));
-    let first = vec![conflict("user-1", "draft-1", "a"), conflict("user-1", "draft-1", "b")];
+    let first = vec![
+        conflict("user-1", "draft-1", "a"),
+        conflict("user-1", "draft-1", "b"),
+    ];
     let beside = vec![conflict("user-1", "draft-2", "c")];
     let elsewhere = vec![conflict("user-2", "draft-1", "d")];
-    store.replace_conflicts(&user, &draft, &first).await.expect("replace");
-    store.replace_conflicts(&user, &other_draft, &beside).await.expect("replace");
-    store.replace_conflicts(&other_user, &draft, &elsewhere).await.expect("replace");
+    store
+        .replace_conflicts(&user, &draft, &first)
+        .await
+        .expect("replace");
+    store
+        .replace_conflicts(&user, &other_draft, &beside)
+        .await
+        .expect("replace");
+    store
+        .replace_conflicts(&other_user, &draft, &elsewhere)
+        .await
+        .expect("replace");
     let read = store.conflicts_of_draft(&user, &draft).await.expect("read");
     assert_eq!(read, first);
 
     let second = vec![conflict("user-1", "draft-1", "e")];
-    store.replace_conflicts(&user, &draft, &second).await.expect("replace");
-    assert_eq!(store.conflicts_of_draft(&user, &draft).await.expect("read"), second);
-    assert_eq!(store.conflicts_of_draft(&user, &other_draft).await.expect("read"), beside);
-    assert_eq!(store.conflicts_of_draft(&other_user, &draft).await.expect("read"), elsewhere);
+    store
+        .replace_conflicts(&user, &draft, &second)
+        .await
+        .expect("replace");
+    assert_eq!(
+        store.conflicts_of_draft(&user, &draft).await.expect("read"),
+        second
+    );
+    assert_eq!(
+        store
+            .conflicts_of_draft(&user, &other_draft)
+            .await
+            .expect("read"),
+        beside
+    );
+    assert_eq!(
+        store
+            .conflicts_of_draft(&other_user, &draft)
+            .await
+            .expect("read"),
+        elsewhere
+    );
 
-    store.replace_conflicts(&user, &draft, &[]).await.expect("clear");
-    assert!(store.conflicts_of_draft(&user, &draft).await.expect("read").is_empty());
-    assert_eq!(store.conflicts_of_draft(&user, &other_draft).await.expect("read"), beside);
+    store
+        .replace_conflicts(&user, &draft, &[])
+        .await
+        .expect("clear");
+    assert!(
+        store
+            .conflicts_of_draft(&user, &draft)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .conflicts_of_draft(&user, &other_draft)
+            .await
+            .expect("read"),
+        beside
+    );
 }
 
 /// Two prefixes in one place never see each other's records, and may reuse
@@ -134,32 +179,81 @@ pub async fn prefixes_are_isolated(maker: &dyn StoreMaker) {
         .replace_conflicts(&user, &draft, &[conflict("user-1", "draft-1", "a")])
         .await
         .expect("conflicts");
-    first.insert_operations(std::slice::from_ref(&due)).await.expect("operations");
+    first
+        .insert_operations(std::slice::from_ref(&due))
+        .await
+        .expect("operations");
 
-    assert_eq!(second.get_account(&record.account.id).await.expect("get"), None);
-    assert!(second.accounts_of_user(&user).await.expect("accounts").is_empty());
-    assert_eq!(second.get_synced_event(&event.internal_id).await.expect("get"), None);
-    assert!(second.synced_events_of_user(&user).await.expect("events").is_empty());
-    assert!(second.conflicts_of_draft(&user, &draft).await.expect("read").is_empty());
+    assert_eq!(
+        second.get_account(&record.account.id).await.expect("get"),
+        None
+    );
+    assert!(
+        second
+            .accounts_of_user(&user)
+            .await
+            .expect("accounts")
+            .is_empty()
+    );
+    assert_eq!(
+        second
+            .get_synced_event(&event.internal_id)
+            .await
+            .expect("get"),
+        None
+    );
+    assert!(
+        second
+            .synced_events_of_user(&user)
+            .await
+            .expect("events")
+            .is_empty()
+    );
+    assert!(
+        second
+            .conflicts_of_draft(&user, &draft)
+            .await
+            .expect("read")
+            .is_empty()
+    );
     assert_eq!(second.get_operation(&due.id).await.expect("get"), None);
     let claimed = second.claim_due_operations(at(0), "other", at(5), 10).await;
     assert!(matches!(claimed.as_deref(), Ok([])), "{claimed:?}");
-    let set = second.set_event_details(&event.internal_id, &event.event, at(2)).await;
+    let set = second
+        .set_event_details(&event.internal_id, &event.event, at(2))
+        .await;
     assert!(matches!(set, Ok(false)), "{set:?}");
 
     // The same ids are free under the other prefix, and stay apart.
     let mut twin = account("user-1", "acct-1", 3);
     twin.account.provider = Provider::Outlook;
-    second.insert_account(&twin).await.expect("same id, other prefix");
-    second.insert_operations(std::slice::from_ref(&due)).await.expect("same id, other prefix");
+    second
+        .insert_account(&twin)
+        .await
+        .expect("same id, other prefix");
+    second
+        .insert_operations(std::slice::from_ref(&due))
+        .await
+        .expect("same id, other prefix");
     let read = first.get_account(&record.account.id).await.expect("get");
     assert_eq!(read, Some(record));
-    assert_eq!(second.get_account(&twin.account.id).await.expect("get"), Some(twin));
+    assert_eq!(
+        second.get_account(&twin.account.id).await.expect("get"),
+        Some(twin)
+    );
     let account_id = AccountId::from("acct-1");
-    let remains = second.detach_provider_event(&event.internal_id, &account_id, at(4)).await;
+    let remains = second
+        .detach_provider_event(&event.internal_id, &account_id, at(4))
+        .await;
     assert!(matches!(remains, Ok(false)), "{remains:?}");
-    let kept = first.get_synced_event(&event.internal_id).await.expect("get");
-    assert!(kept.is_some(), "a detach under another prefix removed the event");
+    let kept = first
+        .get_synced_event(&event.internal_id)
+        .await
+        .expect("get");
+    assert!(
+        kept.is_some(),
+        "a detach under another prefix removed the event"
+    );
 }
 
 /// A store opened again on the same place finds what was written before.
@@ -175,15 +269,30 @@ pub async fn reopened_store_keeps_its_data(maker: &dyn StoreMaker) {
         .attach_provider_event(&event, &record.account.id, &attached, at(1))
         .await
         .expect("attach");
-    store.insert_operations(std::slice::from_ref(&due)).await.expect("operations");
+    store
+        .insert_operations(std::slice::from_ref(&due))
+        .await
+        .expect("operations");
     drop(store);
 
     let reopened = maker.open(&place, &prefix).await.expect("reopen");
-    assert_eq!(reopened.get_account(&record.account.id).await.expect("get"), Some(record));
-    let synced = reopened.get_synced_event(&event.internal_id).await.expect("get");
+    assert_eq!(
+        reopened.get_account(&record.account.id).await.expect("get"),
+        Some(record)
+    );
+    let synced = reopened
+        .get_synced_event(&event.internal_id)
+        .await
+        .expect("get");
     let synced = synced.expect("the synced event survives reopening");
-    assert_eq!(synced.provider_ids.get(&AccountId::from("acct-1")), Some(&attached));
-    assert_eq!(reopened.get_operation(&due.id).await.expect("get"), Some(due));
+    assert_eq!(
+        synced.provider_ids.get(&AccountId::from("acct-1")),
+        Some(&attached)
+    );
+    assert_eq!(
+        reopened.get_operation(&due.id).await.expect("get"),
+        Some(due)
+    );
     let unknown = reopened.get_synced_event(&EventId::from("event-2")).await;
     assert!(matches!(unknown, Ok(None)));
 }
@@ -205,7 +314,10 @@ pub async fn invalid_prefix_is_refused(maker: &dyn StoreMaker) {
     let result = maker.open(&place, &long).await;
     assert!(matches!(result, Err(StoreError::InvalidConfiguration(_))));
     for good in ["", "CalendarSync.", "tenant_7-prod."] {
-        let store = maker.open(&place, good).await.expect("a valid prefix opens");
+        let store = maker
+            .open(&place, good)
+            .await
+            .expect("a valid prefix opens");
         assert_eq!(store.prefix(), good);
     }
 }

@@ -82,8 +82,8 @@ impl SqliteStore {
 
     fn open_blocking(path: PathBuf, prefix: String) -> StoreResult<Self> {
         let location = path.display().to_string();
-        let writer = Connection::open(&path)
-            .map_err(|e| map_error(e, &format!("open {location}")))?;
+        let writer =
+            Connection::open(&path).map_err(|e| map_error(e, &format!("open {location}")))?;
         configure(&writer, true)?;
         let tables = schema::Tables::new(&prefix);
         tables.create(&writer)?;

@@ -124,12 +124,20 @@ fn write_account(connection: &Connection, sql: &str, record: &AccountRecord) -> 
         .map_err(|e| map_error(e, &format!("write account {}", account.id)))
 }
 
-fn save_event(transaction: &Transaction<'_>, tables: &Tables, event: &SyncedEvent) -> StoreResult<()> {
+fn save_event(
+    transaction: &Transaction<'_>,
+    tables: &Tables,
+    event: &SyncedEvent,
+) -> StoreResult<()> {
     let doc = to_json(event, "synced event")?;
     transaction
         .prepare_cached(&tables.upsert_event)
         .and_then(|mut statement| {
-            statement.execute(params![event.internal_id.as_str(), event.user.as_str(), doc])
+            statement.execute(params![
+                event.internal_id.as_str(),
+                event.user.as_str(),
+                doc
+            ])
         })
         .map(drop)
         .map_err(|e| map_error(e, &format!("write synced event {}", event.internal_id)))
@@ -346,7 +354,10 @@ impl Store for SqliteStore {
         let record = record.clone();
         self.write(move |connection, tables| {
             match write_account(connection, &tables.update_account, &record)? {
-                0 => Err(StoreError::NotFound(format!("account {}", record.account.id))),
+                0 => Err(StoreError::NotFound(format!(
+                    "account {}",
+                    record.account.id
+                ))),
                 _ => Ok(()),
             }
         })
@@ -364,7 +375,12 @@ impl Store for SqliteStore {
     async fn synced_events_of_user(&self, user: &UserId) -> StoreResult<Vec<SyncedEvent>> {
         let user = user.clone();
         self.read(move |connection, tables| {
-            query_docs(connection, &tables.events_of_user, [user.as_str()], "synced events")
+            query_docs(
+                connection,
+                &tables.events_of_user,
+                [user.as_str()],
+                "synced events",
+            )
         })
         .await
     }
@@ -377,8 +393,10 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let (base, account, reference) = (base.clone(), account.clone(), reference.clone());
-        self.write(move |connection, tables| attach(connection, tables, base, account, reference, at))
-            .await
+        self.write(move |connection, tables| {
+            attach(connection, tables, base, account, reference, at)
+        })
+        .await
     }
 
     async fn detach_provider_event(
@@ -461,7 +479,12 @@ impl Store for SqliteStore {
     async fn operations_of_event(&self, event: &EventId) -> StoreResult<Vec<Operation>> {
         let event = event.clone();
         self.read(move |connection, tables| {
-            query_docs(connection, &tables.operations_of_event, [event.as_str()], "operations")
+            query_docs(
+                connection,
+                &tables.operations_of_event,
+                [event.as_str()],
+                "operations",
+            )
         })
         .await
     }
