@@ -5,6 +5,7 @@
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
+//! - `http`: the HTTP service over a real socket (feature `server`).
 //! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
 //!   suggestions, iCalendar reading, the command line).
 //! - `store`: the store conformance suite on every backend.
@@ -16,5 +17,7 @@
 mod caldav;
 mod cli;
 mod concept;
+#[cfg(feature = "server")]
+mod http;
 mod schedule;
 mod store;

@@ -1,4 +1,5 @@
-//! `calsync`: the command line. Thin: each command lives in `calsync::cli`.
+//! `calsync`: the command line. Thin: each command lives in `calsync::cli`
+//! (and `calsync serve` in `calsync::http::config`).
 
 use calsync::cli::{demo, engine};
 use clap::{Parser, Subcommand};
@@ -21,6 +22,9 @@ enum Command {
     Conflicts(engine::ConflictsArgs),
     /// Ranked alternative times for a draft, given .ics calendar files.
     Suggest(engine::SuggestArgs),
+    /// Serve the CalendarSync actions over HTTP.
+    #[cfg(feature = "server")]
+    Serve(calsync::http::config::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,14 @@ fn main() -> ExitCode {
             },
             Err(error) => finish::<std::io::Error>(Err(error)),
         },
+        #[cfg(feature = "server")]
+        Command::Serve(args) => {
+            calsync::http::config::init_logging(args.log_format);
+            match runtime() {
+                Ok(runtime) => finish(runtime.block_on(calsync::http::config::run(args.clone()))),
+                Err(error) => finish::<std::io::Error>(Err(error)),
+            }
+        }
     }
 }
 
