@@ -9,7 +9,9 @@
 //! ## Layout
 //! | module | what lives there |
 //! |---|---|
+//! | [`concept`] | [`CalendarSync`]: the actions |
 //! | [`model`] | the state's types and the JSON wire format |
+//! | [`cli`] | the `calsync` command's subcommands |
 //! | [`schedule`] | pure scheduling: busy time, conflicts, suggestions |
 //! | [`operations`] | durable intent: operations and the retry policy |
 //! | [`providers`] | the provider trait, its error kinds, and the adapters |
@@ -29,6 +31,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod clock;
+pub mod concept;
 pub mod error;
 pub mod model;
 pub mod operations;
@@ -37,4 +42,5 @@ pub mod schedule;
 pub mod store;
 pub mod vault;
 
+pub use concept::{CalendarSync, Config};
 pub use error::{Error, Result};

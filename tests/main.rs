@@ -1,4 +1,17 @@
-//! calsync's integration tests, in one binary. Modules:
+//! calsync's integration tests, one binary. Modules:
+//! - `caldav`: the CalDAV adapter against real Radicale and Xandikos servers
+//!   (feature `caldav`; start them with `scripts/caldav-servers.sh start`).
+//! - `cli`: the `calsync` command line, run as a user would.
+//! - `concept`: the CalendarSync actions on the embedded store and the
+//!   sandbox providers: the operational principle, then each action's
+//!   requires and effects, recovery after a crash, and credentials at rest.
+//! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
+//!   suggestions, iCalendar reading, the command line).
 //! - `store`: the store conformance suite on every backend.
 
+#[cfg(feature = "caldav")]
+mod caldav;
+mod cli;
+mod concept;
+mod schedule;
 mod store;

@@ -4,7 +4,10 @@
 //! token refresh, durable operations) live outside adapters, in the concept.
 //! The [`sandbox`] adapters simulate all four providers in memory.
 
+#[cfg(feature = "caldav")]
+pub mod caldav;
 mod credentials;
+pub mod sandbox;
 
 pub use credentials::Credentials;
 
@@ -125,6 +128,11 @@ pub struct WriteContext {
 pub trait CalendarProvider: Send + Sync + 'static {
     /// Which provider this is.
     fn provider(&self) -> Provider;
+
+    /// The adapter as a sandbox, when it is one (for seeding and failure plans).
+    fn as_sandbox(&self) -> Option<&sandbox::SandboxProvider> {
+        None
+    }
 
     /// Validates `credentials` with the provider and answers what to keep.
     async fn connect(&self, credentials: &Credentials) -> ProviderResult<Connection>;

@@ -3,12 +3,37 @@
 //! Pure: no I/O and no wall clock ("now" is an argument). The concept reads
 //! events from providers, hands them here as [`CalendarEvent`]s, and turns the
 //! answers into the spec's conflicts and suggestions.
+//!
+//! | file | what it does |
+//! |---|---|
+//! | `zones` | IANA and Windows (Outlook) zone names |
+//! | `recurrence` | RRULE/EXRULE/RDATE/EXDATE, expanded in the event's zone |
+//! | `index` | [`BusyIndex`]: busy occurrences with an interval query |
+//! | `conflicts` | [`find_conflicts`]: overlap, double booking, buffers |
+//! | `constraints` | [`SuggestConstraints`] and its checks |
+//! | `suggest` | [`suggest`]: ranked, distinct alternatives |
+//! | `ics` | [`ics::events_from_ics`]: iCalendar text to [`CalendarEvent`]s |
+
+mod conflicts;
+mod constraints;
+pub mod ics;
+mod index;
+pub mod recurrence;
+mod suggest;
+mod zones;
+
+pub use conflicts::find_conflicts;
+pub use constraints::{AttendeeAvailability, BusySpan, DayHours, SuggestConstraints, WorkingHours};
+pub use index::{BusyIndex, BusyOccurrence};
+pub use recurrence::validate_recurrence_line;
+pub use suggest::{suggest, suggestion_window};
+pub use zones::resolve_zone;
 
 use crate::model::{
     AccountId, BufferKind, ConflictReason, DraftEvent, EventId, EventTime, ExistingEvent,
-    ScoreParts, Suggestion, Transparency, ValidationError,
+    Transparency,
 };
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -86,93 +111,6 @@ pub struct Problem {
     pub message: String,
 }
 
-/// One busy occurrence.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Busy {
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    existing: ExistingEvent,
-    synced_id: Option<EventId>,
-}
-
-/// Busy time of a user's accounts over a window, ready for queries.
-#[derive(Clone, Debug, Default)]
-pub struct BusyIndex {
-    busy: Vec<Busy>,
-}
-
-impl BusyIndex {
-    /// Builds the index of busy occurrences between `window_start` and
-    /// `window_end`; all-day events become busy days in `user_zone`.
-    pub fn build(
-        calendars: &[AccountCalendar],
-        window_start: DateTime<Utc>,
-        window_end: DateTime<Utc>,
-        user_zone: Tz,
-    ) -> (BusyIndex, Vec<Problem>) {
-        let mut busy = Vec::new();
-        let problems = Vec::new();
-        for calendar in calendars {
-            for event in &calendar.events {
-                if event.status == EventStatus::Cancelled
-                    || event.declined
-                    || event.transparency == Transparency::Free
-                {
-                    continue;
-                }
-                let Some((start, end)) = span(event.start, event.end, user_zone) else {
-                    continue;
-                };
-                if end <= window_start || start >= window_end {
-                    continue;
-                }
-                busy.push(Busy {
-                    start,
-                    end,
-                    existing: ExistingEvent {
-                        account: calendar.account.clone(),
-                        event_id: event.event_id.clone(),
-                        uid: event.uid.clone(),
-                        title: event.title.clone(),
-                        start: event.start,
-                        end: event.end,
-                        all_day: matches!(event.start, EventTime::Date(_)),
-                    },
-                    synced_id: event.synced_id.clone(),
-                });
-            }
-        }
-        busy.sort_by_key(|b| b.start);
-        (BusyIndex { busy }, problems)
-    }
-
-    fn overlapping(
-        &self,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        exclude: Option<&EventId>,
-    ) -> impl Iterator<Item = &Busy> {
-        self.busy.iter().filter(move |b| {
-            b.start < end && b.end > start && (exclude.is_none() || b.synced_id.as_ref() != exclude)
-        })
-    }
-}
-
-fn span(start: EventTime, end: EventTime, zone: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    match (start, end) {
-        (EventTime::Instant(s), EventTime::Instant(e)) => Some((s, e)),
-        (EventTime::Date(s), EventTime::Date(e)) => {
-            let midnight = |date: chrono::NaiveDate| {
-                zone.from_local_datetime(&date.and_time(NaiveTime::MIN))
-                    .earliest()
-                    .map(|t| t.with_timezone(&Utc))
-            };
-            Some((midnight(s)?, midnight(e)?))
-        }
-        _ => None,
-    }
-}
-
 /// A conflict the engine found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FoundConflict {
@@ -184,184 +122,41 @@ pub struct FoundConflict {
     pub existing: Vec<ExistingEvent>,
 }
 
-/// The zone a draft's all-day events and working hours are read in: the
-/// draft's zone, else UTC.
+/// The zone a draft's all-day days and working hours are read in: the
+/// draft's zone (IANA or Windows name), else UTC.
 pub fn draft_zone(draft: &DraftEvent) -> Tz {
     draft
         .event
         .time_zone
         .as_deref()
-        .and_then(|zone| zone.parse().ok())
+        .and_then(resolve_zone)
         .unwrap_or(Tz::UTC)
 }
 
-fn draft_span(draft: &DraftEvent) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    span(draft.event.start, draft.event.end, draft_zone(draft))
+/// The draft's span in UTC; an all-day draft covers its days in `zone`.
+pub(crate) fn draft_span(draft: &DraftEvent, zone: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let span = match (draft.event.start, draft.event.end) {
+        (EventTime::Instant(start), EventTime::Instant(end)) => (start, end),
+        (EventTime::Date(start), EventTime::Date(end)) => {
+            let (start, end) = index::day_span(start, end, zone)?;
+            (
+                DateTime::from_timestamp(start, 0)?,
+                DateTime::from_timestamp(end, 0)?,
+            )
+        }
+        _ => return None,
+    };
+    (span.1 >= span.0).then_some(span)
 }
 
-/// The window of events detection needs to read for `draft` (its span widened
-/// by its buffers and a day each side for all-day events).
+/// The window of events detection needs to read for `draft`: its span widened
+/// by its buffers and travel time, and a day each side so all-day events in
+/// any zone are seen.
 pub fn detection_window(draft: &DraftEvent) -> (DateTime<Utc>, DateTime<Utc>) {
-    let (start, end) = draft_span(draft).unwrap_or_default();
-    let room = Duration::minutes(
-        i64::from(
-            draft
-                .constraints
-                .buffer_before
-                .max(draft.constraints.buffer_after),
-        ) + i64::from(draft.constraints.travel_time),
-    );
+    let (start, end) = draft_span(draft, draft_zone(draft)).unwrap_or_default();
+    let (before, after) = conflicts::rooms(draft);
     (
-        start - room - Duration::days(1),
-        end + room + Duration::days(1),
+        start - before - Duration::days(1),
+        end + after + Duration::days(1),
     )
-}
-
-/// Classifies every existing occurrence that conflicts with `draft`.
-pub fn find_conflicts(index: &BusyIndex, draft: &DraftEvent) -> Vec<FoundConflict> {
-    let Some((start, end)) = draft_span(draft) else {
-        return Vec::new();
-    };
-    let constraints = draft.constraints;
-    let before = Duration::minutes(i64::from(
-        constraints.buffer_before.max(constraints.travel_time),
-    ));
-    let after = Duration::minutes(i64::from(
-        constraints.buffer_after.max(constraints.travel_time),
-    ));
-    let mut found = Vec::new();
-    for busy in index.overlapping(start - before, end + after, draft.event_id.as_ref()) {
-        let (reason, buffer) = if busy.start == start && busy.end == end {
-            (ConflictReason::DoubleBooking, None)
-        } else if busy.start < end && busy.end > start {
-            (ConflictReason::TimeOverlap, None)
-        } else if busy.end <= start {
-            let kind = if constraints.buffer_before >= constraints.travel_time {
-                BufferKind::Before
-            } else {
-                BufferKind::TravelTime
-            };
-            (ConflictReason::BufferViolation, Some(kind))
-        } else {
-            let kind = if constraints.buffer_after >= constraints.travel_time {
-                BufferKind::After
-            } else {
-                BufferKind::TravelTime
-            };
-            (ConflictReason::BufferViolation, Some(kind))
-        };
-        found.push(FoundConflict {
-            reason,
-            buffer,
-            existing: vec![busy.existing.clone()],
-        });
-    }
-    found
-}
-
-/// What suggestReschedules honours (the action's `constraints` argument).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SuggestConstraints {
-    /// The user's zone for working hours and days (default: the draft's zone).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_zone: Option<String>,
-    /// How many suggestions to return (default 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
-    /// Minutes between candidate starts (default 15).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub granularity: Option<u32>,
-}
-
-/// The window of events suggestion needs to read for `draft`.
-pub fn suggestion_window(
-    draft: &DraftEvent,
-    _constraints: &SuggestConstraints,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    let (start, end) = draft_span(draft).unwrap_or_default();
-    (start - Duration::days(8), end + Duration::days(8))
-}
-
-/// Ranked alternatives for `draft` that avoid every busy occurrence.
-///
-/// # Errors
-/// A constraint out of range, naming it.
-pub fn suggest(
-    index: &BusyIndex,
-    draft: &DraftEvent,
-    constraints: &SuggestConstraints,
-    now: DateTime<Utc>,
-) -> Result<Vec<Suggestion>, ValidationError> {
-    let Some((start, end)) = draft_span(draft) else {
-        return Ok(Vec::new());
-    };
-    let step = Duration::minutes(i64::from(constraints.granularity.unwrap_or(15).max(1)));
-    let limit = constraints.limit.unwrap_or(5) as usize;
-    let length = end - start;
-    let mut candidates = Vec::new();
-    let mut offset = -Duration::hours(8);
-    while offset <= Duration::hours(8) {
-        let s = start + offset;
-        let e = s + length;
-        if offset != Duration::zero()
-            && s >= now
-            && index
-                .overlapping(s, e, draft.event_id.as_ref())
-                .next()
-                .is_none()
-        {
-            let hours = offset.num_minutes() as f64 / 60.0;
-            let cost = if hours >= 0.0 {
-                hours
-            } else {
-                -hours * 2.0 + 0.01
-            };
-            let proximity = 1.0 / (1.0 + cost);
-            candidates.push(Suggestion {
-                start: s,
-                end: e,
-                score: proximity,
-                score_parts: ScoreParts {
-                    proximity,
-                    time_of_day: 1.0,
-                    attendees: 1.0,
-                    preferences: 1.0,
-                },
-            });
-        }
-        offset += step;
-    }
-    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut chosen: Vec<Suggestion> = Vec::new();
-    for candidate in candidates {
-        if chosen
-            .iter()
-            .all(|c| candidate.end <= c.start || candidate.start >= c.end)
-        {
-            chosen.push(candidate);
-        }
-        if chosen.len() == limit {
-            break;
-        }
-    }
-    Ok(chosen)
-}
-
-/// Checks one recurrence line (`RRULE:`, `EXRULE:`, `RDATE`, `EXDATE`).
-///
-/// # Errors
-/// What is wrong with the line.
-pub fn validate_recurrence_line(line: &str) -> Result<(), String> {
-    let upper = line.to_ascii_uppercase();
-    if ["RRULE:", "EXRULE:", "RDATE", "EXDATE"]
-        .iter()
-        .any(|prefix| upper.starts_with(prefix))
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "{line:?} is not a recurrence line (RRULE:, EXRULE:, RDATE or EXDATE)"
-        ))
-    }
 }

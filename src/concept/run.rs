@@ -1,0 +1,303 @@
+//! Carrying out operations: one provider call per operation, retried with
+//! backoff, each outcome recorded in the store before it is reported.
+
+use super::sessions::NEEDS_REAUTHORIZATION;
+use super::{Inner, is_connected, lock};
+use crate::error::Result;
+use crate::model::{AccountId, ProviderEventRef, SyncResult, SyncResultStatus, SyncedEvent};
+use crate::operations::{Operation, OperationKind, OperationStatus};
+use crate::providers::{ProviderError, ProviderErrorKind, ProviderResult, WriteContext};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+/// Runs `operations` in the background, one task each, and waits for them
+/// until `deadline`; answers each operation as it stood when it finished or
+/// when the deadline came (then still pending).
+pub(crate) async fn run_until(
+    inner: &Arc<Inner>,
+    operations: Vec<Operation>,
+    deadline: Option<Instant>,
+) -> Vec<Operation> {
+    let mut waiting = Vec::with_capacity(operations.len());
+    {
+        let mut tasks = lock(&inner.tasks);
+        for operation in operations {
+            let (sender, receiver) = oneshot::channel();
+            let task_inner = inner.clone();
+            let started = operation.clone();
+            tasks.spawn(async move {
+                let finished = run(&task_inner, started).await;
+                // The caller may have stopped waiting; the outcome is in the store.
+                let _ = sender.send(finished);
+            });
+            waiting.push((operation, receiver));
+        }
+    }
+    let mut answers = Vec::with_capacity(waiting.len());
+    for (operation, receiver) in waiting {
+        let answer = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, receiver)
+                .await
+                .ok()
+                .and_then(std::result::Result::ok),
+            None => receiver.await.ok(),
+        };
+        match answer {
+            Some(finished) => answers.push(finished),
+            None => {
+                let latest = inner
+                    .store
+                    .get_operation(&operation.id)
+                    .await
+                    .ok()
+                    .flatten();
+                answers.push(latest.unwrap_or(operation));
+            }
+        }
+    }
+    answers
+}
+
+/// What each operation's outcome means for the answer.
+pub(crate) fn results(operations: &[Operation]) -> BTreeMap<AccountId, SyncResult> {
+    operations
+        .iter()
+        .map(|op| {
+            let event_id = op
+                .result
+                .as_ref()
+                .or(op.target.as_ref())
+                .map(|reference| reference.event_id.clone());
+            let result = match op.status {
+                OperationStatus::Succeeded => SyncResult {
+                    status: SyncResultStatus::Succeeded,
+                    reason: None,
+                    event_id,
+                },
+                OperationStatus::Failed => SyncResult {
+                    status: SyncResultStatus::Failed,
+                    reason: op.last_error.clone(),
+                    event_id: None,
+                },
+                OperationStatus::Pending => SyncResult {
+                    status: SyncResultStatus::Pending,
+                    reason: Some(op.last_error.clone().map_or_else(
+                        || "in progress".to_owned(),
+                        |error| format!("retrying after: {error}"),
+                    )),
+                    event_id: None,
+                },
+            };
+            (op.account.clone(), result)
+        })
+        .collect()
+}
+
+/// Carries out one operation until it succeeds, fails for good, or the
+/// store cannot record it (then it stays pending for a later resume).
+pub(crate) async fn run(inner: &Arc<Inner>, mut op: Operation) -> Operation {
+    match drive(inner, &mut op).await {
+        Ok(()) => op,
+        Err(error) => {
+            tracing::error!(operation = %op.id, %error, "operation left pending: the store failed");
+            op
+        }
+    }
+}
+
+async fn drive(inner: &Arc<Inner>, op: &mut Operation) -> Result<()> {
+    loop {
+        let Some(record) = inner.store.get_account(&op.account).await? else {
+            return finish(inner, op, Some("the account no longer exists".to_owned())).await;
+        };
+        if !is_connected(&record) {
+            let reason = format!(
+                "account is {}{}",
+                record.account.sync_status.as_str(),
+                record
+                    .account
+                    .error
+                    .as_ref()
+                    .map(|e| format!(": {}", e.reason))
+                    .unwrap_or_default()
+            );
+            return finish(inner, op, Some(reason)).await;
+        }
+        let outcome = attempt(inner, &record, op).await?;
+        match outcome {
+            Ok(reference) => return succeed(inner, op, reference).await,
+            Err(error) => {
+                if let Some(wait) = failed_attempt(inner, op, &error).await? {
+                    tokio::time::sleep(wait).await;
+                } else {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn attempt(
+    inner: &Arc<Inner>,
+    record: &crate::model::AccountRecord,
+    op: &Operation,
+) -> Result<ProviderResult<Option<ProviderEventRef>>> {
+    let adapter = inner.adapter(record.account.provider)?;
+    let context = WriteContext {
+        idempotency_key: op.idempotency_key.clone(),
+        synced_id: op.event.clone(),
+    };
+    let answer = inner
+        .call(record, |session| {
+            let adapter = adapter.clone();
+            let context = context.clone();
+            async move {
+                match op.kind {
+                    OperationKind::Create => adapter
+                        .create_event(&session, &op.details, &context)
+                        .await
+                        .map(Some),
+                    OperationKind::Update => {
+                        let target = target(op)?;
+                        adapter
+                            .update_event(
+                                &session,
+                                &target,
+                                &op.details,
+                                &op.changed_fields,
+                                &context,
+                            )
+                            .await
+                            .map(Some)
+                    }
+                    OperationKind::Delete => {
+                        let target = target(op)?;
+                        match adapter.delete_event(&session, &target).await {
+                            Err(error) if error.kind == ProviderErrorKind::NotFound => Ok(None),
+                            other => other.map(|()| None),
+                        }
+                    }
+                }
+            }
+        })
+        .await?;
+    Ok(answer)
+}
+
+fn target(op: &Operation) -> ProviderResult<ProviderEventRef> {
+    op.target.clone().ok_or_else(|| {
+        ProviderError::new(
+            ProviderErrorKind::Rejected,
+            "the operation has no provider event to act on",
+        )
+    })
+}
+
+/// Records a failed attempt; answers how long to wait before the next one,
+/// or `None` when the operation has failed for good.
+async fn failed_attempt(
+    inner: &Arc<Inner>,
+    op: &mut Operation,
+    error: &ProviderError,
+) -> Result<Option<std::time::Duration>> {
+    op.attempts += 1;
+    let reason = format!("{:?}: {}", error.kind, error.message);
+    if !error.kind.is_transient() {
+        // A refused refresh token was marked where it was refused; an access
+        // token refused even after a refresh means the grant is gone.
+        if error.kind == ProviderErrorKind::Unauthorized {
+            inner
+                .mark_error(&op.account, format!("{NEEDS_REAUTHORIZATION}: {}", error.message))
+                .await?;
+        }
+        finish(inner, op, Some(reason)).await?;
+        return Ok(None);
+    }
+    if op.attempts >= inner.config.retry.max_attempts {
+        inner
+            .mark_error(
+                &op.account,
+                format!(
+                    "retries spent after {} attempts: {}",
+                    op.attempts, error.message
+                ),
+            )
+            .await?;
+        finish(inner, op, Some(reason)).await?;
+        return Ok(None);
+    }
+    let wait = inner.config.retry.backoff(op.attempts, error.retry_after);
+    let now = inner.clock.now();
+    let wait_span = chrono::Duration::from_std(wait).unwrap_or_default();
+    op.last_error = Some(reason);
+    op.next_attempt_at = now + wait_span;
+    op.lease_until = Some(now + wait_span + lease(inner));
+    op.lease_owner = Some(inner.instance.clone());
+    op.updated_at = now;
+    inner.store.update_operation(op).await?;
+    Ok(Some(wait))
+}
+
+fn lease(inner: &Inner) -> chrono::Duration {
+    chrono::Duration::from_std(inner.config.lease).unwrap_or_else(|_| chrono::Duration::minutes(2))
+}
+
+async fn succeed(
+    inner: &Arc<Inner>,
+    op: &mut Operation,
+    reference: Option<ProviderEventRef>,
+) -> Result<()> {
+    let now = inner.clock.now();
+    match (&op.kind, &reference) {
+        (OperationKind::Create, Some(reference)) => {
+            let base = SyncedEvent {
+                internal_id: op.event.clone(),
+                user: op.user.clone(),
+                accounts: BTreeSet::new(),
+                provider_ids: BTreeMap::new(),
+                synced_at: now,
+                event: op.details.clone(),
+            };
+            inner
+                .store
+                .attach_provider_event(&base, &op.account, reference, now)
+                .await?;
+        }
+        (OperationKind::Update, Some(reference)) => {
+            if let Some(current) = inner.store.get_synced_event(&op.event).await? {
+                inner
+                    .store
+                    .attach_provider_event(&current, &op.account, reference, now)
+                    .await?;
+            }
+        }
+        (OperationKind::Delete, _) => {
+            inner
+                .store
+                .detach_provider_event(&op.event, &op.account, now)
+                .await?;
+        }
+        _ => {}
+    }
+    op.result = reference;
+    op.status = OperationStatus::Succeeded;
+    op.last_error = None;
+    op.lease_owner = None;
+    op.lease_until = None;
+    op.updated_at = now;
+    inner.store.update_operation(op).await?;
+    Ok(())
+}
+
+async fn finish(inner: &Arc<Inner>, op: &mut Operation, reason: Option<String>) -> Result<()> {
+    let now = inner.clock.now();
+    op.status = OperationStatus::Failed;
+    op.last_error = reason;
+    op.lease_owner = None;
+    op.lease_until = None;
+    op.updated_at = now;
+    inner.store.update_operation(op).await?;
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! iCalendar out: the object calsync PUTs for an event, and the merge of
+//! calsync's changed fields onto a server's copy (which keeps every property
+//! and component calsync does not own).
+
+use super::timezone;
+use crate::model::{EventDetails, EventId, EventTime, Transparency};
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use icalendar::{Calendar, CalendarComponent, Component, Event, EventLike, Property};
+
+/// The property that carries calsync's id for the event.
+pub const SYNCED_ID: &str = "X-CALSYNC-ID";
+const PRODID: &str = "-//calsync//calsync//EN";
+
+/// The event's fields and the iCalendar properties each one owns.
+const TIME_FIELDS: [&str; 4] = ["start", "end", "timeZone", "allDay"];
+
+/// The iCalendar object for a new event.
+pub fn render(
+    event: &EventDetails,
+    uid: &str,
+    synced_id: &EventId,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let mut vevent = Event::new();
+    vevent.uid(uid);
+    vevent.sequence(0);
+    vevent.created(now);
+    apply(&mut vevent, event, &all_fields())?;
+    stamp(&mut vevent, synced_id, now);
+    let mut calendar = Calendar::empty();
+    calendar.append_property(Property::new("VERSION", "2.0"));
+    calendar.append_property(Property::new("PRODID", PRODID));
+    if let Some(zone) = zone_of(event)? {
+        calendar.push(timezone::vtimezone(zone, year_of(event)));
+    }
+    calendar.push(vevent);
+    Ok(calendar.to_string())
+}
+
+/// The server's copy `server` with calsync's `changed` fields of `event`
+/// written onto its series master; SEQUENCE goes up by one.
+pub fn merge(
+    server: &str,
+    event: &EventDetails,
+    changed: &[String],
+    synced_id: &EventId,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let mut calendar: Calendar = server
+        .parse()
+        .map_err(|error| format!("the server's copy is not iCalendar: {error}"))?;
+    let fields: Vec<&str> = changed.iter().map(String::as_str).collect();
+    let master = calendar
+        .components
+        .iter_mut()
+        .find_map(|component| match component {
+            CalendarComponent::Event(vevent) if vevent.get_recurrence_id().is_none() => {
+                Some(vevent)
+            }
+            _ => None,
+        })
+        .ok_or("the server's copy has no VEVENT")?;
+    apply(master, event, &fields)?;
+    let sequence = master.get_sequence().unwrap_or(0);
+    master.sequence(sequence.saturating_add(1));
+    master.last_modified(now);
+    stamp(master, synced_id, now);
+    let needs_zone = fields.iter().any(|field| TIME_FIELDS.contains(field));
+    if let (true, Some(zone)) = (needs_zone, zone_of(event)?) {
+        let present = calendar.components.iter().any(|component| {
+            matches!(component, CalendarComponent::Other(other)
+                if other.component_kind() == "VTIMEZONE"
+                    && other.property_value("TZID") == Some(zone.name()))
+        });
+        if !present {
+            calendar
+                .components
+                .insert(0, timezone::vtimezone(zone, year_of(event)));
+        }
+    }
+    if calendar.property_value("PRODID").is_none() {
+        calendar.append_property(Property::new("PRODID", PRODID));
+    }
+    Ok(calendar.to_string())
+}
+
+fn all_fields() -> Vec<&'static str> {
+    crate::model::EVENT_FIELDS.to_vec()
+}
+
+fn stamp(vevent: &mut Event, synced_id: &EventId, now: DateTime<Utc>) {
+    vevent.timestamp(now);
+    vevent.add_property(SYNCED_ID, synced_id.as_str());
+}
+
+fn zone_of(event: &EventDetails) -> Result<Option<Tz>, String> {
+    match (&event.time_zone, event.all_day) {
+        (Some(name), false) => name
+            .parse::<Tz>()
+            .map(Some)
+            .map_err(|_| format!("timeZone: {name:?} is not an IANA time zone name")),
+        _ => Ok(None),
+    }
+}
+
+fn year_of(event: &EventDetails) -> i32 {
+    match event.start {
+        EventTime::Instant(instant) => instant.year(),
+        EventTime::Date(date) => date.year(),
+    }
+}
+
+/// Writes the properties owned by `fields` from `event` onto `vevent`.
+fn apply(vevent: &mut Event, event: &EventDetails, fields: &[&str]) -> Result<(), String> {
+    let has = |name: &str| fields.contains(&name);
+    if has("title") {
+        vevent.summary(&event.title);
+    }
+    if TIME_FIELDS.iter().any(|field| has(field)) {
+        let zone = zone_of(event)?;
+        vevent.remove_property("DURATION");
+        vevent.append_property(time_property("DTSTART", event.start, zone));
+        vevent.append_property(time_property("DTEND", event.end, zone));
+    }
+    if has("location") {
+        match &event.location {
+            Some(location) => vevent.location(location),
+            None => vevent.remove_property("LOCATION"),
+        };
+    }
+    if has("description") {
+        match &event.description {
+            Some(description) => vevent.description(description),
+            None => vevent.remove_description(),
+        };
+    }
+    if has("transparency") {
+        let value = match event.transparency {
+            Transparency::Busy => "OPAQUE",
+            Transparency::Free => "TRANSPARENT",
+        };
+        vevent.add_property("TRANSP", value);
+    }
+    if has("attendees") {
+        write_attendees(vevent, event);
+    }
+    if has("recurrence") {
+        for name in ["RRULE", "RDATE", "EXDATE", "EXRULE"] {
+            vevent.remove_property(name);
+            vevent.remove_multi_property(name);
+        }
+        for line in &event.recurrence {
+            let property: Property = line.parse().map_err(|error| {
+                format!("recurrence: {line:?} is not an iCalendar line: {error}")
+            })?;
+            if property.key() == "RRULE" {
+                vevent.append_property(property);
+            } else {
+                vevent.append_multi_property(property);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the attendees, keeping what the server knew of those that stay
+/// (their reply, their name).
+fn write_attendees(vevent: &mut Event, event: &EventDetails) {
+    let existing: Vec<Property> = vevent
+        .multi_properties()
+        .get("ATTENDEE")
+        .cloned()
+        .unwrap_or_default();
+    vevent.remove_multi_property("ATTENDEE");
+    for attendee in &event.attendees {
+        let address = format!("mailto:{}", attendee.email);
+        let mut property = existing
+            .iter()
+            .find(|old| old.value().eq_ignore_ascii_case(&address))
+            .cloned()
+            .unwrap_or_else(|| {
+                let mut fresh = Property::new("ATTENDEE", address.as_str());
+                fresh.add_parameter("PARTSTAT", "NEEDS-ACTION");
+                fresh
+            });
+        let role = if attendee.optional {
+            "OPT-PARTICIPANT"
+        } else {
+            "REQ-PARTICIPANT"
+        };
+        property.add_parameter("ROLE", role);
+        vevent.append_multi_property(property);
+    }
+}
+
+/// `DTSTART`/`DTEND`: a DATE, a local time with TZID, or UTC.
+fn time_property(name: &str, time: EventTime, zone: Option<Tz>) -> Property {
+    match (time, zone) {
+        (EventTime::Date(date), _) => {
+            let mut property = Property::new(name, date.format("%Y%m%d").to_string());
+            property.add_parameter("VALUE", "DATE");
+            property
+        }
+        (EventTime::Instant(instant), Some(zone)) => {
+            let local = instant.with_timezone(&zone).naive_local();
+            let mut property = Property::new(name, local.format("%Y%m%dT%H%M%S").to_string());
+            property.add_parameter("TZID", zone.name());
+            property
+        }
+        (EventTime::Instant(instant), None) => {
+            Property::new(name, instant.format("%Y%m%dT%H%M%SZ").to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Attendee;
+    use chrono::TimeZone;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 4, hour, 0, 0)
+            .single()
+            .expect("valid instant")
+    }
+
+    fn weekly_in_berlin() -> EventDetails {
+        let mut event = EventDetails::timed("Team sync, weekly; all hands", at(9), at(10));
+        event.time_zone = Some("Europe/Berlin".into());
+        event.location = Some("Room 1".into());
+        event.attendees = vec![
+            Attendee {
+                email: "ann@example.com".into(),
+                optional: false,
+            },
+            Attendee {
+                email: "bob@example.com".into(),
+                optional: true,
+            },
+        ];
+        event.recurrence = vec!["RRULE:FREQ=WEEKLY;BYDAY=TU".into()];
+        event
+    }
+
+    #[test]
+    fn render_writes_every_field_with_its_zone() {
+        let text =
+            render(&weekly_in_berlin(), "uid-1", &EventId::from("ev-1"), at(8)).expect("renders");
+        assert!(text.contains("\r\n"), "CRLF line ends");
+        assert!(text.contains("BEGIN:VTIMEZONE\r\n"), "{text}");
+        assert!(text.contains("\r\nTZID:Europe/Berlin\r\n"), "{text}");
+        assert!(
+            text.contains("DTSTART;TZID=Europe/Berlin:20250304T100000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("DTEND;TZID=Europe/Berlin:20250304T110000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SUMMARY:Team sync\\, weekly\\; all hands"),
+            "{text}"
+        );
+        assert!(text.contains("RRULE:FREQ=WEEKLY;BYDAY=TU"), "{text}");
+        assert!(text.contains("X-CALSYNC-ID:ev-1"), "{text}");
+        assert!(text.contains("SEQUENCE:0"), "{text}");
+        assert!(text.contains("TRANSP:OPAQUE"), "{text}");
+        assert!(text.contains("ROLE=OPT-PARTICIPANT"), "{text}");
+        assert!(text.contains(":mailto:bob@example.com"), "{text}");
+        assert!(
+            text.contains("UID:uid-1") && text.contains("DTSTAMP:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("VERSION:2.0") && text.contains("PRODID:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn all_day_events_are_dates() {
+        let mut event = EventDetails::timed("Holiday", at(0), at(1));
+        event.all_day = true;
+        event.start = EventTime::Date(at(0).date_naive());
+        event.end = EventTime::Date(at(0).date_naive().succ_opt().expect("next day"));
+        let text = render(&event, "u", &EventId::from("e"), at(8)).expect("renders");
+        assert!(text.contains("DTSTART;VALUE=DATE:20250304"), "{text}");
+        assert!(text.contains("DTEND;VALUE=DATE:20250305"), "{text}");
+        assert!(!text.contains("VTIMEZONE"), "{text}");
+    }
+
+    #[test]
+    fn merge_changes_only_the_changed_fields_and_keeps_the_rest() {
+        let original =
+            render(&weekly_in_berlin(), "uid-1", &EventId::from("ev-1"), at(8)).expect("renders");
+        let edited_elsewhere = original
+            .replace("LOCATION:Room 1", "LOCATION:Room 7")
+            .replace("END:VEVENT", "X-OTHER-CLIENT:kept\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nDESCRIPTION:soon\r\nEND:VALARM\r\nEND:VEVENT");
+        let mut ours = weekly_in_berlin();
+        ours.title = "Renamed".into();
+        let merged = merge(
+            &edited_elsewhere,
+            &ours,
+            &["title".into()],
+            &EventId::from("ev-1"),
+            at(9),
+        )
+        .expect("merges");
+        assert!(merged.contains("SUMMARY:Renamed"), "{merged}");
+        assert!(merged.contains("LOCATION:Room 7"), "{merged}");
+        assert!(merged.contains("X-OTHER-CLIENT:kept"), "{merged}");
+        assert!(merged.contains("BEGIN:VALARM"), "{merged}");
+        assert!(merged.contains("SEQUENCE:1"), "{merged}");
+        assert_eq!(merged.matches("BEGIN:VTIMEZONE").count(), 1, "{merged}");
+    }
+
+    #[test]
+    fn merge_of_a_copy_without_an_event_is_an_error() {
+        let error = merge(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n",
+            &weekly_in_berlin(),
+            &["title".into()],
+            &EventId::from("e"),
+            at(9),
+        )
+        .expect_err("no VEVENT");
+        assert!(error.contains("no VEVENT"), "{error}");
+    }
+}

@@ -1,0 +1,411 @@
+//! The live CalDAV adapter (provider `apple`): iCloud and any CalDAV server
+//! (Fastmail, Nextcloud, Radicale, Xandikos, ...).
+//!
+//! Credentials are `{username, password, url?, calendar?}`: `url` defaults
+//! to iCloud (`https://caldav.icloud.com`, which wants an app-specific
+//! password), `calendar` names the calendar to write to (by display name),
+//! otherwise the first writable event calendar is used. When the account's
+//! calendar home holds no calendar at all (a fresh Radicale account), connect
+//! creates one named `calsync` (or the name asked for) with MKCALENDAR.
+//! Connecting keeps `calendar_url` and `home_url` beside the credentials.
+//!
+//! Writes never duplicate or clobber: a create PUTs `{calendar}/{name}.ics`
+//! with `If-None-Match: *`, `name` derived from the idempotency key, so a
+//! retry finds its own event (same UID) instead of making a second; updates
+//! and deletes send `If-Match`, and an update that meets someone else's edit
+//! re-applies only calsync's changed fields onto the server's copy, once.
+
+mod client;
+mod discovery;
+mod ical;
+mod objects;
+mod parse;
+mod timezone;
+mod xml;
+
+use crate::model::{EventDetails, Provider, ProviderEventRef};
+use crate::providers::{
+    CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
+    Session, WriteContext,
+};
+use crate::schedule::CalendarEvent;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use client::Auth;
+use discovery::{CalendarInfo, DEFAULT_CALENDAR_NAME};
+use objects::PutOutcome;
+use url::Url;
+
+/// iCloud's CalDAV host, used when the credentials name no `url`.
+pub const ICLOUD_URL: &str = "https://caldav.icloud.com";
+
+/// The CalDAV adapter. Cheap to clone; shares one connection pool.
+#[derive(Clone, Debug)]
+pub struct CalDavProvider {
+    client: reqwest::Client,
+}
+
+impl CalDavProvider {
+    /// An adapter with its own HTTP client (timeouts, keep-alive, redirects
+    /// followed by hand).
+    ///
+    /// # Errors
+    /// `Unavailable` when the TLS backend cannot be set up.
+    pub fn new() -> ProviderResult<Self> {
+        Ok(Self::with_client(client::build_client()?))
+    }
+
+    /// An adapter on `client`, which must not follow redirects itself
+    /// (`redirect::Policy::none()`): PROPFIND and REPORT must keep their
+    /// method and body across a redirect.
+    pub fn with_client(client: reqwest::Client) -> Self {
+        CalDavProvider { client }
+    }
+
+    async fn discover(&self, account: &Account) -> ProviderResult<(Url, CalendarInfo)> {
+        let principal = discovery::principal(&self.client, &account.auth, &account.base).await?;
+        let home = discovery::calendar_home(&self.client, &account.auth, principal).await?;
+        let calendars = discovery::calendars(&self.client, &account.auth, &home).await?;
+        let chosen = discovery::choose(&calendars, account.calendar.as_deref())
+            .map_err(|message| ProviderError::new(ProviderErrorKind::InvalidCredentials, message))?
+            .cloned();
+        let calendar = match chosen {
+            Some(calendar) => calendar,
+            None if calendars.iter().any(|c| c.supports_events) => {
+                return Err(ProviderError::new(
+                    ProviderErrorKind::InvalidCredentials,
+                    "calendar: the account has no event calendar it may write to",
+                ));
+            }
+            None => {
+                let name = account.calendar.as_deref().unwrap_or(DEFAULT_CALENDAR_NAME);
+                discovery::make_calendar(&self.client, &account.auth, &home, name).await?
+            }
+        };
+        Ok((home, calendar))
+    }
+
+    /// The calendar a session writes to: its `calendar_id`, else the one kept
+    /// at connect, else found again.
+    async fn calendar_url(&self, account: &Account, session: &Session) -> ProviderResult<Url> {
+        if let Some(id) = &session.calendar_id {
+            return parse_url("calendar_id", id);
+        }
+        if let Some(url) = &account.calendar_url {
+            return Ok(url.clone());
+        }
+        Ok(self.discover(account).await?.1.url)
+    }
+
+    async fn fetch_etag(&self, account: &Account, href: &Url) -> ProviderResult<String> {
+        objects::etag(&self.client, &account.auth, href).await
+    }
+
+    fn event_ref(href: &Url, etag: String, calendar: &Url) -> ProviderEventRef {
+        ProviderEventRef {
+            provider: Provider::Apple,
+            event_id: href.to_string(),
+            etag: Some(etag),
+            calendar_id: Some(calendar.to_string()),
+            join_url: None,
+        }
+    }
+}
+
+/// An account's settings, read from its credentials.
+struct Account {
+    auth: Auth,
+    base: Url,
+    calendar: Option<String>,
+    calendar_url: Option<Url>,
+    home_url: Option<Url>,
+}
+
+impl Account {
+    fn from(credentials: &Credentials) -> ProviderResult<Account> {
+        let field = |name: &str| {
+            credentials
+                .get_str(name)
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+        };
+        let missing = |name: &str| {
+            ProviderError::new(
+                ProviderErrorKind::InvalidCredentials,
+                format!("{name}: is required for a CalDAV account"),
+            )
+        };
+        let username = field("username").ok_or_else(|| missing("username"))?;
+        let password = credentials
+            .get_str("password")
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| missing("password"))?;
+        let base = parse_url("url", field("url").unwrap_or(ICLOUD_URL))?;
+        let optional_url = |name: &str| field(name).map(|text| parse_url(name, text)).transpose();
+        Ok(Account {
+            auth: Auth {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            },
+            base,
+            calendar: field("calendar").map(str::to_owned),
+            calendar_url: optional_url("calendar_url")?,
+            home_url: optional_url("home_url")?,
+        })
+    }
+
+    /// The user's address, when the login is one (for reading declines).
+    fn email(&self) -> Option<&str> {
+        Some(self.auth.username.as_str()).filter(|name| name.contains('@'))
+    }
+}
+
+fn parse_url(field: &str, text: &str) -> ProviderResult<Url> {
+    let url = Url::parse(text).map_err(|error| {
+        ProviderError::new(
+            ProviderErrorKind::InvalidCredentials,
+            format!("{field}: {text:?} is not a URL: {error}"),
+        )
+    })?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(ProviderError::new(
+            ProviderErrorKind::InvalidCredentials,
+            format!("{field}: must be an http:// or https:// URL, got {text:?}"),
+        ));
+    }
+    Ok(url)
+}
+
+/// Turns a 401 into `kind` (connect: invalid credentials; refresh: invalid grant).
+fn refused_as(kind: ProviderErrorKind) -> impl Fn(ProviderError) -> ProviderError {
+    move |error| {
+        if error.kind == ProviderErrorKind::Unauthorized {
+            ProviderError::new(
+                kind,
+                format!("the server refused the username or password ({error})"),
+            )
+        } else {
+            error
+        }
+    }
+}
+
+fn rejected(message: String) -> ProviderError {
+    ProviderError::new(ProviderErrorKind::Rejected, message)
+}
+
+#[async_trait]
+impl CalendarProvider for CalDavProvider {
+    fn provider(&self) -> Provider {
+        Provider::Apple
+    }
+
+    async fn connect(&self, credentials: &Credentials) -> ProviderResult<Connection> {
+        let account = Account::from(credentials)?;
+        let (home, calendar) = self
+            .discover(&account)
+            .await
+            .map_err(refused_as(ProviderErrorKind::InvalidCredentials))?;
+        let mut kept = Credentials::default();
+        kept.set_str("username", account.auth.username.as_str());
+        kept.set_str("password", account.auth.password.as_str());
+        kept.set_str("url", account.base.as_str());
+        if let Some(name) = &account.calendar {
+            kept.set_str("calendar", name.as_str());
+        }
+        kept.set_str("calendar_url", calendar.url.as_str());
+        kept.set_str("home_url", home.as_str());
+        Ok(Connection {
+            credentials: kept,
+            calendar_id: Some(calendar.url.to_string()),
+            label: Some(account.auth.username),
+        })
+    }
+
+    async fn refresh(&self, credentials: &Credentials) -> ProviderResult<Credentials> {
+        // CalDAV has no tokens: refreshing is proving the password still works.
+        let account = Account::from(credentials)?;
+        let target = match &account.calendar_url {
+            Some(url) => url.clone(),
+            None => account.base.clone(),
+        };
+        discovery::propfind(
+            &self.client,
+            &account.auth,
+            target,
+            "0",
+            &["D:resourcetype"],
+        )
+        .await
+        .map_err(refused_as(ProviderErrorKind::InvalidGrant))?;
+        Ok(credentials.clone())
+    }
+
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()> {
+        // Nothing to revoke at the server: an app-specific password is
+        // revoked by its owner (at Apple: account.apple.com). Checking the
+        // fields keeps a malformed account from passing silently.
+        Account::from(credentials).map(|_| ())
+    }
+
+    async fn validate(&self, session: &Session) -> ProviderResult<()> {
+        let account = Account::from(&session.credentials)?;
+        let calendar = self.calendar_url(&account, session).await?;
+        discovery::propfind(
+            &self.client,
+            &account.auth,
+            calendar,
+            "0",
+            &["D:resourcetype"],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn create_event(
+        &self,
+        session: &Session,
+        event: &EventDetails,
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef> {
+        let account = Account::from(&session.credentials)?;
+        let calendar = self.calendar_url(&account, session).await?;
+        let name = objects::resource_name(&context.idempotency_key);
+        let href = discovery::join(&calendar, &format!("{name}.ics"))?;
+        let body = ical::render(event, &name, &context.synced_id, Utc::now()).map_err(rejected)?;
+        let precondition = ("If-None-Match", "*".to_owned());
+        match objects::put(&self.client, &account.auth, &href, body, precondition).await? {
+            PutOutcome::Stored(Some(etag)) => Ok(Self::event_ref(&href, etag, &calendar)),
+            PutOutcome::Stored(None) => {
+                let etag = self.fetch_etag(&account, &href).await?;
+                Ok(Self::event_ref(&href, etag, &calendar))
+            }
+            PutOutcome::PreconditionFailed => {
+                // The name is taken: by this create's earlier attempt if the
+                // UID is ours, else by something calsync must not touch.
+                let existing = objects::get(&self.client, &account.auth, &href).await?;
+                if parse::uid_of(&existing.body).as_deref() != Some(name.as_str()) {
+                    return Err(ProviderError::new(
+                        ProviderErrorKind::AlreadyExists,
+                        format!("{href} already holds another event"),
+                    ));
+                }
+                let etag = match existing.etag {
+                    Some(etag) => etag,
+                    None => self.fetch_etag(&account, &href).await?,
+                };
+                Ok(Self::event_ref(&href, etag, &calendar))
+            }
+        }
+    }
+
+    async fn update_event(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        event: &EventDetails,
+        changed: &[String],
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef> {
+        let account = Account::from(&session.credentials)?;
+        let href = parse_url("event_id", &target.event_id)?;
+        let calendar = match &target.calendar_id {
+            Some(id) => parse_url("calendar_id", id)?,
+            None => self.calendar_url(&account, session).await?,
+        };
+        let mut expected = target.etag.clone();
+        for _attempt in 0..2 {
+            let server = objects::get(&self.client, &account.auth, &href).await?;
+            let body = ical::merge(&server.body, event, changed, &context.synced_id, Utc::now())
+                .map_err(rejected)?;
+            let etag = match expected.take().or(server.etag) {
+                Some(etag) => etag,
+                None => self.fetch_etag(&account, &href).await?,
+            };
+            let precondition = ("If-Match", etag);
+            match objects::put(&self.client, &account.auth, &href, body, precondition).await? {
+                PutOutcome::Stored(Some(etag)) => {
+                    return Ok(Self::event_ref(&href, etag, &calendar));
+                }
+                PutOutcome::Stored(None) => {
+                    let etag = self.fetch_etag(&account, &href).await?;
+                    return Ok(Self::event_ref(&href, etag, &calendar));
+                }
+                // Someone changed it since calsync read it: read again and
+                // re-apply calsync's fields onto their version, once.
+                PutOutcome::PreconditionFailed => continue,
+            }
+        }
+        Err(ProviderError::new(
+            ProviderErrorKind::PreconditionFailed,
+            format!("{href} kept changing on the server while calsync updated it"),
+        ))
+    }
+
+    async fn delete_event(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+    ) -> ProviderResult<()> {
+        let account = Account::from(&session.credentials)?;
+        let href = parse_url("event_id", &target.event_id)?;
+        let mut etag = target.etag.clone();
+        for attempt in 0..2 {
+            let answer =
+                objects::delete(&self.client, &account.auth, &href, etag.as_deref()).await?;
+            match answer.status.as_u16() {
+                200..=299 | 404 | 410 => return Ok(()),
+                412 if attempt == 0 => match self.fetch_etag(&account, &href).await {
+                    Ok(fresh) => etag = Some(fresh),
+                    Err(error) if error.kind == ProviderErrorKind::NotFound => return Ok(()),
+                    Err(error) => return Err(error),
+                },
+                _ => return Err(client::status_error("DELETE", &answer)),
+            }
+        }
+        Err(ProviderError::new(
+            ProviderErrorKind::PreconditionFailed,
+            format!("{href} kept changing on the server while calsync deleted it"),
+        ))
+    }
+
+    async fn list_events(
+        &self,
+        session: &Session,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> ProviderResult<Vec<CalendarEvent>> {
+        let account = Account::from(&session.credentials)?;
+        let home = match &account.home_url {
+            Some(home) => home.clone(),
+            None => self.discover(&account).await?.0,
+        };
+        let calendars = discovery::calendars(&self.client, &account.auth, &home).await?;
+        let (from, to) = (
+            start.format("%Y%m%dT%H%M%SZ").to_string(),
+            end.format("%Y%m%dT%H%M%SZ").to_string(),
+        );
+        let mut events = Vec::new();
+        for calendar in calendars.iter().filter(|calendar| calendar.supports_events) {
+            let found = match objects::query(&self.client, &account.auth, &calendar.url, &from, &to)
+                .await
+            {
+                Ok(found) => found,
+                // One calendar that refuses queries must not hide the others.
+                Err(error) if matches!(error.kind, ProviderErrorKind::Rejected) => {
+                    tracing::warn!(calendar = %calendar.url, %error, "calendar-query refused; calendar skipped");
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            for (href, data) in found {
+                let (read, problems) = parse::events(href.as_str(), &data, account.email());
+                for problem in problems {
+                    tracing::warn!(%problem, "event skipped");
+                }
+                events.extend(read);
+            }
+        }
+        Ok(events)
+    }
+}

@@ -1,0 +1,506 @@
+//! The sandbox: simulated Google, Outlook, Apple and Zoom providers.
+//!
+//! Each [`SandboxProvider`] behaves like its real provider as calsync sees
+//! it: ids in the provider's shape, calendars that keep their events (so a
+//! committed event is later seen by conflict detection), idempotent creates,
+//! access tokens that expire and are refreshed or revoked (Outlook and Zoom
+//! rotate refresh tokens), and failures or delays on demand. Each call's doc
+//! names the real endpoint it stands in for.
+
+mod faults;
+mod ids;
+mod seed;
+
+pub use faults::{FaultKind, FaultPlan};
+pub use seed::{SeedEvents, read_seed};
+
+use crate::clock::{Clock, SystemClock};
+use crate::model::{EventDetails, EventTime, Provider, ProviderEventRef};
+use crate::providers::{
+    CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
+    Providers, Session, WriteContext,
+};
+use crate::schedule::{CalendarEvent, EventStatus};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration as Span, Utc};
+use sha2::Digest;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long a sandbox access token lives, as Google's and Graph's do.
+const TOKEN_LIFETIME_SECONDS: i64 = 3600;
+
+/// An event as a sandbox calendar keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    /// The event as conflict detection reads it.
+    pub event: CalendarEvent,
+    /// The details calsync wrote, when calsync wrote it.
+    pub details: Option<EventDetails>,
+    /// The version tag, bumped on every change.
+    pub etag: String,
+    /// The idempotency key of the create that made it.
+    pub key: Option<String>,
+}
+
+/// How many calls of each kind a sandbox provider answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    /// Creates that made a new event.
+    pub creates: u32,
+    /// Creates answered with the event an earlier create with the same key made.
+    pub repeated_creates: u32,
+    /// Updates.
+    pub updates: u32,
+    /// Deletes.
+    pub deletes: u32,
+    /// Event listings.
+    pub lists: u32,
+    /// Token refreshes.
+    pub refreshes: u32,
+    /// Calls that failed by plan.
+    pub faults: u32,
+}
+
+#[derive(Debug)]
+struct Token {
+    calendar: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    access_tokens: HashMap<String, Token>,
+    refresh_tokens: HashMap<String, String>,
+    calendars: HashMap<String, BTreeMap<String, StoredEvent>>,
+    keys: HashMap<(String, String), String>,
+    faults: Vec<FaultPlan>,
+    latency: Duration,
+    counts: CallCounts,
+    version: u64,
+}
+
+/// One simulated provider.
+pub struct SandboxProvider {
+    provider: Provider,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for SandboxProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxProvider")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a call is, for fault matching.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Refresh,
+    Other,
+}
+
+impl SandboxProvider {
+    /// A sandbox for `provider` on the system clock.
+    pub fn new(provider: Provider) -> Self {
+        Self::with_clock(provider, Arc::new(SystemClock))
+    }
+
+    /// A sandbox for `provider` reading time from `clock`.
+    pub fn with_clock(provider: Provider, clock: Arc<dyn Clock>) -> Self {
+        SandboxProvider {
+            provider,
+            clock,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Fails calls as `plan` says (plans queue up in order).
+    pub fn fail(&self, plan: FaultPlan) {
+        self.state().faults.push(plan);
+    }
+
+    /// Fails the next `count` calls with `kind`.
+    pub fn fail_next(&self, count: u32, kind: FaultKind) {
+        self.fail(FaultPlan {
+            kind,
+            remaining: count,
+            calendar: None,
+            retry_after_ms: None,
+        });
+    }
+
+    /// Drops every pending failure plan.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    /// Makes every call take `latency` before it answers.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().latency = latency;
+    }
+
+    /// How many calls of each kind were answered.
+    pub fn counts(&self) -> CallCounts {
+        self.state().counts
+    }
+
+    /// The events of a calendar, by provider event id.
+    pub fn events(&self, calendar: &str) -> Vec<StoredEvent> {
+        self.state()
+            .calendars
+            .get(calendar)
+            .map(|events| events.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Adds existing events to a calendar (as if made by another client);
+    /// an event with an id already there replaces it. Answers how many were added.
+    pub fn seed(&self, calendar: &str, events: Vec<CalendarEvent>) -> usize {
+        let mut state = self.state();
+        let count = events.len();
+        for event in events {
+            state.version += 1;
+            let etag = format!("\"{}\"", state.version);
+            state
+                .calendars
+                .entry(calendar.to_owned())
+                .or_default()
+                .insert(
+                    event.event_id.clone(),
+                    StoredEvent {
+                        event,
+                        details: None,
+                        etag,
+                        key: None,
+                    },
+                );
+        }
+        count
+    }
+
+    /// Edits an event as another client would (bumps its etag).
+    pub fn edit(
+        &self,
+        calendar: &str,
+        event_id: &str,
+        edit: impl FnOnce(&mut CalendarEvent),
+    ) -> bool {
+        let mut state = self.state();
+        state.version += 1;
+        let etag = format!("\"{}\"", state.version);
+        match state
+            .calendars
+            .get_mut(calendar)
+            .and_then(|c| c.get_mut(event_id))
+        {
+            Some(stored) => {
+                edit(&mut stored.event);
+                stored.etag = etag;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Revokes every token of a calendar, as a user removing the app's access would.
+    pub fn revoke_all(&self, calendar: &str) {
+        let mut state = self.state();
+        state
+            .access_tokens
+            .retain(|_, token| token.calendar != calendar);
+        state.refresh_tokens.retain(|_, owner| owner != calendar);
+    }
+
+    /// Waits the configured latency, then answers the fault due for this call, if any.
+    async fn enter(&self, call: Call, calendar: Option<&str>) -> Option<FaultKind> {
+        let (latency, fault) = {
+            let mut state = self.state();
+            let fault = take_fault(&mut state, call, calendar);
+            (state.latency, fault)
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        fault
+    }
+
+    /// Answers a fault that does not apply first.
+    async fn fail_before(&self, fault: Option<FaultKind>) -> ProviderResult<()> {
+        match fault {
+            Some(kind) if !kind.applies_first() => Err(self.fault_error(kind)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Answers a fault that applies first (after the call took effect).
+    async fn fail_after(&self, fault: Option<FaultKind>) -> ProviderResult<()> {
+        match fault {
+            Some(FaultKind::HangAfterApply) => std::future::pending().await,
+            Some(kind) if kind.applies_first() => Err(self.fault_error(kind)),
+            _ => Ok(()),
+        }
+    }
+
+    fn fault_error(&self, kind: FaultKind) -> ProviderError {
+        let retry_after = self
+            .state()
+            .faults
+            .first()
+            .and_then(|plan| plan.retry_after_ms)
+            .unwrap_or(10);
+        kind.error(Duration::from_millis(retry_after))
+    }
+
+    /// Checks the session's access token; answers its calendar.
+    fn authorize(&self, session: &Session) -> ProviderResult<String> {
+        let now = self.clock.now();
+        let token = session
+            .credentials
+            .get_str("access_token")
+            .unwrap_or_default();
+        let state = self.state();
+        match state.access_tokens.get(token) {
+            Some(known) if known.expires_at > now => Ok(known.calendar.clone()),
+            Some(_) => Err(ProviderError::new(
+                ProviderErrorKind::Unauthorized,
+                "401 Unauthorized: the access token expired",
+            )),
+            None => Err(ProviderError::new(
+                ProviderErrorKind::Unauthorized,
+                "401 Unauthorized: invalid access token",
+            )),
+        }
+    }
+
+    fn issue_access_token(
+        &self,
+        state: &mut State,
+        calendar: &str,
+        token: String,
+    ) -> DateTime<Utc> {
+        let expires_at = self.clock.now() + Span::seconds(TOKEN_LIFETIME_SECONDS);
+        state.access_tokens.insert(
+            token,
+            Token {
+                calendar: calendar.to_owned(),
+                expires_at,
+            },
+        );
+        expires_at
+    }
+
+    fn calendar_for(&self, credentials: &Credentials) -> String {
+        // An account without an email is told apart by a digest of its
+        // token: the calendar id is stored in the clear, a token must not be.
+        let who = match credentials.get_str("email") {
+            Some(email) => email.to_owned(),
+            None => {
+                let token = credentials
+                    .get_str("refresh_token")
+                    .or_else(|| credentials.get_str("access_token"))
+                    .unwrap_or_default();
+                let digest = sha2::Sha256::digest(token.as_bytes());
+                digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+            }
+        };
+        let who = who.as_str();
+        match self.provider {
+            Provider::Google => format!("primary:{who}"),
+            Provider::Outlook => format!("calendar:{who}"),
+            Provider::Apple => format!("/calendars/{}/home", sanitize(who)),
+            Provider::Zoom => format!("me:{who}"),
+        }
+    }
+}
+
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '@' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn take_fault(state: &mut State, call: Call, calendar: Option<&str>) -> Option<FaultKind> {
+    let index = state.faults.iter().position(|plan| {
+        plan.remaining > 0
+            && (plan.kind == FaultKind::InvalidGrant) == (call == Call::Refresh)
+            && plan
+                .calendar
+                .as_deref()
+                .is_none_or(|only| Some(only) == calendar)
+    })?;
+    let plan = &mut state.faults[index];
+    plan.remaining -= 1;
+    let kind = plan.kind;
+    if plan.remaining == 0 {
+        state.faults.remove(index);
+    }
+    state.counts.faults += 1;
+    Some(kind)
+}
+
+fn overlaps(event: &CalendarEvent, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+    if !event.recurrence.is_empty() {
+        // A series may have occurrences anywhere after its first start.
+        return begin(event.start) < end;
+    }
+    begin(event.start) < end && finish(event.end) > start
+}
+
+// Dates are widened by a day each side so that all-day events in any zone are kept.
+fn begin(time: EventTime) -> DateTime<Utc> {
+    match time {
+        EventTime::Instant(instant) => instant,
+        EventTime::Date(date) => date.and_time(chrono::NaiveTime::MIN).and_utc() - Span::days(1),
+    }
+}
+
+fn finish(time: EventTime) -> DateTime<Utc> {
+    match time {
+        EventTime::Instant(instant) => instant,
+        EventTime::Date(date) => date.and_time(chrono::NaiveTime::MIN).and_utc() + Span::days(1),
+    }
+}
+
+fn calendar_event(id: &str, details: &EventDetails, context: &WriteContext) -> CalendarEvent {
+    CalendarEvent {
+        event_id: id.to_owned(),
+        uid: Some(context.idempotency_key.clone()),
+        title: details.title.clone(),
+        start: details.start,
+        end: details.end,
+        time_zone: details.time_zone.clone(),
+        transparency: details.transparency,
+        status: EventStatus::Confirmed,
+        declined: false,
+        recurrence: details.recurrence.clone(),
+        recurrence_id: None,
+        synced_id: Some(context.synced_id.clone()),
+    }
+}
+
+mod calls;
+
+/// The four sandbox providers, sharing one clock.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    adapters: [Arc<SandboxProvider>; 4],
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
+impl Sandbox {
+    /// Sandboxes for google, outlook, apple and zoom on the system clock.
+    pub fn new() -> Self {
+        Sandbox::with_clock(Arc::new(SystemClock))
+    }
+
+    /// Sandboxes reading time from `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        let make = |provider| Arc::new(SandboxProvider::with_clock(provider, clock.clone()));
+        Sandbox {
+            adapters: Provider::ALL.map(make),
+        }
+    }
+
+    /// The sandbox for `provider`.
+    pub fn get(&self, provider: Provider) -> &Arc<SandboxProvider> {
+        let index = Provider::ALL
+            .iter()
+            .position(|p| *p == provider)
+            .unwrap_or_default();
+        &self.adapters[index]
+    }
+
+    /// All four as calsync's providers.
+    pub fn providers(&self) -> Providers {
+        self.adapters
+            .iter()
+            .fold(Providers::new(), |providers, adapter| {
+                providers.with(adapter.clone() as Arc<dyn CalendarProvider>)
+            })
+    }
+}
+
+#[async_trait]
+impl CalendarProvider for SandboxProvider {
+    fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    fn as_sandbox(&self) -> Option<&SandboxProvider> {
+        Some(self)
+    }
+
+    async fn connect(&self, credentials: &Credentials) -> ProviderResult<Connection> {
+        calls::connect(self, credentials).await
+    }
+
+    async fn refresh(&self, credentials: &Credentials) -> ProviderResult<Credentials> {
+        calls::refresh(self, credentials).await
+    }
+
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()> {
+        calls::revoke(self, credentials).await
+    }
+
+    async fn validate(&self, session: &Session) -> ProviderResult<()> {
+        calls::validate(self, session).await
+    }
+
+    async fn create_event(
+        &self,
+        session: &Session,
+        event: &EventDetails,
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef> {
+        calls::create_event(self, session, event, context).await
+    }
+
+    async fn update_event(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        event: &EventDetails,
+        _changed: &[String],
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef> {
+        calls::update_event(self, session, target, event, context).await
+    }
+
+    async fn delete_event(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+    ) -> ProviderResult<()> {
+        calls::delete_event(self, session, target).await
+    }
+
+    async fn list_events(
+        &self,
+        session: &Session,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> ProviderResult<Vec<CalendarEvent>> {
+        calls::list_events(self, session, start, end).await
+    }
+}

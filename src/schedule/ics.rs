@@ -1,0 +1,419 @@
+//! iCalendar (RFC 5545) text to [`CalendarEvent`]s, tolerant of bad input:
+//! every line that cannot be read is reported with its line number and the
+//! rest of the file is still used. Content lines are read with the
+//! `icalendar` crate's property parser after unfolding here, which keeps the
+//! physical line numbers that the crate's whole-file parser loses.
+
+use super::recurrence::{IcalTime, parse_ical_time, parse_recurrence_line};
+use super::zones::resolve_zone;
+use super::{CalendarEvent, EventStatus};
+use crate::model::{EventId, EventTime, Transparency};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use icalendar::parser::Property;
+use serde::Serialize;
+
+/// A line of iCalendar input that could not be used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IcsProblem {
+    /// The 1-based line number in the text (of the first physical line of a folded line).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One unfolded content line and where it started.
+struct ContentLine {
+    number: usize,
+    text: String,
+}
+
+/// Joins folded lines (a line starting with a space or tab continues the one before).
+fn unfold(text: &str) -> Vec<ContentLine> {
+    let mut lines: Vec<ContentLine> = Vec::new();
+    for (index, raw) in text.split('\n').enumerate() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        match (raw.strip_prefix([' ', '\t']), lines.last_mut()) {
+            (Some(rest), Some(last)) => last.text.push_str(rest),
+            _ if raw.trim().is_empty() => {}
+            _ => lines.push(ContentLine {
+                number: index + 1,
+                text: raw.to_owned(),
+            }),
+        }
+    }
+    lines
+}
+
+/// A zone named by a `TZID`: IANA or Windows names, or a prefixed IANA name
+/// such as `/mozilla.org/20050126_1/America/New_York`.
+fn zone_named(name: &str) -> Option<Tz> {
+    resolve_zone(name).or_else(|| {
+        name.match_indices('/')
+            .find_map(|(at, _)| name.get(at + 1..).and_then(resolve_zone))
+    })
+}
+
+/// A parsed property with what the event builder needs of it.
+struct Prop<'a> {
+    line: usize,
+    name: String,
+    value: String,
+    params: Vec<(String, String)>,
+    raw: &'a str,
+}
+
+impl Prop<'_> {
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn parse_prop(line: &ContentLine) -> Result<Prop<'_>, String> {
+    if !line.text.contains(':') {
+        return Err(format!(
+            "{:?} is not a content line (NAME:VALUE)",
+            line.text
+        ));
+    }
+    // The crate's property parser refuses BEGIN and END (it reads them as
+    // component delimiters), so those two are split here.
+    if let Some((name, value)) = line.text.split_once(':')
+        && (name.eq_ignore_ascii_case("BEGIN") || name.eq_ignore_ascii_case("END"))
+    {
+        return Ok(Prop {
+            line: line.number,
+            name: name.to_ascii_uppercase(),
+            value: value.to_owned(),
+            params: Vec::new(),
+            raw: &line.text,
+        });
+    }
+    let property = Property::try_from(line.text.as_str()).map_err(|error| {
+        format!(
+            "cannot read {:?}: {}",
+            line.text,
+            error.lines().next().unwrap_or("bad content line")
+        )
+    })?;
+    Ok(Prop {
+        line: line.number,
+        name: property.name.as_str().to_ascii_uppercase(),
+        value: property.val.as_str().to_owned(),
+        params: property
+            .params
+            .iter()
+            .map(|p| {
+                let value = p.val.as_ref().map_or("", |v| v.as_str());
+                (
+                    p.key.as_str().to_ascii_uppercase(),
+                    value.trim_matches('"').to_owned(),
+                )
+            })
+            .collect(),
+        raw: &line.text,
+    })
+}
+
+/// Reads the events of an iCalendar text. Floating times (no `TZID`, no `Z`)
+/// are read in the calendar's `X-WR-TIMEZONE`, else UTC. calsync's own id is
+/// read from `X-CALSYNC-ID`. Outlook's `X-MICROSOFT-CDO-BUSYSTATUS:FREE` marks
+/// an event free.
+pub fn events_from_ics(text: &str) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
+    let lines = unfold(text);
+    let mut problems = Vec::new();
+    let mut default_zone = Tz::UTC;
+    let mut events = Vec::new();
+    let mut depth: Vec<(String, usize)> = Vec::new();
+    let mut current: Vec<Prop<'_>> = Vec::new();
+    for line in &lines {
+        let prop = match parse_prop(line) {
+            Ok(prop) => prop,
+            Err(message) => {
+                problems.push(IcsProblem {
+                    line: line.number,
+                    message,
+                });
+                continue;
+            }
+        };
+        match prop.name.as_str() {
+            "BEGIN" => {
+                let component = prop.value.trim().to_ascii_uppercase();
+                if component == "VEVENT" {
+                    current.clear();
+                }
+                depth.push((component, line.number));
+            }
+            "END" => {
+                let component = prop.value.trim().to_ascii_uppercase();
+                let Some(open) = depth.iter().rposition(|(c, _)| *c == component) else {
+                    let message = format!("END:{component} closes nothing");
+                    problems.push(IcsProblem {
+                        line: line.number,
+                        message,
+                    });
+                    continue;
+                };
+                for (unclosed, begin) in depth.drain(open + 1..) {
+                    let message = format!("BEGIN:{unclosed} is never closed; it is left out");
+                    problems.push(IcsProblem {
+                        line: begin,
+                        message,
+                    });
+                }
+                let begin = depth.pop().map_or(line.number, |(_, begin)| begin);
+                if component == "VEVENT" {
+                    match build_event(&current, default_zone, &mut problems) {
+                        Some(event) => events.push(event),
+                        None => problems.push(IcsProblem {
+                            line: begin,
+                            message: "the event has no usable DTSTART and is left out".into(),
+                        }),
+                    }
+                }
+            }
+            "X-WR-TIMEZONE" if depth.len() == 1 => match zone_named(&prop.value) {
+                Some(zone) => default_zone = zone,
+                None => problems.push(IcsProblem {
+                    line: prop.line,
+                    message: format!("unknown time zone {:?}", prop.value),
+                }),
+            },
+            _ if depth.last().is_some_and(|(c, _)| c == "VEVENT") => current.push(prop),
+            _ => {}
+        }
+    }
+    for (component, begin) in depth {
+        problems.push(IcsProblem {
+            line: begin,
+            message: format!("BEGIN:{component} is never closed; it is left out"),
+        });
+    }
+    (events, problems)
+}
+
+/// A date or date-time property with its zone.
+fn read_time(prop: &Prop<'_>, default_zone: Tz) -> Result<(IcalTime, Option<Tz>), String> {
+    let zone = match prop.param("TZID") {
+        Some(name) => Some(
+            zone_named(name).ok_or_else(|| format!("{}: unknown time zone {name:?}", prop.name))?,
+        ),
+        None => None,
+    };
+    let is_date = prop
+        .param("VALUE")
+        .is_some_and(|v| v.eq_ignore_ascii_case("DATE"));
+    let time = parse_ical_time(&prop.value, zone.unwrap_or(default_zone), is_date)
+        .map_err(|e| format!("{}: {e}", prop.name))?;
+    Ok((time, zone))
+}
+
+fn to_event_time(time: IcalTime) -> Option<EventTime> {
+    match time {
+        IcalTime::Date(date) => Some(EventTime::Date(date)),
+        other => other.instant().map(EventTime::Instant),
+    }
+}
+
+/// An ISO 8601 duration as RFC 5545 writes it (`PT1H30M`, `P1D`, `P2W`).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let mut rest = text.strip_prefix('P')?;
+    let mut total = Duration::zero();
+    let mut in_time = false;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('T') {
+            in_time = true;
+            rest = after;
+            continue;
+        }
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let number: i64 = rest.get(..digits)?.parse().ok()?;
+        let unit = rest.get(digits..digits + 1)?;
+        total += match (unit, in_time) {
+            ("W", false) => Duration::weeks(number),
+            ("D", false) => Duration::days(number),
+            ("H", true) => Duration::hours(number),
+            ("M", true) => Duration::minutes(number),
+            ("S", true) => Duration::seconds(number),
+            _ => return None,
+        };
+        rest = rest.get(digits + 1..)?;
+    }
+    Some(if negative { -total } else { total })
+}
+
+fn end_from(
+    start: EventTime,
+    props: &[Prop<'_>],
+    default_zone: Tz,
+    problems: &mut Vec<IcsProblem>,
+) -> EventTime {
+    let default_end = match start {
+        EventTime::Date(date) => EventTime::Date(date + Duration::days(1)),
+        EventTime::Instant(at) => EventTime::Instant(at),
+    };
+    if let Some(prop) = props.iter().find(|p| p.name == "DTEND") {
+        match read_time(prop, default_zone).map(|(time, _)| to_event_time(time)) {
+            Ok(Some(end)) => return end,
+            Ok(None) => problems.push(IcsProblem {
+                line: prop.line,
+                message: "DTEND does not exist in its zone".into(),
+            }),
+            Err(message) => problems.push(IcsProblem {
+                line: prop.line,
+                message,
+            }),
+        }
+    } else if let Some(prop) = props.iter().find(|p| p.name == "DURATION") {
+        match (parse_duration(&prop.value), start) {
+            (Some(length), EventTime::Instant(at)) => return EventTime::Instant(at + length),
+            (Some(length), EventTime::Date(date)) => {
+                return EventTime::Date(date + Duration::days(length.num_days().max(1)));
+            }
+            (None, _) => problems.push(IcsProblem {
+                line: prop.line,
+                message: format!("DURATION {:?} is not a duration like PT1H", prop.value),
+            }),
+        }
+    }
+    default_end
+}
+
+/// A recurrence line in the form [`parse_recurrence_line`] reads, with a
+/// prefixed `TZID` replaced by its IANA name.
+fn recurrence_line(prop: &Prop<'_>, zone: Tz) -> Result<String, String> {
+    let line = match prop.param("TZID").and_then(zone_named) {
+        Some(tz) => {
+            let other: Vec<String> = prop
+                .params
+                .iter()
+                .filter(|(k, _)| k != "TZID")
+                .map(|(k, v)| format!(";{k}={v}"))
+                .collect();
+            format!(
+                "{};TZID={}{}:{}",
+                prop.name,
+                tz.name(),
+                other.concat(),
+                prop.value
+            )
+        }
+        None => prop.raw.to_owned(),
+    };
+    parse_recurrence_line(&line, zone).map(|_| line)
+}
+
+fn build_event(
+    props: &[Prop<'_>],
+    default_zone: Tz,
+    problems: &mut Vec<IcsProblem>,
+) -> Option<CalendarEvent> {
+    let find = |name: &str| props.iter().find(|p| p.name == name);
+    let start_prop = find("DTSTART")?;
+    let (start_time, zone) = match read_time(start_prop, default_zone) {
+        Ok(read) => read,
+        Err(message) => {
+            problems.push(IcsProblem {
+                line: start_prop.line,
+                message,
+            });
+            return None;
+        }
+    };
+    let start = to_event_time(start_time)?;
+    let end = end_from(start, props, default_zone, problems);
+    let series_zone = zone.unwrap_or(default_zone);
+    let mut recurrence = Vec::new();
+    for prop in props
+        .iter()
+        .filter(|p| matches!(p.name.as_str(), "RRULE" | "EXRULE" | "RDATE" | "EXDATE"))
+    {
+        match recurrence_line(prop, series_zone) {
+            Ok(line) => recurrence.push(line),
+            Err(message) => problems.push(IcsProblem {
+                line: prop.line,
+                message,
+            }),
+        }
+    }
+    let recurrence_id = find("RECURRENCE-ID").and_then(|prop| match read_time(prop, series_zone) {
+        Ok((time, _)) => to_event_time(time),
+        Err(message) => {
+            problems.push(IcsProblem {
+                line: prop.line,
+                message,
+            });
+            None
+        }
+    });
+    let value = |name: &str| find(name).map(|p| p.value.trim().to_ascii_uppercase());
+    let status = match value("STATUS").as_deref() {
+        Some("CANCELLED") => EventStatus::Cancelled,
+        Some("TENTATIVE") => EventStatus::Tentative,
+        _ => EventStatus::Confirmed,
+    };
+    let free = value("TRANSP").as_deref() == Some("TRANSPARENT")
+        || value("X-MICROSOFT-CDO-BUSYSTATUS").as_deref() == Some("FREE");
+    let uid = find("UID")
+        .map(|p| p.value.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    let event_id = match (&uid, recurrence_id) {
+        (Some(uid), Some(id)) => format!("{uid}/{id}"),
+        (Some(uid), None) => uid.clone(),
+        (None, _) => format!("line-{}", start_prop.line),
+    };
+    Some(CalendarEvent {
+        event_id,
+        uid,
+        title: find("SUMMARY")
+            .map(|p| unescape(&p.value))
+            .unwrap_or_default(),
+        start,
+        end,
+        time_zone: zone
+            .or((default_zone != Tz::UTC).then_some(default_zone))
+            .map(|z| z.name().to_owned()),
+        transparency: if free {
+            Transparency::Free
+        } else {
+            Transparency::Busy
+        },
+        status,
+        declined: false,
+        recurrence,
+        recurrence_id,
+        synced_id: find("X-CALSYNC-ID").map(|p| EventId(p.value.trim().to_owned())),
+    })
+}
+
+/// Undoes RFC 5545 TEXT escaping (`\,` `\;` `\n` `\\`).
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n' | 'N') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// The instant of a UTC RFC 3339 text, for callers that print occurrences.
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

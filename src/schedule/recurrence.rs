@@ -1,0 +1,302 @@
+//! Recurrence expansion: RRULE, EXRULE, RDATE and EXDATE lines read against an
+//! event's start and expanded in the event's own zone with the `rrule` crate, so
+//! a weekly 9:00 stays at 9:00 local time on both sides of a DST change.
+
+use crate::model::EventTime;
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rrule::{RRule, RRuleSet, Unvalidated};
+
+/// How many occurrences one series may produce in one expansion; a rule that
+/// would produce more (a minutely rule over a year) is cut here and reported.
+pub const MAX_OCCURRENCES: usize = 50_000;
+
+/// A date or date-time value as iCalendar writes it (`20250107`,
+/// `20250107T140000`, `20250107T140000Z`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IcalTime {
+    /// A date (`VALUE=DATE`).
+    Date(NaiveDate),
+    /// A local date-time with its zone (from `TZID`, else the default zone).
+    Zoned(NaiveDateTime, Tz),
+    /// A UTC instant (`Z` suffix).
+    Utc(DateTime<Utc>),
+}
+
+impl IcalTime {
+    /// The instant, reading a local time in its zone (the earlier instant in
+    /// a fall-back fold, the instant after the gap in a spring-forward gap).
+    pub fn instant(self) -> Option<DateTime<Utc>> {
+        match self {
+            IcalTime::Utc(instant) => Some(instant),
+            IcalTime::Zoned(local, zone) => local_to_utc(local, zone),
+            IcalTime::Date(_) => None,
+        }
+    }
+}
+
+/// The instant a local wall-clock time names in `zone`: the earlier one when
+/// the clock falls back, and for a time skipped by a spring-forward gap the
+/// same wall time shifted past the gap (as RFC 5545 section 3.3.5 says).
+pub fn local_to_utc(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
+    if let Some(instant) = zone.from_local_datetime(&local).earliest() {
+        return Some(instant.with_timezone(&Utc));
+    }
+    (1..=4).find_map(|hours| {
+        zone.from_local_datetime(&(local + Duration::hours(hours)))
+            .earliest()
+            .map(|after| after.with_timezone(&Utc) - Duration::hours(hours))
+    })
+}
+
+/// Parses one iCalendar date or date-time value. `value_is_date` is whether
+/// the property said `VALUE=DATE`; a bare 8-digit value is a date either way.
+pub fn parse_ical_time(value: &str, zone: Tz, value_is_date: bool) -> Result<IcalTime, String> {
+    let value = value.trim();
+    let bad = || {
+        format!("{value:?} is not an iCalendar date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS[Z])")
+    };
+    if value.len() == 8 || value_is_date {
+        return NaiveDate::parse_from_str(value.get(..8).ok_or_else(bad)?, "%Y%m%d")
+            .map(IcalTime::Date)
+            .map_err(|_| bad());
+    }
+    let (text, utc) = match value.strip_suffix(['Z', 'z']) {
+        Some(text) => (text, true),
+        None => (value, false),
+    };
+    let local = NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%S").map_err(|_| bad())?;
+    Ok(if utc {
+        IcalTime::Utc(local.and_utc())
+    } else {
+        IcalTime::Zoned(local, zone)
+    })
+}
+
+/// One parsed recurrence line.
+#[derive(Clone, Debug)]
+pub enum RecurrenceLine {
+    /// `RRULE:` — occurrences to add.
+    Rule(RRule<Unvalidated>),
+    /// `EXRULE:` — occurrences to remove.
+    ExRule(RRule<Unvalidated>),
+    /// `RDATE` — extra occurrences.
+    RDate(Vec<IcalTime>),
+    /// `EXDATE` — removed occurrences.
+    ExDate(Vec<IcalTime>),
+}
+
+/// A content line's parameters, names upper-cased.
+type Params = Vec<(String, String)>;
+
+/// Splits `NAME;PARAM=X:VALUE` into the upper-cased name, the parameters and the value.
+fn split_line(line: &str) -> Result<(String, Params, &str), String> {
+    let (head, value) = line
+        .split_once(':')
+        .ok_or_else(|| format!("{line:?} has no ':' between the property name and its value"))?;
+    let mut parts = head.split(';');
+    let name = parts.next().unwrap_or_default().trim().to_ascii_uppercase();
+    let mut params = Vec::new();
+    for part in parts {
+        let (key, val) = part
+            .split_once('=')
+            .ok_or_else(|| format!("parameter {part:?} has no '='"))?;
+        params.push((
+            key.trim().to_ascii_uppercase(),
+            val.trim_matches('"').to_owned(),
+        ));
+    }
+    Ok((name, params, value))
+}
+
+/// Parses a recurrence line; date-times without `TZID` or `Z` are read in `zone`.
+///
+/// # Errors
+/// What is wrong with the line.
+pub fn parse_recurrence_line(line: &str, zone: Tz) -> Result<RecurrenceLine, String> {
+    let (name, params, value) = split_line(line.trim())?;
+    match name.as_str() {
+        "RRULE" | "EXRULE" => {
+            let rule = normalize_until(value, zone)?
+                .parse::<RRule<Unvalidated>>()
+                .map_err(|error| format!("{name}: {error}"))?;
+            Ok(if name == "RRULE" {
+                RecurrenceLine::Rule(rule)
+            } else {
+                RecurrenceLine::ExRule(rule)
+            })
+        }
+        "RDATE" | "EXDATE" => {
+            let mut value_zone = zone;
+            let mut is_date = false;
+            for (key, val) in &params {
+                match key.as_str() {
+                    "TZID" => {
+                        value_zone = super::zones::resolve_zone(val)
+                            .ok_or_else(|| format!("{name}: unknown time zone {val:?}"))?;
+                    }
+                    "VALUE" => is_date = val.eq_ignore_ascii_case("DATE"),
+                    _ => {}
+                }
+            }
+            let mut times = Vec::new();
+            for item in value.split(',').filter(|item| !item.trim().is_empty()) {
+                // A PERIOD value (`start/end`) contributes its start.
+                let start = item.split('/').next().unwrap_or(item);
+                times.push(
+                    parse_ical_time(start, value_zone, is_date)
+                        .map_err(|error| format!("{name}: {error}"))?,
+                );
+            }
+            if times.is_empty() {
+                return Err(format!("{name} lists no dates"));
+            }
+            Ok(if name == "RDATE" {
+                RecurrenceLine::RDate(times)
+            } else {
+                RecurrenceLine::ExDate(times)
+            })
+        }
+        _ => Err(format!(
+            "{line:?} is not a recurrence line (RRULE:, EXRULE:, RDATE or EXDATE)"
+        )),
+    }
+}
+
+/// Rewrites a date or floating `UNTIL` as the UTC instant it names in `zone`:
+/// the `rrule` crate wants UTC there and would read a floating value in the
+/// machine's own zone.
+fn normalize_until(rule: &str, zone: Tz) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for part in rule.trim().split(';').filter(|part| !part.is_empty()) {
+        match part.split_once('=') {
+            Some((key, value)) if key.trim().eq_ignore_ascii_case("UNTIL") => {
+                let until = match parse_ical_time(value, zone, false)
+                    .map_err(|error| format!("UNTIL: {error}"))?
+                {
+                    IcalTime::Date(date) => {
+                        local_to_utc(date.and_time(NaiveTime::MIN) + Duration::days(1), zone)
+                            .map(|end| end - Duration::seconds(1))
+                    }
+                    other => other.instant(),
+                }
+                .ok_or_else(|| format!("UNTIL {value:?} does not exist in {}", zone.name()))?;
+                parts.push(format!("UNTIL={}", until.format("%Y%m%dT%H%M%SZ")));
+            }
+            _ => parts.push(part.to_owned()),
+        }
+    }
+    Ok(parts.join(";"))
+}
+
+/// Checks one recurrence line (`RRULE:`, `EXRULE:`, `RDATE`, `EXDATE`) on its
+/// own, as far as it can be checked without the event's start.
+///
+/// # Errors
+/// What is wrong with the line.
+pub fn validate_recurrence_line(line: &str) -> Result<(), String> {
+    match parse_recurrence_line(line, Tz::UTC)? {
+        RecurrenceLine::Rule(rule) | RecurrenceLine::ExRule(rule) => {
+            // Range checks need a start; the far past keeps UNTIL after it.
+            let start = rrule::Tz::UTC
+                .with_ymd_and_hms(1900, 1, 1, 0, 0, 0)
+                .single();
+            match start {
+                Some(start) => rule.validate(start).map(|_| ()).map_err(|e| e.to_string()),
+                None => Ok(()),
+            }
+        }
+        RecurrenceLine::RDate(_) | RecurrenceLine::ExDate(_) => Ok(()),
+    }
+}
+
+/// A series to expand: the first occurrence and the recurrence lines.
+pub struct Series<'a> {
+    /// The first occurrence's start.
+    pub start: EventTime,
+    /// Its length: exact for timed events, whole days for all-day ones.
+    pub length: Duration,
+    /// The zone the rule expands in.
+    pub zone: Tz,
+    /// The recurrence lines.
+    pub lines: &'a [String],
+}
+
+/// The starts of a series' occurrences that begin before `until` and end
+/// after `from`, in order. All-day series give dates; timed ones instants.
+///
+/// # Errors
+/// A line that cannot be read, or a rule the `rrule` crate rejects.
+pub fn expand(
+    series: &Series<'_>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<EventTime>, String> {
+    let (zone, dt_start) = match series.start {
+        EventTime::Instant(start) => {
+            let zone = rrule::Tz::Tz(series.zone);
+            (series.zone, start.with_timezone(&zone))
+        }
+        // Dates expand as UTC midnights; the index places the days in the
+        // user's zone afterwards.
+        EventTime::Date(date) => (
+            Tz::UTC,
+            date.and_time(NaiveTime::MIN)
+                .and_utc()
+                .with_timezone(&rrule::Tz::UTC),
+        ),
+    };
+    let mut set = RRuleSet::new(dt_start).limit();
+    for line in series.lines {
+        set = match parse_recurrence_line(line, zone)? {
+            RecurrenceLine::Rule(rule) => {
+                set.rrule(rule.validate(dt_start).map_err(|e| e.to_string())?)
+            }
+            RecurrenceLine::ExRule(rule) => {
+                set.exrule(rule.validate(dt_start).map_err(|e| e.to_string())?)
+            }
+            RecurrenceLine::RDate(times) => times
+                .into_iter()
+                .filter_map(|time| to_series_time(time, dt_start))
+                .fold(set, RRuleSet::rdate),
+            RecurrenceLine::ExDate(times) => times
+                .into_iter()
+                .filter_map(|time| to_series_time(time, dt_start))
+                .fold(set, RRuleSet::exdate),
+        };
+    }
+    let from = from - series.length;
+    let mut starts = Vec::new();
+    for occurrence in &set {
+        let instant = occurrence.with_timezone(&Utc);
+        if instant >= until {
+            break;
+        }
+        if instant > from {
+            if starts.len() == MAX_OCCURRENCES {
+                return Err(format!(
+                    "the rule makes more than {MAX_OCCURRENCES} occurrences in the window; the rest are left out"
+                ));
+            }
+            starts.push(match series.start {
+                EventTime::Instant(_) => EventTime::Instant(instant),
+                EventTime::Date(_) => EventTime::Date(instant.date_naive()),
+            });
+        }
+    }
+    Ok(starts)
+}
+
+/// An RDATE/EXDATE value as a date-time of the series: a date takes the
+/// series' time of day (so `EXDATE;VALUE=DATE` removes that day's occurrence).
+fn to_series_time(time: IcalTime, dt_start: DateTime<rrule::Tz>) -> Option<DateTime<rrule::Tz>> {
+    let zone = dt_start.timezone();
+    let instant = match time {
+        IcalTime::Date(date) => {
+            let local = date.and_time(dt_start.naive_local().time());
+            return zone.from_local_datetime(&local).earliest();
+        }
+        other => other.instant()?,
+    };
+    Some(instant.with_timezone(&zone))
+}

@@ -1,0 +1,205 @@
+//! The servers under test and raw WebDAV calls standing in for "another
+//! client" on the same server.
+
+use calsync::model::{AccountId, EventDetails, EventId};
+use calsync::providers::caldav::CalDavProvider;
+use calsync::providers::{CalendarProvider, Connection, Credentials, Session, WriteContext};
+use chrono::{DateTime, TimeZone, Utc};
+use reqwest::Method;
+
+/// One running CalDAV server.
+#[derive(Clone, Debug)]
+pub struct Server {
+    /// Radicale or Xandikos.
+    pub name: &'static str,
+    /// Its base URL.
+    pub url: String,
+    /// The login.
+    pub user: String,
+    /// The password.
+    pub password: String,
+    /// Whether it checks passwords (Xandikos only does over its own TLS).
+    pub checks_passwords: bool,
+}
+
+/// The servers started by `scripts/caldav-servers.sh`; none (with a visible
+/// note) when the variables are unset, and a failure when `CI` is set.
+pub fn servers(test: &str) -> Vec<Server> {
+    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let (Some(user), Some(password)) = (
+        var("CALSYNC_TEST_CALDAV_USER"),
+        var("CALSYNC_TEST_CALDAV_PASSWORD"),
+    ) else {
+        return skip(test);
+    };
+    let mut found = Vec::new();
+    for (name, variable, checks_passwords) in [
+        ("radicale", "CALSYNC_TEST_RADICALE_URL", true),
+        ("xandikos", "CALSYNC_TEST_XANDIKOS_URL", false),
+    ] {
+        match var(variable) {
+            Some(url) => found.push(Server {
+                name,
+                url,
+                user: user.clone(),
+                password: password.clone(),
+                checks_passwords,
+            }),
+            None => return skip(test),
+        }
+    }
+    found
+}
+
+fn skip(test: &str) -> Vec<Server> {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: CALSYNC_TEST_RADICALE_URL, CALSYNC_TEST_XANDIKOS_URL, CALSYNC_TEST_CALDAV_USER \
+         and CALSYNC_TEST_CALDAV_PASSWORD must be set in CI (eval \"$(scripts/caldav-servers.sh start)\")"
+    );
+    eprintln!(
+        "SKIPPED {test}: no CalDAV test servers; run eval \"$(scripts/caldav-servers.sh start)\" first"
+    );
+    Vec::new()
+}
+
+/// The adapter under test.
+pub fn provider() -> CalDavProvider {
+    CalDavProvider::new().expect("the HTTP client builds")
+}
+
+impl Server {
+    /// Credentials for this server, optionally naming a calendar.
+    pub fn credentials(&self, calendar: Option<&str>) -> Credentials {
+        let mut credentials = Credentials::default();
+        credentials.set_str("username", self.user.as_str());
+        credentials.set_str("password", self.password.as_str());
+        credentials.set_str("url", self.url.as_str());
+        if let Some(calendar) = calendar {
+            credentials.set_str("calendar", calendar);
+        }
+        credentials
+    }
+
+    /// A raw request as this server's user.
+    pub async fn raw(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> (u16, Option<String>, String) {
+        let client = reqwest::Client::new();
+        let method = Method::from_bytes(method.as_bytes()).expect("valid method");
+        let mut request = client
+            .request(method, url)
+            .basic_auth(&self.user, Some(&self.password));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("the test server answers");
+        let status = response.status().as_u16();
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        (
+            status,
+            etag,
+            response.text().await.expect("a readable body"),
+        )
+    }
+
+    /// A new event calendar of a fresh, unique name in the user's home;
+    /// answers its name. Uses the adapter's discovery to find the home.
+    pub async fn new_calendar(&self) -> String {
+        let connection = provider()
+            .connect(&self.credentials(None))
+            .await
+            .expect("connect to find the home");
+        let home = connection
+            .credentials
+            .get_str("home_url")
+            .expect("connect keeps the home URL")
+            .to_owned();
+        let name = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let body = format!(
+            "<?xml version=\"1.0\"?><C:mkcalendar xmlns:D=\"DAV:\" \
+             xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><D:set><D:prop>\
+             <D:displayname>{name}</D:displayname></D:prop></D:set></C:mkcalendar>"
+        );
+        let (status, _, text) = self
+            .raw(
+                "MKCALENDAR",
+                &format!("{home}{name}/"),
+                &[("Content-Type", "application/xml")],
+                Some(body),
+            )
+            .await;
+        assert!((200..300).contains(&status), "MKCALENDAR {status}: {text}");
+        name
+    }
+
+    /// Connects to a new calendar of its own; answers the connection and a session.
+    pub async fn connect_fresh(&self) -> (Connection, Session) {
+        let name = self.new_calendar().await;
+        let connection = provider()
+            .connect(&self.credentials(Some(&name)))
+            .await
+            .expect("connect to the new calendar");
+        let session = Session {
+            account: AccountId::from("account-1"),
+            credentials: connection.credentials.clone(),
+            calendar_id: connection.calendar_id.clone(),
+        };
+        (connection, session)
+    }
+
+    /// The `.ics` members of a calendar collection.
+    pub async fn members(&self, calendar_url: &str) -> Vec<String> {
+        let body = "<?xml version=\"1.0\"?><D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/>\
+                    </D:prop></D:propfind>"
+            .to_owned();
+        let (status, _, text) = self
+            .raw(
+                "PROPFIND",
+                calendar_url,
+                &[("Depth", "1"), ("Content-Type", "application/xml")],
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 207, "{text}");
+        text.split(['<', '>'])
+            .filter(|part| part.ends_with(".ics"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// 2030-03-04 at `hour`:00 UTC.
+pub fn at(hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 3, 4, hour, 0, 0)
+        .single()
+        .expect("valid instant")
+}
+
+/// A timed event in Berlin with a location.
+pub fn meeting(title: &str) -> EventDetails {
+    let mut event = EventDetails::timed(title, at(9), at(10));
+    event.time_zone = Some("Europe/Berlin".into());
+    event.location = Some("Room 1".into());
+    event.description = Some("Agenda: one, two; three".into());
+    event
+}
+
+/// A write context with a fresh key.
+pub fn context() -> WriteContext {
+    WriteContext {
+        idempotency_key: format!("op-{}", uuid::Uuid::new_v4()),
+        synced_id: EventId::fresh(),
+    }
+}

@@ -1,0 +1,93 @@
+//! All-day events are busy for their whole days in the user's zone, east and
+//! west of UTC; free all-day events block nothing.
+
+use super::*;
+use calsync::model::ConflictReason;
+use calsync::schedule::find_conflicts;
+
+fn conflicts_at(index: &BusyIndex, zone: Tz, start: DateTime<Utc>) -> usize {
+    find_conflicts(index, &draft(start, start + minutes(30), zone, (0, 0, 0))).len()
+}
+
+fn check_zone(zone: Tz) {
+    let holiday = all_day("holiday", date(2025, 5, 1), date(2025, 5, 2));
+    let index = index(&[calendar("google", vec![holiday])], zone);
+    assert_eq!(
+        conflicts_at(&index, zone, at(zone, 2025, 4, 30, 23, 30)),
+        0,
+        "{zone}: the evening before is free"
+    );
+    assert_eq!(
+        conflicts_at(&index, zone, at(zone, 2025, 5, 1, 0, 0)),
+        1,
+        "{zone}: midnight starts the day"
+    );
+    assert_eq!(
+        conflicts_at(&index, zone, at(zone, 2025, 5, 1, 14, 0)),
+        1,
+        "{zone}: the afternoon is busy"
+    );
+    assert_eq!(
+        conflicts_at(&index, zone, at(zone, 2025, 5, 1, 23, 30)),
+        1,
+        "{zone}: the last half hour is busy"
+    );
+    assert_eq!(
+        conflicts_at(&index, zone, at(zone, 2025, 5, 2, 0, 0)),
+        0,
+        "{zone}: the end date is exclusive"
+    );
+    let found = find_conflicts(
+        &index,
+        &draft(
+            at(zone, 2025, 5, 1, 9, 0),
+            at(zone, 2025, 5, 1, 10, 0),
+            zone,
+            (0, 0, 0),
+        ),
+    );
+    assert_eq!(found[0].reason, ConflictReason::TimeOverlap);
+    assert!(found[0].existing[0].all_day);
+    assert_eq!(
+        found[0].existing[0].start,
+        EventTime::Date(date(2025, 5, 1))
+    );
+    assert_eq!(found[0].existing[0].end, EventTime::Date(date(2025, 5, 2)));
+}
+
+#[test]
+fn an_all_day_event_blocks_its_day_in_a_zone_east_of_utc() {
+    check_zone(Tz::Asia__Tokyo);
+    check_zone(Tz::Australia__Sydney);
+}
+
+#[test]
+fn an_all_day_event_blocks_its_day_in_a_zone_west_of_utc() {
+    check_zone(Tz::America__Los_Angeles);
+    check_zone(Tz::Pacific__Honolulu);
+}
+
+#[test]
+fn a_free_all_day_event_blocks_nothing() {
+    let mut reminder = all_day("birthday", date(2025, 5, 1), date(2025, 5, 2));
+    reminder.transparency = Transparency::Free;
+    let index = index(&[calendar("google", vec![reminder])], Tz::UTC);
+    assert_eq!(
+        conflicts_at(&index, Tz::UTC, at(Tz::UTC, 2025, 5, 1, 12, 0)),
+        0
+    );
+}
+
+#[test]
+fn a_recurring_all_day_event_blocks_each_of_its_days() {
+    let mut yearly = all_day("anniversary", date(2020, 3, 14), date(2020, 3, 15));
+    yearly.recurrence = vec!["RRULE:FREQ=YEARLY".into()];
+    let zone = Tz::Asia__Kolkata;
+    let index = index(&[calendar("google", vec![yearly])], zone);
+    let days: Vec<String> = index
+        .occurrences()
+        .map(|o| o.existing.start.to_string())
+        .collect();
+    assert_eq!(days, vec!["2024-03-14", "2025-03-14", "2026-03-14"]);
+    assert_eq!(conflicts_at(&index, zone, at(zone, 2025, 3, 14, 0, 10)), 1);
+}

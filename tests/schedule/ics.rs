@@ -1,0 +1,91 @@
+//! Reading iCalendar text: folding, zones, dates, statuses, and bad lines
+//! reported with their numbers while the rest is used.
+
+use super::*;
+use calsync::schedule::ics::events_from_ics;
+
+#[test]
+fn reads_timed_all_day_and_recurring_events() {
+    let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:one\r\nSUMMARY:Planning\\, with a\r\n  folded title\r\nDTSTART;TZID=\"America/New_York\":20250107T140000\r\nDTEND;TZID=America/New_York:20250107T150000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nEXDATE;TZID=America/New_York:20250114T140000\r\nX-CALSYNC-ID:evt-42\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:two\r\nDTSTART;VALUE=DATE:20250110\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:three\r\nDTSTART:20250108T090000Z\r\nDURATION:PT45M\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let (events, problems) = events_from_ics(text);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(events.len(), 3);
+    let ny = Tz::America__New_York;
+    assert_eq!(events[0].title, "Planning, with a folded title");
+    assert_eq!(
+        events[0].start,
+        EventTime::Instant(at(ny, 2025, 1, 7, 14, 0))
+    );
+    assert_eq!(events[0].end, EventTime::Instant(at(ny, 2025, 1, 7, 15, 0)));
+    assert_eq!(events[0].time_zone.as_deref(), Some("America/New_York"));
+    assert_eq!(events[0].recurrence.len(), 2);
+    assert_eq!(
+        events[0].synced_id.as_ref().map(|id| id.as_str()),
+        Some("evt-42")
+    );
+    assert_eq!(events[1].start, EventTime::Date(date(2025, 1, 10)));
+    assert_eq!(events[1].end, EventTime::Date(date(2025, 1, 11)));
+    assert_eq!(events[1].transparency, Transparency::Free);
+    assert_eq!(
+        events[2].end,
+        EventTime::Instant(at(Tz::UTC, 2025, 1, 8, 9, 45))
+    );
+    assert_eq!(events[2].status, EventStatus::Cancelled);
+}
+
+#[test]
+fn windows_and_prefixed_tzids_resolve() {
+    let text = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:w\nDTSTART;TZID=Pacific Standard Time:20250301T100000\nDTEND;TZID=/mozilla.org/20050126_1/America/Los_Angeles:20250301T110000\nEND:VEVENT\nEND:VCALENDAR\n";
+    let (events, problems) = events_from_ics(text);
+    assert!(problems.is_empty(), "{problems:?}");
+    let la = Tz::America__Los_Angeles;
+    assert_eq!(
+        events[0].start,
+        EventTime::Instant(at(la, 2025, 3, 1, 10, 0))
+    );
+    assert_eq!(events[0].end, EventTime::Instant(at(la, 2025, 3, 1, 11, 0)));
+    assert_eq!(events[0].time_zone.as_deref(), Some("America/Los_Angeles"));
+}
+
+#[test]
+fn bad_lines_are_reported_with_their_numbers_and_the_rest_is_used() {
+    let text = "BEGIN:VCALENDAR
+BEGIN:VEVENT
+UID:good
+DTSTART:20250107T140000Z
+DTEND:20250107T150000Z
+RRULE:FREQ=NEVERLY
+END:VEVENT
+BEGIN:VEVENT
+UID:no-start
+DTSTART:2025-01-07
+END:VEVENT
+this line is not a content line
+BEGIN:VEVENT
+UID:moved
+RECURRENCE-ID:20250107T140000Z
+DTSTART:20250107T170000Z
+DTEND:20250107T180000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:unclosed
+DTSTART:20250109T140000Z
+END:VCALENDAR
+";
+    let (events, problems) = events_from_ics(text);
+    let uids: Vec<&str> = events.iter().filter_map(|e| e.uid.as_deref()).collect();
+    assert_eq!(uids, vec!["good", "moved"]);
+    assert!(events[0].recurrence.is_empty(), "the bad rule is dropped");
+    assert_eq!(
+        events[1].recurrence_id,
+        Some(EventTime::Instant(at(Tz::UTC, 2025, 1, 7, 14, 0)))
+    );
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    assert!(lines.contains(&6), "bad RRULE at line 6: {problems:?}");
+    assert!(lines.contains(&10), "bad DTSTART at line 10: {problems:?}");
+    assert!(lines.contains(&12), "stray line 12: {problems:?}");
+    assert!(
+        lines.contains(&19),
+        "unclosed VEVENT begun at line 19: {problems:?}"
+    );
+}
