@@ -209,7 +209,10 @@ async fn failed_attempt(
         // token refused even after a refresh means the grant is gone.
         if error.kind == ProviderErrorKind::Unauthorized {
             inner
-                .mark_error(&op.account, format!("{NEEDS_REAUTHORIZATION}: {}", error.message))
+                .mark_error(
+                    &op.account,
+                    format!("{NEEDS_REAUTHORIZATION}: {}", error.message),
+                )
                 .await?;
         }
         finish(inner, op, Some(reason)).await?;
