@@ -39,6 +39,7 @@ pub mod model;
 pub mod operations;
 pub mod providers;
 pub mod schedule;
+pub mod setup;
 pub mod store;
 pub mod vault;
 
