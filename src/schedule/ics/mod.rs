@@ -158,7 +158,9 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
     let lines = unfold(text);
     let mut problems = Vec::new();
     let mut default_zone = Tz::UTC;
-    let mut vevents: Vec<(Vec<Prop<'_>>, usize)> = Vec::new();
+    // Events are built once the whole file is read (a VTIMEZONE may follow
+    // them); each with where its END stood among the problems, to report in order.
+    let mut vevents: Vec<(Vec<Prop<'_>>, usize, usize)> = Vec::new();
     let mut defined: Vec<ZoneDefinition> = Vec::new();
     let mut depth: Vec<(String, usize)> = Vec::new();
     let mut current: Vec<Prop<'_>> = Vec::new();
@@ -203,7 +205,7 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
                 }
                 let begin = depth.pop().map_or(line.number, |(_, begin)| begin);
                 if component == "VEVENT" {
-                    vevents.push((std::mem::take(&mut current), begin));
+                    vevents.push((std::mem::take(&mut current), begin, problems.len()));
                 }
             }
             "X-WR-TIMEZONE" if depth.len() == 1 => match zones::zone_named(&prop.value) {
@@ -229,8 +231,13 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
     }
     let zones = Zones::new(default_zone, &defined);
     let mut events = Vec::with_capacity(vevents.len());
-    for (props, begin) in &vevents {
-        match build_event(props, &zones, options, &mut problems) {
+    let mut in_order = Vec::with_capacity(problems.len());
+    let mut structural = problems.into_iter();
+    let mut taken = 0;
+    for (props, begin, problems_before) in &vevents {
+        in_order.extend(structural.by_ref().take(problems_before - taken));
+        taken = *problems_before;
+        match build_event(props, &zones, options, &mut in_order) {
             Some(event) => events.push(IcsEvent {
                 event,
                 description: text_of(props, "DESCRIPTION"),
@@ -242,14 +249,14 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
                     .filter(|address| !address.is_empty())
                     .collect(),
             }),
-            None => problems.push(IcsProblem {
+            None => in_order.push(IcsProblem {
                 line: *begin,
                 message: "the event has no usable DTSTART and is left out".into(),
             }),
         }
     }
-    problems.sort_by_key(|problem| problem.line);
-    (events, problems)
+    in_order.extend(structural);
+    (events, in_order)
 }
 
 /// A date or date-time property with its zone.
