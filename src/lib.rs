@@ -17,6 +17,8 @@
 //! | [`providers`] | the provider trait, its error kinds, and the adapters |
 //! | [`store`] | the store trait and its backends |
 //! | [`vault`] | sealing credentials with AES-256-GCM |
+//! | [`setup`] | building a [`CalendarSync`] from deployment settings |
+//! | `http` | the HTTP service (`calsync serve`; feature `server`) |
 //!
 //! ## Glossary
 //! - **account**: a user's connection to one provider account (one user each).
@@ -35,6 +37,8 @@ pub mod cli;
 pub mod clock;
 pub mod concept;
 pub mod error;
+#[cfg(feature = "server")]
+pub mod http;
 pub mod model;
 pub mod operations;
 pub mod providers;

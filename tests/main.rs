@@ -5,13 +5,19 @@
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
+//! - `http`: the HTTP service over a real socket (feature `server`).
 //! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
 //!   suggestions, iCalendar reading, the command line).
 //! - `store`: the store conformance suite on every backend.
+
+// Tests build one-account lists inline; `&[id.clone()]` reads better there than `from_ref`.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
 #[cfg(feature = "caldav")]
 mod caldav;
 mod cli;
 mod concept;
+#[cfg(feature = "server")]
+mod http;
 mod schedule;
 mod store;

@@ -1,4 +1,5 @@
-//! `calsync`: the command line. Thin: each command lives in `calsync::cli`.
+//! `calsync`: the command line. Thin: each command lives in `calsync::cli`
+//! (and `calsync serve` in `calsync::http::config`).
 
 use calsync::cli::{account, demo, engine, import};
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ enum Command {
     /// Connect or list a user's provider accounts.
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Serve the CalendarSync actions over HTTP.
+    #[cfg(feature = "server")]
+    Serve(calsync::http::config::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,14 @@ fn main() -> ExitCode {
             },
             Err(error) => finish::<std::io::Error>(Err(error)),
         },
+        #[cfg(feature = "server")]
+        Command::Serve(args) => {
+            calsync::http::config::init_logging(args.log_format);
+            match runtime() {
+                Ok(runtime) => finish(runtime.block_on(calsync::http::config::run(args.clone()))),
+                Err(error) => finish::<std::io::Error>(Err(error)),
+            }
+        }
     }
 }
 
@@ -66,7 +78,9 @@ fn block_on<E: Display>(
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 fn finish<E: Display>(result: Result<(), E>) -> ExitCode {

@@ -4,10 +4,10 @@
 //! from the command line (which other users of the machine can see), and
 //! never printed.
 
+use crate::CalendarSync;
 use crate::model::UserId;
 use crate::providers::Credentials;
-use crate::setup::{SetupError, default_data_dir, live_providers, open};
-use crate::{CalendarSync, Config};
+use crate::setup::{Setup, SetupError, default_data_dir};
 use std::path::PathBuf;
 
 /// `calsync account` subcommands.
@@ -73,7 +73,7 @@ pub enum AccountError {
 
 async fn state(data_dir: &Option<PathBuf>) -> Result<CalendarSync, SetupError> {
     let dir = data_dir.clone().unwrap_or_else(default_data_dir);
-    open(&dir, live_providers()?, Config::default()).await
+    Ok(Setup::in_data_dir(&dir).open().await?.sync)
 }
 
 /// Runs an account command; answers what to print.
@@ -85,7 +85,9 @@ pub async fn run(command: &AccountCommand) -> Result<String, AccountError> {
         AccountCommand::Connect(args) => connect(args).await,
         AccountCommand::List(args) => {
             let sync = state(&args.data_dir).await?;
-            let accounts = sync.get_account_status(&UserId::from(args.user.trim())).await?;
+            let accounts = sync
+                .get_account_status(&UserId::from(args.user.trim()))
+                .await?;
             Ok(accounts
                 .iter()
                 .map(|account| {
@@ -110,7 +112,10 @@ async fn connect(args: &ConnectArgs) -> Result<String, AccountError> {
     }
     if let Some(variable) = &args.password_env {
         let password = std::env::var(variable).map_err(|_| {
-            AccountError::Option("password-env", format!("the variable {variable} is not set"))
+            AccountError::Option(
+                "password-env",
+                format!("the variable {variable} is not set"),
+            )
         })?;
         credentials.set_str("password", password.as_str());
     }
@@ -121,7 +126,11 @@ async fn connect(args: &ConnectArgs) -> Result<String, AccountError> {
     }
     let sync = state(&args.data_dir).await?;
     let account = sync
-        .connect_account(&UserId::from(args.user.trim()), &args.provider, &credentials)
+        .connect_account(
+            &UserId::from(args.user.trim()),
+            &args.provider,
+            &credentials,
+        )
         .await?;
     Ok(account.id.to_string())
 }

@@ -56,8 +56,12 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         .parse()
         .map_err(|_| DemoError::Option("zone", format!("{:?} is not an IANA zone", args.zone)))?;
     let temporary = tempfile::tempdir().map_err(|e| DemoError::Setup(e.to_string()))?;
-    let dir = args.data_dir.clone().unwrap_or_else(|| temporary.path().to_owned());
-    std::fs::create_dir_all(&dir).map_err(|e| DemoError::Setup(format!("{}: {e}", dir.display())))?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_owned());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| DemoError::Setup(format!("{}: {e}", dir.display())))?;
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.join("calsync.db"), DEFAULT_PREFIX)
             .await
@@ -77,7 +81,12 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
             let seeded = read_seed(&text)
                 .map_err(|e| DemoError::Option("seed", format!("{}: {e}", path.display())))?;
             for problem in &seeded.problems {
-                eprintln!("{}:{}: skipped: {}", path.display(), problem.line, problem.message);
+                eprintln!(
+                    "{}:{}: skipped: {}",
+                    path.display(),
+                    problem.line,
+                    problem.message
+                );
             }
             seeded.events
         }
@@ -100,9 +109,11 @@ struct Trace {
 /// The next Tuesday after `now`'s date in `zone`, at `hour`:00 there.
 fn next_tuesday(zone: Tz, now: DateTime<Utc>, hour: u32) -> Result<DateTime<Utc>, DemoError> {
     let today: NaiveDate = now.with_timezone(&zone).date_naive();
-    let ahead = (7 + Weekday::Tue.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
+    let ahead =
+        (7 + Weekday::Tue.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
     let date = today + Duration::days(i64::from(if ahead == 0 { 7 } else { ahead }));
-    let time = NaiveTime::from_hms_opt(hour, 0, 0).ok_or_else(|| DemoError::Setup("hour".into()))?;
+    let time =
+        NaiveTime::from_hms_opt(hour, 0, 0).ok_or_else(|| DemoError::Setup("hour".into()))?;
     zone.from_local_datetime(&date.and_time(time))
         .earliest()
         .map(|t| t.with_timezone(&Utc))
@@ -122,7 +133,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Value {
 }
 
 fn local(zone: Tz, instant: DateTime<Utc>) -> String {
-    instant.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z").to_string()
+    instant
+        .with_timezone(&zone)
+        .format("%a %Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 async fn play(
@@ -146,9 +160,20 @@ async fn play(
         .connect_account(&user, Provider::Outlook.as_str(), &credentials("outlook"))
         .await
         .map_err(|e| DemoError::Action("connectAccount", e))?;
-    trace.lines.push(format!("connectAccount  google  -> account {} ({})", google.id, google.sync_status.as_str()));
-    trace.lines.push(format!("connectAccount  outlook -> account {} ({})", outlook.id, outlook.sync_status.as_str()));
-    trace.json.insert("connectAccount".into(), json!([to_json(&google), to_json(&outlook)]));
+    trace.lines.push(format!(
+        "connectAccount  google  -> account {} ({})",
+        google.id,
+        google.sync_status.as_str()
+    ));
+    trace.lines.push(format!(
+        "connectAccount  outlook -> account {} ({})",
+        outlook.id,
+        outlook.sync_status.as_str()
+    ));
+    trace.json.insert(
+        "connectAccount".into(),
+        json!([to_json(&google), to_json(&outlook)]),
+    );
 
     let busy: CalendarEvent = serde_json::from_value(json!({
         "eventId": "design-review", "uid": "design-review@google.example", "title": "Design review",
@@ -160,7 +185,10 @@ async fn play(
     sync.seed_sandbox(&user, &google.id, extra)
         .await
         .map_err(|e| DemoError::Action("seed", e))?;
-    trace.lines.push(format!("(google already has \"Design review\" at {})", local(zone, two_pm)));
+    trace.lines.push(format!(
+        "(google already has \"Design review\" at {})",
+        local(zone, two_pm)
+    ));
 
     let mut event = EventDetails::timed("Project sync", two_pm, two_pm + Duration::hours(1));
     event.time_zone = Some(zone.name().to_owned());
@@ -178,20 +206,32 @@ async fn play(
         for existing in &conflict.existing_events {
             trace.lines.push(format!(
                 "detectConflicts draft at {} -> {:?} with \"{}\" on account {}",
-                local(zone, two_pm), conflict.reason, existing.title, existing.account
+                local(zone, two_pm),
+                conflict.reason,
+                existing.title,
+                existing.account
             ));
         }
     }
-    trace.json.insert("detectConflicts".into(), to_json(&report));
+    trace
+        .json
+        .insert("detectConflicts".into(), to_json(&report));
 
     let suggestions = sync
         .suggest_reschedules(&user, &draft, &Value::Null)
         .await
         .map_err(|e| DemoError::Action("suggestReschedules", e))?;
     for (rank, s) in suggestions.suggestions.iter().enumerate() {
-        trace.lines.push(format!("suggestReschedules #{} {} (score {:.3})", rank + 1, local(zone, s.start), s.score));
+        trace.lines.push(format!(
+            "suggestReschedules #{} {} (score {:.3})",
+            rank + 1,
+            local(zone, s.start),
+            s.score
+        ));
     }
-    trace.json.insert("suggestReschedules".into(), to_json(&suggestions));
+    trace
+        .json
+        .insert("suggestReschedules".into(), to_json(&suggestions));
     let chosen = suggestions
         .suggestions
         .first()
@@ -203,9 +243,16 @@ async fn play(
         .commit(&user, &event, &[google.id.clone(), outlook.id.clone()])
         .await
         .map_err(|e| DemoError::Action("commit", e))?;
-    trace.lines.push(format!("commit at {} -> synced event {}", local(zone, chosen.start), committed.synced_event.internal_id));
+    trace.lines.push(format!(
+        "commit at {} -> synced event {}",
+        local(zone, chosen.start),
+        committed.synced_event.internal_id
+    ));
     for (account, reference) in &committed.synced_event.provider_ids {
-        trace.lines.push(format!("    {} id {} (account {account})", reference.provider, reference.event_id));
+        trace.lines.push(format!(
+            "    {} id {} (account {account})",
+            reference.provider, reference.event_id
+        ));
     }
     trace.json.insert("commit".into(), to_json(&committed));
 
@@ -216,7 +263,10 @@ async fn play(
         .await
         .map_err(|e| DemoError::Action("update", e))?;
     for (account, result) in &updated.results {
-        trace.lines.push(format!("update location=\"Room 4\" -> account {account}: {:?}", result.status));
+        trace.lines.push(format!(
+            "update location=\"Room 4\" -> account {account}: {:?}",
+            result.status
+        ));
     }
     trace.json.insert("update".into(), to_json(&updated));
     Ok(trace)
@@ -229,10 +279,27 @@ mod tests {
     #[test]
     fn next_tuesday_is_strictly_after_today() {
         let zone: Tz = "America/New_York".parse().expect("zone");
-        let tuesday_noon = Utc.with_ymd_and_hms(2026, 11, 24, 17, 0, 0).single().expect("instant");
+        let tuesday_noon = Utc
+            .with_ymd_and_hms(2026, 11, 24, 17, 0, 0)
+            .single()
+            .expect("instant");
         let next = next_tuesday(zone, tuesday_noon, 14).expect("next");
-        assert_eq!(next, Utc.with_ymd_and_hms(2026, 12, 1, 19, 0, 0).single().expect("instant"));
-        let monday = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).single().expect("instant");
-        assert_eq!(next_tuesday(zone, monday, 14).expect("next").date_naive().day(), 24);
+        assert_eq!(
+            next,
+            Utc.with_ymd_and_hms(2026, 12, 1, 19, 0, 0)
+                .single()
+                .expect("instant")
+        );
+        let monday = Utc
+            .with_ymd_and_hms(2026, 11, 23, 17, 0, 0)
+            .single()
+            .expect("instant");
+        assert_eq!(
+            next_tuesday(zone, monday, 14)
+                .expect("next")
+                .date_naive()
+                .day(),
+            24
+        );
     }
 }

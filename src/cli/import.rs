@@ -11,8 +11,8 @@
 
 mod plan;
 
+use crate::CalendarSync;
 use crate::model::{AccountId, SyncResultStatus, UserId};
-use crate::{CalendarSync, Config};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeSet;
@@ -112,8 +112,7 @@ pub async fn run(args: &ImportArgs) -> Result<ImportReport, ImportError> {
         .data_dir
         .clone()
         .unwrap_or_else(crate::setup::default_data_dir);
-    let providers = crate::setup::live_providers()?;
-    let sync = crate::setup::open(&dir, providers, Config::default()).await?;
+    let sync = crate::setup::Setup::in_data_dir(&dir).open().await?.sync;
     import(&sync, args).await
 }
 
@@ -181,9 +180,9 @@ pub async fn import(sync: &CalendarSync, args: &ImportArgs) -> Result<ImportRepo
             Outcome::Created => report.created += 1,
             Outcome::Already => report.already += 1,
             Outcome::Failed(reason) => report.failures.push(format!("{label}: {reason}")),
-            Outcome::Pending(..) => report
-                .failures
-                .push(format!("{label}: still pending; run the import again to finish it")),
+            Outcome::Pending(..) => report.failures.push(format!(
+                "{label}: still pending; run the import again to finish it"
+            )),
         }
     }
     report.failures.sort();

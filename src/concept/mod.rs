@@ -18,6 +18,7 @@ mod sessions;
 mod sync;
 
 pub use conflicts::Suggestions;
+pub use run::{PROVIDER_CALLS, PROVIDER_FAILURES, PROVIDER_RETRIES};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};

@@ -12,6 +12,33 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+/// Provider calls, by `provider` and `outcome` (`ok` or `error`).
+pub const PROVIDER_CALLS: &str = "calsync_provider_calls_total";
+/// Failed provider calls, by `provider` and `kind`.
+pub const PROVIDER_FAILURES: &str = "calsync_provider_failures_total";
+/// Operation attempts that will be retried, by `provider`.
+pub const PROVIDER_RETRIES: &str = "calsync_provider_retries_total";
+
+/// Counts one provider call and its outcome. The counters go to whatever
+/// `metrics` recorder the process installed (none: they cost nothing).
+pub(crate) fn count_call<T>(provider: crate::model::Provider, answer: &ProviderResult<T>) {
+    let provider = provider.as_str();
+    match answer {
+        Ok(_) => metrics::counter!(PROVIDER_CALLS, "provider" => provider, "outcome" => "ok")
+            .increment(1),
+        Err(error) => {
+            metrics::counter!(PROVIDER_CALLS, "provider" => provider, "outcome" => "error")
+                .increment(1);
+            let kind = serde_json::to_value(error.kind)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "unknown".to_owned());
+            metrics::counter!(PROVIDER_FAILURES, "provider" => provider, "kind" => kind)
+                .increment(1);
+        }
+    }
+}
+
 /// Runs `operations` in the background, one task each, and waits for them
 /// until `deadline`; answers each operation as it stood when it finished or
 /// when the deadline came (then still pending).
@@ -209,7 +236,10 @@ async fn failed_attempt(
         // token refused even after a refresh means the grant is gone.
         if error.kind == ProviderErrorKind::Unauthorized {
             inner
-                .mark_error(&op.account, format!("{NEEDS_REAUTHORIZATION}: {}", error.message))
+                .mark_error(
+                    &op.account,
+                    format!("{NEEDS_REAUTHORIZATION}: {}", error.message),
+                )
                 .await?;
         }
         finish(inner, op, Some(reason)).await?;
@@ -228,6 +258,7 @@ async fn failed_attempt(
         finish(inner, op, Some(reason)).await?;
         return Ok(None);
     }
+    metrics::counter!(PROVIDER_RETRIES, "provider" => op.provider.as_str()).increment(1);
     let wait = inner.config.retry.backoff(op.attempts, error.retry_after);
     let now = inner.clock.now();
     let wait_span = chrono::Duration::from_std(wait).unwrap_or_default();

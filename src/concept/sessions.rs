@@ -190,7 +190,8 @@ impl Inner {
             .credentials
             .get_str("access_token")
             .map(str::to_owned);
-        let first = self.timed(call(session.clone())).await;
+        let provider = record.account.provider;
+        let first = self.timed(provider, call(session.clone())).await;
         match first {
             Err(error) if error.kind == ProviderErrorKind::Unauthorized => {
                 let fresh = match self
@@ -204,17 +205,23 @@ impl Inner {
                     credentials: fresh,
                     ..session
                 };
-                Ok(self.timed(call(retried)).await)
+                Ok(self.timed(provider, call(retried)).await)
             }
             other => Ok(other),
         }
     }
 
-    async fn timed<T>(&self, call: impl Future<Output = ProviderResult<T>>) -> ProviderResult<T> {
-        match tokio::time::timeout(self.config.call_timeout, call).await {
+    async fn timed<T>(
+        &self,
+        provider: crate::model::Provider,
+        call: impl Future<Output = ProviderResult<T>>,
+    ) -> ProviderResult<T> {
+        let answer = match tokio::time::timeout(self.config.call_timeout, call).await {
             Ok(answer) => answer,
             Err(_) => Err(timeout_error()),
-        }
+        };
+        super::run::count_call(provider, &answer);
+        answer
     }
 }
 

@@ -5,8 +5,8 @@ use super::run::{results, run_until};
 use super::{CalendarSync, is_connected};
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, EventDetails, EventId, OperationId, SyncOutcome, SyncResult, SyncResultStatus,
-    SyncedEvent, UserId,
+    AccountId, EventDetails, EventId, OperationId, Provider, SyncOutcome, SyncResult,
+    SyncResultStatus, SyncedEvent, UserId,
 };
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use serde_json::{Map, Value};
@@ -69,7 +69,11 @@ impl CalendarSync {
         let digest = digest(&[user.as_str(), key]);
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
-        EventId(uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string())
+        EventId(
+            uuid::Builder::from_custom_bytes(bytes)
+                .into_uuid()
+                .to_string(),
+        )
     }
 
     async fn commit_keyed(
@@ -84,6 +88,7 @@ impl CalendarSync {
             return Err(Error::invalid("accounts", "must name at least one account"));
         }
         let targets: BTreeSet<&AccountId> = accounts.iter().collect();
+        let mut has_meeting_account = false;
         let mut records = Vec::with_capacity(targets.len());
         for account in targets {
             let record = self.inner.owned_account(user, account).await?;
@@ -95,7 +100,14 @@ impl CalendarSync {
                 });
             }
             self.inner.adapter(record.account.provider)?;
+            has_meeting_account |= record.account.provider == Provider::Zoom;
             records.push(record);
+        }
+        if event.virtual_meeting && !has_meeting_account {
+            return Err(Error::invalid(
+                "event.virtualMeeting",
+                "needs a zoom account among the accounts, to make the meeting link",
+            ));
         }
         let internal_id = match key {
             Some(key) => Self::keyed_event_id(user, key),
@@ -115,13 +127,18 @@ impl CalendarSync {
                     None,
                 );
                 if let Some(key) = key {
-                    op.idempotency_key = hex(&digest(&[user.as_str(), key, record.account.id.as_str()])[..16]);
+                    op.idempotency_key =
+                        hex(&digest(&[user.as_str(), key, record.account.id.as_str()])[..16]);
                 }
                 op
             })
             .collect();
         self.inner.store.insert_operations(&operations).await?;
-        let finished = run_until(&self.inner, operations, Some(self.deadline())).await;
+        let finished = if event.virtual_meeting {
+            self.run_meeting_first(&internal_id, operations).await?
+        } else {
+            run_until(&self.inner, operations, Some(self.deadline())).await
+        };
         let results = results(&finished);
         if results
             .values()
@@ -252,6 +269,42 @@ impl CalendarSync {
         });
     }
 
+    /// Creates the video meeting first, then writes its join link into the
+    /// event on the calendar accounts (Zoom has no link to calendar events:
+    /// the link goes into the event, the meeting id stays with calsync).
+    async fn run_meeting_first(
+        &self,
+        id: &EventId,
+        operations: Vec<Operation>,
+    ) -> Result<Vec<Operation>> {
+        let deadline = self.deadline();
+        let (meetings, mut calendars): (Vec<_>, Vec<_>) = operations
+            .into_iter()
+            .partition(|op| op.provider == Provider::Zoom);
+        let mut finished = run_until(&self.inner, meetings, Some(deadline)).await;
+        let link = finished
+            .iter()
+            .filter_map(|op| op.result.as_ref()?.join_url.clone())
+            .next();
+        if let Some(link) = link {
+            let details = calendars
+                .first()
+                .map(|op| with_meeting_link(&op.details, &link));
+            if let Some(details) = details {
+                for op in &mut calendars {
+                    op.details = details.clone();
+                    self.inner.store.update_operation(op).await?;
+                }
+                self.inner
+                    .store
+                    .set_event_details(id, &details, self.inner.clock.now())
+                    .await?;
+            }
+        }
+        finished.extend(run_until(&self.inner, calendars, Some(deadline)).await);
+        Ok(finished)
+    }
+
     fn deadline(&self) -> Instant {
         Instant::now() + self.inner.config.answer_within
     }
@@ -373,4 +426,19 @@ fn digest(parts: &[&str]) -> [u8; 32] {
 /// Lowercase hex: a valid Google client-chosen id and CalDAV resource name.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The event with a video meeting's join link: as its location when it has
+/// none, and at the end of its description.
+fn with_meeting_link(details: &EventDetails, link: &str) -> EventDetails {
+    let mut linked = details.clone();
+    if linked.location.is_none() {
+        linked.location = Some(link.to_owned());
+    }
+    let line = format!("Join the video meeting: {link}");
+    linked.description = Some(match linked.description.take() {
+        Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
+        _ => line,
+    });
+    linked
 }

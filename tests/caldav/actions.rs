@@ -19,7 +19,10 @@ async fn setup(server: &Server, dir: &tempfile::TempDir) -> (CalendarSync, UserI
 }
 
 fn calendar_of(account: &Account) -> String {
-    account.calendar_id.clone().expect("a connected account names its calendar")
+    account
+        .calendar_id
+        .clone()
+        .expect("a connected account names its calendar")
 }
 
 fn draft(start: u32, end: u32) -> DraftEvent {
@@ -43,15 +46,37 @@ async fn commit_requires_a_connected_account_and_a_valid_event() {
         assert!(matches!(refused, Err(Error::Invalid(_))), "{refused:?}");
 
         let other = UserId::from("somebody-else");
-        let refused = sync.commit(&other, &meeting("Theirs"), &[account.id.clone()]).await;
-        assert!(matches!(refused, Err(Error::AccountNotFound(_))), "{refused:?}");
+        let refused = sync
+            .commit(&other, &meeting("Theirs"), &[account.id.clone()])
+            .await;
+        assert!(
+            matches!(refused, Err(Error::AccountNotFound(_))),
+            "{refused:?}"
+        );
 
-        sync.disconnect_account(&user, &account.id).await.expect("disconnect");
-        let refused = sync.commit(&user, &meeting("Late"), &[account.id.clone()]).await;
-        assert!(matches!(refused, Err(Error::AccountNotConnected { .. })), "{refused:?}");
+        sync.disconnect_account(&user, &account.id)
+            .await
+            .expect("disconnect");
+        let refused = sync
+            .commit(&user, &meeting("Late"), &[account.id.clone()])
+            .await;
+        assert!(
+            matches!(refused, Err(Error::AccountNotConnected { .. })),
+            "{refused:?}"
+        );
 
-        assert!(server.members(&calendar).await.is_empty(), "{}", server.name);
-        assert!(sync.store().synced_events_of_user(&user).await.expect("read").is_empty());
+        assert!(
+            server.members(&calendar).await.is_empty(),
+            "{}",
+            server.name
+        );
+        assert!(
+            sync.store()
+                .synced_events_of_user(&user)
+                .await
+                .expect("read")
+                .is_empty()
+        );
         sync.shutdown();
     }
 }
@@ -69,7 +94,10 @@ async fn commit_creates_the_event_once_and_maps_its_href() {
         assert_eq!(result.status, SyncResultStatus::Succeeded, "{result:?}");
         let synced = &committed.synced_event;
         let reference = &synced.provider_ids[&account.id];
-        assert_eq!(result.event_id.as_deref(), Some(reference.event_id.as_str()));
+        assert_eq!(
+            result.event_id.as_deref(),
+            Some(reference.event_id.as_str())
+        );
         let members = server.members(&calendar_of(&account)).await;
         assert_eq!(members.len(), 1, "{members:?}");
         assert!(reference.event_id.ends_with(&members[0]), "{members:?}");
@@ -78,7 +106,10 @@ async fn commit_creates_the_event_once_and_maps_its_href() {
         assert_eq!(etag, reference.etag, "the stored ETag is the server's");
         assert!(body.contains("SUMMARY:Kick-off"), "{body}");
         assert!(body.contains("LOCATION:Room 1"), "{body}");
-        assert!(body.contains(&format!("X-CALSYNC-ID:{}", synced.internal_id)), "{body}");
+        assert!(
+            body.contains(&format!("X-CALSYNC-ID:{}", synced.internal_id)),
+            "{body}"
+        );
         assert!(body.contains("TZID=Europe/Berlin"), "{body}");
         sync.shutdown();
     }
@@ -94,7 +125,9 @@ async fn update_changes_only_valid_fields_on_the_server() {
             .await
             .expect("commit");
         let id = committed.synced_event.internal_id.clone();
-        let href = committed.synced_event.provider_ids[&account.id].event_id.clone();
+        let href = committed.synced_event.provider_ids[&account.id]
+            .event_id
+            .clone();
         let (_, before_etag, before) = server.raw("GET", &href, &[], None).await;
 
         let mut unknown = Map::new();
@@ -102,21 +135,41 @@ async fn update_changes_only_valid_fields_on_the_server() {
         let refused = sync.update(&user, &id, &unknown).await;
         assert!(matches!(refused, Err(Error::Invalid(_))), "{refused:?}");
         let (_, after_etag, after) = server.raw("GET", &href, &[], None).await;
-        assert_eq!((after_etag, after), (before_etag, before.clone()), "nothing changed");
+        assert_eq!(
+            (after_etag, after),
+            (before_etag, before.clone()),
+            "nothing changed"
+        );
 
-        let missing = sync.update(&user, &calsync::model::EventId::from("nope"), &Map::new()).await;
-        assert!(matches!(missing, Err(Error::EventNotFound(_))), "{missing:?}");
+        let missing = sync
+            .update(&user, &calsync::model::EventId::from("nope"), &Map::new())
+            .await;
+        assert!(
+            matches!(missing, Err(Error::EventNotFound(_))),
+            "{missing:?}"
+        );
 
         let mut changes = Map::new();
         changes.insert("location".into(), json!("Room 2"));
         let updated = sync.update(&user, &id, &changes).await.expect("update");
-        assert_eq!(updated.results[&account.id].status, SyncResultStatus::Succeeded);
+        assert_eq!(
+            updated.results[&account.id].status,
+            SyncResultStatus::Succeeded
+        );
         let (_, etag, body) = server.raw("GET", &href, &[], None).await;
         assert!(body.contains("LOCATION:Room 2"), "{body}");
         assert!(body.contains("SUMMARY:Review"), "the title is kept: {body}");
         assert!(body.contains("SEQUENCE:1"), "{body}");
-        let stored = sync.store().get_synced_event(&id).await.expect("read").expect("kept");
-        assert_eq!(stored.provider_ids[&account.id].etag, etag, "the new ETag is kept");
+        let stored = sync
+            .store()
+            .get_synced_event(&id)
+            .await
+            .expect("read")
+            .expect("kept");
+        assert_eq!(
+            stored.provider_ids[&account.id].etag, etag,
+            "the new ETag is kept"
+        );
         assert_eq!(stored.event.location.as_deref(), Some("Room 2"));
         sync.shutdown();
     }
@@ -133,10 +186,19 @@ async fn cancel_removes_the_resource_and_the_synced_event() {
             .expect("commit");
         let id = committed.synced_event.internal_id.clone();
         let cancelled = sync.cancel(&user, &id).await.expect("cancel");
-        assert_eq!(cancelled.results[&account.id].status, SyncResultStatus::Succeeded);
+        assert_eq!(
+            cancelled.results[&account.id].status,
+            SyncResultStatus::Succeeded
+        );
         assert!(!cancelled.stored);
         assert!(server.members(&calendar_of(&account)).await.is_empty());
-        assert!(sync.store().get_synced_event(&id).await.expect("read").is_none());
+        assert!(
+            sync.store()
+                .get_synced_event(&id)
+                .await
+                .expect("read")
+                .is_none()
+        );
         let again = sync.cancel(&user, &id).await;
         assert!(matches!(again, Err(Error::EventNotFound(_))), "{again:?}");
         sync.shutdown();
@@ -161,7 +223,12 @@ async fn detect_conflicts_reads_server_side_series_and_their_moved_instances() {
         );
         let href = format!("{}{uid}.ics", calendar_of(&account));
         let (status, _, text) = server
-            .raw("PUT", &href, &[("Content-Type", "text/calendar")], Some(series))
+            .raw(
+                "PUT",
+                &href,
+                &[("Content-Type", "text/calendar")],
+                Some(series),
+            )
             .await;
         assert!((200..300).contains(&status), "{status} {text}");
 
@@ -174,9 +241,15 @@ async fn detect_conflicts_reads_server_side_series_and_their_moved_instances() {
                 .count()
         };
         // 9:00 that day was moved away: free. 14:00 is the moved instance.
-        let at_nine = sync.detect_conflicts(&user, &draft(9, 10)).await.expect("detect");
+        let at_nine = sync
+            .detect_conflicts(&user, &draft(9, 10))
+            .await
+            .expect("detect");
         assert_eq!(seen(&at_nine), 0, "{}: {at_nine:?}", server.name);
-        let at_two = sync.detect_conflicts(&user, &draft(14, 15)).await.expect("detect");
+        let at_two = sync
+            .detect_conflicts(&user, &draft(14, 15))
+            .await
+            .expect("detect");
         assert_eq!(seen(&at_two), 1, "{}: {at_two:?}", server.name);
         assert!(at_two.unknown_accounts.is_empty());
 

@@ -28,9 +28,22 @@ async fn connect(server: &Server, data: &Path) -> (String, String) {
     let data = data.to_str().expect("UTF-8 path");
     let out = calsync(
         &[
-            "account", "connect", "--user", "ada", "--provider", "apple", "--username",
-            &server.user, "--password-env", "CALSYNC_TEST_IMPORT_PASSWORD", "--url",
-            &server.url, "--calendar", &calendar, "--data-dir", data,
+            "account",
+            "connect",
+            "--user",
+            "ada",
+            "--provider",
+            "apple",
+            "--username",
+            &server.user,
+            "--password-env",
+            "CALSYNC_TEST_IMPORT_PASSWORD",
+            "--url",
+            &server.url,
+            "--calendar",
+            &calendar,
+            "--data-dir",
+            data,
         ],
         Some(&server.password),
     );
@@ -38,9 +51,15 @@ async fn connect(server: &Server, data: &Path) -> (String, String) {
     assert!(out.status.success(), "{stdout} {stderr}");
     assert!(!stdout.contains(&server.password) && !stderr.contains(&server.password));
     let id = stdout.trim().to_owned();
-    let list = calsync(&["account", "list", "--user", "ada", "--data-dir", data], None);
+    let list = calsync(
+        &["account", "list", "--user", "ada", "--data-dir", data],
+        None,
+    );
     let listed = text(&list.stdout);
-    let line = listed.lines().find(|line| line.starts_with(&id)).expect("listed");
+    let line = listed
+        .lines()
+        .find(|line| line.starts_with(&id))
+        .expect("listed");
     assert!(line.contains("\tapple\tconnected\t"), "{line}");
     let home = format!("{}/", server.url.trim_end_matches('/'));
     let members_at = server.raw("PROPFIND", &home, &[("Depth", "0")], None).await;
@@ -48,8 +67,13 @@ async fn connect(server: &Server, data: &Path) -> (String, String) {
     let store = SqliteStore::open(Path::new(data).join("calsync.db"), "CalendarSync.")
         .await
         .expect("store");
-    let record = store.get_account(&AccountId::from(id.as_str())).await.expect("read");
-    let url = record.and_then(|r| r.account.calendar_id).expect("calendar URL");
+    let record = store
+        .get_account(&AccountId::from(id.as_str()))
+        .await
+        .expect("read");
+    let url = record
+        .and_then(|r| r.account.calendar_id)
+        .expect("calendar URL");
     assert!(url.ends_with(&format!("/{calendar}/")), "{url}");
     (id, url)
 }
@@ -57,13 +81,21 @@ async fn connect(server: &Server, data: &Path) -> (String, String) {
 fn import(path: &Path, account: &str, data: &Path) -> (bool, String) {
     let out = calsync(
         &[
-            "import", "--user", "ada", "--account", account,
-            path.to_str().expect("UTF-8 path"), "--data-dir",
+            "import",
+            "--user",
+            "ada",
+            "--account",
+            account,
+            path.to_str().expect("UTF-8 path"),
+            "--data-dir",
             data.to_str().expect("UTF-8 path"),
         ],
         None,
     );
-    (out.status.success(), format!("{}{}", text(&out.stdout), text(&out.stderr)))
+    (
+        out.status.success(),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
 }
 
 /// An export: a plain event, an all-day one, a weekly series with one
@@ -97,15 +129,24 @@ async fn import_of_a_file_and_a_folder_twice_creates_nothing_twice() {
 
         let (ok, said) = import(&file, &account, data.path());
         assert!(ok, "{said}");
-        assert!(said.contains("4 events: 4 created, 0 already imported, 0 failed"), "{said}");
+        assert!(
+            said.contains("4 events: 4 created, 0 already imported, 0 failed"),
+            "{said}"
+        );
         assert!(said.contains("1 cancelled events left out"), "{said}");
-        assert!(said.contains("export.ics:41: "), "the bad line is named: {said}");
+        assert!(
+            said.contains("export.ics:41: "),
+            "the bad line is named: {said}"
+        );
         let members = server.members(&calendar).await;
         assert_eq!(members.len(), 4, "{}: {members:?}", server.name);
 
         let (ok, said) = import(&file, &account, data.path());
         assert!(ok, "{said}");
-        assert!(said.contains("4 events: 0 created, 4 already imported, 0 failed"), "{said}");
+        assert!(
+            said.contains("4 events: 0 created, 4 already imported, 0 failed"),
+            "{said}"
+        );
         assert_eq!(server.members(&calendar).await.len(), 4);
 
         // The series excludes its moved instance, which stands on its own.
@@ -114,7 +155,11 @@ async fn import_of_a_file_and_a_folder_twice_creates_nothing_twice() {
             .expect("store");
         let user = UserId::from("ada");
         let series_id = CalendarSync::keyed_event_id(&user, "import:file-series");
-        let series = sync_store.get_synced_event(&series_id).await.expect("read").expect("there");
+        let series = sync_store
+            .get_synced_event(&series_id)
+            .await
+            .expect("read")
+            .expect("there");
         let account_id = AccountId::from(account.as_str());
         let href = series.provider_ids[&account_id].event_id.clone();
         let (_, _, body) = server.raw("GET", &href, &[], None).await;
@@ -130,7 +175,10 @@ async fn import_of_a_file_and_a_folder_twice_creates_nothing_twice() {
         drop(sync_store);
         let (ok, said) = import(&file, &account, data.path());
         assert!(ok, "{said}");
-        assert!(said.contains("4 events: 1 created, 3 already imported"), "{said}");
+        assert!(
+            said.contains("4 events: 1 created, 3 already imported"),
+            "{said}"
+        );
         assert_eq!(server.members(&calendar).await.len(), 4, "nothing twice");
 
         // A folder of two files, twice.
@@ -141,10 +189,16 @@ async fn import_of_a_file_and_a_folder_twice_creates_nothing_twice() {
         std::fs::write(folder.join("notes.txt"), "not a calendar").expect("write");
         let (ok, said) = import(&folder, &account, data.path());
         assert!(ok, "{said}");
-        assert!(said.contains("8 events: 8 created, 0 already imported, 0 failed"), "{said}");
+        assert!(
+            said.contains("8 events: 8 created, 0 already imported, 0 failed"),
+            "{said}"
+        );
         let (ok, said) = import(&folder, &account, data.path());
         assert!(ok, "{said}");
-        assert!(said.contains("8 events: 0 created, 8 already imported, 0 failed"), "{said}");
+        assert!(
+            said.contains("8 events: 0 created, 8 already imported, 0 failed"),
+            "{said}"
+        );
         assert_eq!(server.members(&calendar).await.len(), 12, "{}", server.name);
     }
 }
@@ -166,9 +220,18 @@ async fn import_reports_what_failed_and_why() {
         .expect("write");
         let (ok, said) = import(&file, &account, data.path());
         assert!(!ok, "a failure makes the exit code fail: {said}");
-        assert!(said.contains("2 events: 1 created, 0 already imported, 1 failed"), "{said}");
-        let failed = said.lines().find(|line| line.starts_with("failed ")).expect("named");
-        assert!(failed.contains("instant") && failed.contains("end"), "{failed}");
+        assert!(
+            said.contains("2 events: 1 created, 0 already imported, 1 failed"),
+            "{said}"
+        );
+        let failed = said
+            .lines()
+            .find(|line| line.starts_with("failed "))
+            .expect("named");
+        assert!(
+            failed.contains("instant") && failed.contains("end"),
+            "{failed}"
+        );
         assert_eq!(server.members(&calendar).await.len(), 1);
 
         let (ok, said) = import(&file, &AccountId::fresh().to_string(), data.path());

@@ -2,8 +2,8 @@
 //! connect, see a series another client made, commit, update, cancel.
 
 use super::support::{at, calendar_sync, servers};
-use calsync::model::{DraftEvent, EventDetails, Provider, SyncResultStatus, UserId};
 use calsync::Config;
+use calsync::model::{DraftEvent, EventDetails, Provider, SyncResultStatus, UserId};
 use serde_json::{Map, json};
 
 #[tokio::test]

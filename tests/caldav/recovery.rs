@@ -55,7 +55,10 @@ async fn a_server_stopped_mid_commit_then_restarted_gets_the_event_once() {
         .commit(&user, &meeting("Through the outage"), &[account.id.clone()])
         .await
         .expect("commit answers");
-    assert_eq!(answer.results[&account.id].status, SyncResultStatus::Pending);
+    assert_eq!(
+        answer.results[&account.id].status,
+        SyncResultStatus::Pending
+    );
     let id = answer.synced_event.internal_id.clone();
     // The instance dies with the operation still pending.
     sync.shutdown();
@@ -66,10 +69,17 @@ async fn a_server_stopped_mid_commit_then_restarted_gets_the_event_once() {
     let restarted = calendar_sync(dir.path(), Config::quick()).await;
     let resumed = restarted.resume_operations().await.expect("resume");
     assert!(
-        resumed.iter().any(|op| op.event == id && op.status == OperationStatus::Succeeded),
+        resumed
+            .iter()
+            .any(|op| op.event == id && op.status == OperationStatus::Succeeded),
         "{resumed:?}"
     );
-    let stored = restarted.store().get_synced_event(&id).await.expect("read").expect("stored");
+    let stored = restarted
+        .store()
+        .get_synced_event(&id)
+        .await
+        .expect("read")
+        .expect("stored");
     let href = stored.provider_ids[&account.id].event_id.clone();
     assert_eq!(server.members(&calendar).await.len(), 1);
 
@@ -87,11 +97,18 @@ async fn a_server_stopped_mid_commit_then_restarted_gets_the_event_once() {
     create.result = None;
     create.lease_owner = None;
     create.lease_until = None;
-    restarted.store().update_operation(&create).await.expect("write");
+    restarted
+        .store()
+        .update_operation(&create)
+        .await
+        .expect("write");
     let again = restarted.resume_operations().await.expect("resume again");
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].status, OperationStatus::Succeeded, "{again:?}");
-    assert_eq!(again[0].result.as_ref().map(|r| r.event_id.as_str()), Some(href.as_str()));
+    assert_eq!(
+        again[0].result.as_ref().map(|r| r.event_id.as_str()),
+        Some(href.as_str())
+    );
     let members = server.members(&calendar).await;
     assert_eq!(members.len(), 1, "exactly once: {members:?}");
     let (_, _, body) = server.raw("GET", &href, &[], None).await;

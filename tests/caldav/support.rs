@@ -207,7 +207,10 @@ pub fn context() -> WriteContext {
 /// A concept over an embedded store in `dir` with the CalDAV adapter as
 /// `apple`, behaving as `config` says; a fixed vault key, so that a second
 /// instance over the same store can read the credentials (a restart).
-pub async fn calendar_sync(dir: &std::path::Path, config: calsync::Config) -> calsync::CalendarSync {
+pub async fn calendar_sync(
+    dir: &std::path::Path,
+    config: calsync::Config,
+) -> calsync::CalendarSync {
     use calsync::store::{SqliteStore, Store};
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(
         SqliteStore::open(dir.join("calsync.db"), "CalendarSync.")
@@ -237,7 +240,10 @@ impl OwnRadicale {
     pub async fn start(test: &str) -> Option<OwnRadicale> {
         let venvs = std::env::var_os("CALSYNC_VENV_DIR")
             .map(std::path::PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cache/calsync-venvs")))?;
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|home| std::path::Path::new(&home).join(".cache/calsync-venvs"))
+            })?;
         let binary = venvs.join("radicale/bin/radicale");
         if !binary.exists() {
             skip(test);

@@ -14,16 +14,35 @@ fn calsync(args: &[&str]) -> std::process::Output {
 #[test]
 fn demo_json_plays_the_principle_in_order() {
     let output = calsync(&["demo", "--json"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let answer: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     let object = answer.as_object().expect("object");
     let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["connectAccount", "detectConflicts", "suggestReschedules", "commit", "update"]);
+    assert_eq!(
+        keys,
+        [
+            "connectAccount",
+            "detectConflicts",
+            "suggestReschedules",
+            "commit",
+            "update"
+        ]
+    );
 
     let accounts = answer["connectAccount"].as_array().expect("two accounts");
-    let providers: Vec<&str> = accounts.iter().filter_map(|a| a["provider"].as_str()).collect();
+    let providers: Vec<&str> = accounts
+        .iter()
+        .filter_map(|a| a["provider"].as_str())
+        .collect();
     assert_eq!(providers, ["google", "outlook"]);
-    assert_eq!(answer["detectConflicts"]["conflicts"][0]["existingEvents"][0]["account"], accounts[0]["id"]);
+    assert_eq!(
+        answer["detectConflicts"]["conflicts"][0]["existingEvents"][0]["account"],
+        accounts[0]["id"]
+    );
 
     let hours: Vec<String> = answer["suggestReschedules"]["suggestions"]
         .as_array()
@@ -39,7 +58,9 @@ fn demo_json_plays_the_principle_in_order() {
         .collect();
     assert_eq!(hours, ["15:00", "16:00", "13:00"]);
 
-    let ids = answer["commit"]["providerIds"].as_object().expect("provider ids");
+    let ids = answer["commit"]["providerIds"]
+        .as_object()
+        .expect("provider ids");
     assert_eq!(ids.len(), 2);
     for account in accounts {
         let id = account["id"].as_str().expect("id");
@@ -67,14 +88,32 @@ DTSTART;TZID=America/New_York:20260105T150000\r\nDTEND;TZID=America/New_York:202
 RRULE:FREQ=DAILY\r\nSUMMARY:Daily focus\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:broken@example.com\r\nDTSTART:not-a-date\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     std::fs::write(&path, ics).expect("write");
-    let output = calsync(&["demo", "--json", "--seed", path.to_str().expect("utf-8 path")]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = calsync(&[
+        "demo",
+        "--json",
+        "--seed",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("export.ics:"), "the bad event is reported with its line: {stderr}");
+    assert!(
+        stderr.contains("export.ics:"),
+        "the bad event is reported with its line: {stderr}"
+    );
     let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    let first = answer["suggestReschedules"]["suggestions"][0]["start"].as_str().expect("start");
+    let first = answer["suggestReschedules"]["suggestions"][0]["start"]
+        .as_str()
+        .expect("start");
     let local = chrono::DateTime::parse_from_rfc3339(first)
         .expect("rfc3339")
         .with_timezone(&chrono_tz::America::New_York);
-    assert_eq!(local.format("%H:%M").to_string(), "16:00", "3pm is taken every day by the export");
+    assert_eq!(
+        local.format("%H:%M").to_string(),
+        "16:00",
+        "3pm is taken every day by the export"
+    );
 }

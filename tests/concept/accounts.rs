@@ -23,7 +23,10 @@ async fn connect_creates_a_connected_account_without_showing_credentials() {
     let listed = h.sync.get_account_status(&ada).await.expect("status");
     assert_eq!(listed, vec![account.clone()]);
     let wire = serde_json::to_string(&listed).expect("json");
-    assert!(!wire.contains("access"), "answers never carry credentials: {wire}");
+    assert!(
+        !wire.contains("access"),
+        "answers never carry credentials: {wire}"
+    );
     h.assert_invariants(&[&ada]).await;
 }
 
@@ -35,7 +38,10 @@ async fn two_accounts_of_one_provider_are_distinct() {
     let second = h.connect(&ada, Provider::Google).await;
     assert_ne!(first.id, second.id);
     assert_ne!(first.calendar_id, second.calendar_id);
-    assert_eq!(h.sync.get_account_status(&ada).await.expect("status").len(), 2);
+    assert_eq!(
+        h.sync.get_account_status(&ada).await.expect("status").len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -55,7 +61,13 @@ async fn connect_requires_valid_credentials_and_changes_nothing_otherwise() {
         .await
         .expect_err("empty");
     assert_eq!(error.kind(), "invalid_input");
-    assert!(h.sync.get_account_status(&ada).await.expect("status").is_empty());
+    assert!(
+        h.sync
+            .get_account_status(&ada)
+            .await
+            .expect("status")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -69,21 +81,34 @@ async fn connect_requires_a_supported_provider() {
         .expect_err("unsupported");
     assert!(matches!(error, Error::UnsupportedProvider(..)));
     assert!(error.to_string().contains("myspace"));
-    assert!(h.sync.get_account_status(&ada).await.expect("status").is_empty());
+    assert!(
+        h.sync
+            .get_account_status(&ada)
+            .await
+            .expect("status")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn connect_reports_an_unreachable_provider() {
     let h = Harness::new().await;
     let ada = user("ada");
-    h.provider(Provider::Outlook).fail_next(1, FaultKind::ServerError);
+    h.provider(Provider::Outlook)
+        .fail_next(1, FaultKind::ServerError);
     let error = h
         .sync
         .connect_account(&ada, "outlook", &h.credentials(Provider::Outlook))
         .await
         .expect_err("down");
     assert_eq!(error.kind(), "provider_unreachable");
-    assert!(h.sync.get_account_status(&ada).await.expect("status").is_empty());
+    assert!(
+        h.sync
+            .get_account_status(&ada)
+            .await
+            .expect("status")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -94,7 +119,13 @@ async fn get_account_status_answers_only_the_users_accounts() {
     let b = h.connect(&bob, Provider::Zoom).await;
     assert_eq!(h.sync.get_account_status(&ada).await.expect("ada"), vec![a]);
     assert_eq!(h.sync.get_account_status(&bob).await.expect("bob"), vec![b]);
-    assert!(h.sync.get_account_status(&user("carol")).await.expect("carol").is_empty());
+    assert!(
+        h.sync
+            .get_account_status(&user("carol"))
+            .await
+            .expect("carol")
+            .is_empty()
+    );
     h.assert_invariants(&[&ada, &bob]).await;
 }
 
@@ -106,28 +137,61 @@ async fn disconnect_revokes_wipes_and_keeps_committed_events() {
     let outlook = h.connect(&ada, Provider::Outlook).await;
     let committed = h
         .sync
-        .commit(&ada, &event("Sync", tuesday(10), 30), &[google.id.clone(), outlook.id.clone()])
+        .commit(
+            &ada,
+            &event("Sync", tuesday(10), 30),
+            &[google.id.clone(), outlook.id.clone()],
+        )
         .await
         .expect("commit");
-    let account = h.sync.disconnect_account(&ada, &google.id).await.expect("disconnect");
+    let account = h
+        .sync
+        .disconnect_account(&ada, &google.id)
+        .await
+        .expect("disconnect");
     assert_eq!(account.sync_status, SyncStatus::Disconnected);
-    let record = h.store.get_account(&google.id).await.expect("get").expect("record");
+    let record = h
+        .store
+        .get_account(&google.id)
+        .await
+        .expect("get")
+        .expect("record");
     assert!(record.sealed_credentials.is_none(), "credentials are wiped");
     assert_eq!(h.events_on(&google).len(), 1, "events stay on the provider");
     // The revoked token no longer works at the provider.
-    let again = h.sync.disconnect_account(&ada, &google.id).await.expect("twice is harmless");
+    let again = h
+        .sync
+        .disconnect_account(&ada, &google.id)
+        .await
+        .expect("twice is harmless");
     assert_eq!(again.sync_status, SyncStatus::Disconnected);
     // Later operations leave the account out, and say so.
     let changes = json!({"title": "Renamed"});
     let updated = h
         .sync
-        .update(&ada, &committed.synced_event.internal_id, changes.as_object().expect("object"))
+        .update(
+            &ada,
+            &committed.synced_event.internal_id,
+            changes.as_object().expect("object"),
+        )
         .await
         .expect("update");
     let google_result = &updated.results[&google.id];
-    assert_eq!(google_result.status, calsync::model::SyncResultStatus::Skipped);
-    assert!(google_result.reason.as_deref().unwrap_or_default().contains("disconnected"));
-    assert_eq!(updated.results[&outlook.id].status, calsync::model::SyncResultStatus::Succeeded);
+    assert_eq!(
+        google_result.status,
+        calsync::model::SyncResultStatus::Skipped
+    );
+    assert!(
+        google_result
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("disconnected")
+    );
+    assert_eq!(
+        updated.results[&outlook.id].status,
+        calsync::model::SyncResultStatus::Succeeded
+    );
     assert_eq!(h.provider(Provider::Google).counts().updates, 0);
     // A disconnected account cannot be committed to.
     let error = h
@@ -144,15 +208,27 @@ async fn disconnect_requires_the_users_own_existing_account() {
     let h = Harness::new().await;
     let (ada, bob) = (user("ada"), user("bob"));
     let google = h.connect(&ada, Provider::Google).await;
-    let error = h.sync.disconnect_account(&bob, &google.id).await.expect_err("not bob's");
+    let error = h
+        .sync
+        .disconnect_account(&bob, &google.id)
+        .await
+        .expect_err("not bob's");
     assert_eq!(error.kind(), "account_not_found");
     let missing = h
         .sync
         .disconnect_account(&ada, &"nope".into())
         .await
         .expect_err("missing");
-    assert_eq!(missing.to_string(), error.to_string().replace(google.id.as_str(), "nope"));
-    let record = h.store.get_account(&google.id).await.expect("get").expect("record");
+    assert_eq!(
+        missing.to_string(),
+        error.to_string().replace(google.id.as_str(), "nope")
+    );
+    let record = h
+        .store
+        .get_account(&google.id)
+        .await
+        .expect("get")
+        .expect("record");
     assert_eq!(record.account.sync_status, SyncStatus::Connected);
     assert!(record.sealed_credentials.is_some());
 }
@@ -164,17 +240,32 @@ async fn refresh_sync_refreshes_tokens_that_expire_within_five_minutes() {
     let outlook = h.connect(&ada, Provider::Outlook).await;
     // Far from expiry: no refresh, but the connection is validated.
     h.clock.advance(Duration::minutes(10));
-    let account = h.sync.refresh_sync(&ada, &outlook.id).await.expect("refresh");
+    let account = h
+        .sync
+        .refresh_sync(&ada, &outlook.id)
+        .await
+        .expect("refresh");
     assert_eq!(h.provider(Provider::Outlook).counts().refreshes, 0);
-    assert_eq!(account.last_sync, Some(start_of_test() + Duration::minutes(10)));
+    assert_eq!(
+        account.last_sync,
+        Some(start_of_test() + Duration::minutes(10))
+    );
     // Four minutes before expiry: refreshed (and Outlook rotates the refresh token).
     h.clock.advance(Duration::minutes(46));
-    let account = h.sync.refresh_sync(&ada, &outlook.id).await.expect("refresh");
+    let account = h
+        .sync
+        .refresh_sync(&ada, &outlook.id)
+        .await
+        .expect("refresh");
     assert_eq!(h.provider(Provider::Outlook).counts().refreshes, 1);
     assert_eq!(account.sync_status, SyncStatus::Connected);
     // The rotated token keeps working an hour later.
     h.clock.advance(Duration::minutes(58));
-    let account = h.sync.refresh_sync(&ada, &outlook.id).await.expect("refresh");
+    let account = h
+        .sync
+        .refresh_sync(&ada, &outlook.id)
+        .await
+        .expect("refresh");
     assert_eq!(h.provider(Provider::Outlook).counts().refreshes, 2);
     assert_eq!(account.sync_status, SyncStatus::Connected);
 }
@@ -185,8 +276,13 @@ async fn refresh_sync_marks_a_refused_refresh_token_as_needing_reauthorization()
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     h.clock.advance(Duration::minutes(58));
-    h.provider(Provider::Google).fail_next(1, FaultKind::InvalidGrant);
-    let account = h.sync.refresh_sync(&ada, &google.id).await.expect("answers the account");
+    h.provider(Provider::Google)
+        .fail_next(1, FaultKind::InvalidGrant);
+    let account = h
+        .sync
+        .refresh_sync(&ada, &google.id)
+        .await
+        .expect("answers the account");
     assert_eq!(account.sync_status, SyncStatus::Error);
     let reason = account.error.expect("error").reason;
     assert!(reason.contains("needs re-authorization"), "{reason}");
@@ -204,12 +300,28 @@ async fn refresh_sync_requires_a_connected_account_of_the_user() {
     let h = Harness::new().await;
     let (ada, bob) = (user("ada"), user("bob"));
     let google = h.connect(&ada, Provider::Google).await;
-    let error = h.sync.refresh_sync(&bob, &google.id).await.expect_err("not bob's");
+    let error = h
+        .sync
+        .refresh_sync(&bob, &google.id)
+        .await
+        .expect_err("not bob's");
     assert_eq!(error.kind(), "account_not_found");
-    h.sync.disconnect_account(&ada, &google.id).await.expect("disconnect");
-    let error = h.sync.refresh_sync(&ada, &google.id).await.expect_err("disconnected");
+    h.sync
+        .disconnect_account(&ada, &google.id)
+        .await
+        .expect("disconnect");
+    let error = h
+        .sync
+        .refresh_sync(&ada, &google.id)
+        .await
+        .expect_err("disconnected");
     assert_eq!(error.kind(), "account_not_connected");
-    let record = h.store.get_account(&google.id).await.expect("get").expect("record");
+    let record = h
+        .store
+        .get_account(&google.id)
+        .await
+        .expect("get")
+        .expect("record");
     assert_eq!(record.account.last_sync, Some(start_of_test()));
 }
 
@@ -218,7 +330,8 @@ async fn refresh_sync_brings_an_account_in_error_back() {
     let h = Harness::new().await;
     let ada = user("ada");
     let zoom = h.connect(&ada, Provider::Zoom).await;
-    h.provider(Provider::Zoom).fail_next(1, FaultKind::ServerError);
+    h.provider(Provider::Zoom)
+        .fail_next(1, FaultKind::ServerError);
     let down = h.sync.refresh_sync(&ada, &zoom.id).await.expect("refresh");
     assert_eq!(down.sync_status, SyncStatus::Error);
     let up = h.sync.refresh_sync(&ada, &zoom.id).await.expect("refresh");

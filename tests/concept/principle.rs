@@ -16,7 +16,11 @@ async fn the_operational_principle_holds() {
 
     // Google already has an event at 2pm Tuesday.
     h.sync
-        .seed_sandbox(&ada, &google.id, vec![existing("busy1", "Design review", tuesday(14), 60)])
+        .seed_sandbox(
+            &ada,
+            &google.id,
+            vec![existing("busy1", "Design review", tuesday(14), 60)],
+        )
         .await
         .expect("seed");
 
@@ -39,7 +43,12 @@ async fn the_operational_principle_holds() {
         .suggest_reschedules(&ada, &draft, &json!({}))
         .await
         .expect("suggest");
-    let starts: Vec<_> = suggestions.suggestions.iter().take(3).map(|s| s.start).collect();
+    let starts: Vec<_> = suggestions
+        .suggestions
+        .iter()
+        .take(3)
+        .map(|s| s.start)
+        .collect();
     assert_eq!(starts, vec![tuesday(15), tuesday(16), tuesday(13)]);
 
     // The user selects 3pm; commit creates the event in both calendars.
@@ -51,15 +60,27 @@ async fn the_operational_principle_holds() {
         .await
         .expect("commit");
     assert!(committed.stored);
-    assert!(committed.results.values().all(|r| r.status == SyncResultStatus::Succeeded));
+    assert!(
+        committed
+            .results
+            .values()
+            .all(|r| r.status == SyncResultStatus::Succeeded)
+    );
     let synced = committed.synced_event;
     assert_eq!(synced.accounts.len(), 2);
     let google_id = &synced.provider_ids[&google.id];
     let outlook_id = &synced.provider_ids[&outlook.id];
     assert_eq!(google_id.provider, Provider::Google);
     assert_eq!(outlook_id.provider, Provider::Outlook);
-    assert_ne!(google_id.event_id, outlook_id.event_id, "each provider has its own id");
-    assert_eq!(h.events_on(&google).len(), 2, "the busy event and the new one");
+    assert_ne!(
+        google_id.event_id, outlook_id.event_id,
+        "each provider has its own id"
+    );
+    assert_eq!(
+        h.events_on(&google).len(),
+        2,
+        "the busy event and the new one"
+    );
     assert_eq!(h.events_on(&outlook).len(), 1);
     h.assert_invariants(&[&ada]).await;
 
@@ -68,10 +89,19 @@ async fn the_operational_principle_holds() {
     let changes = json!({"location": "Room 4"});
     let updated = h
         .sync
-        .update(&ada, &synced.internal_id, changes.as_object().expect("object"))
+        .update(
+            &ada,
+            &synced.internal_id,
+            changes.as_object().expect("object"),
+        )
         .await
         .expect("update");
-    assert!(updated.results.values().all(|r| r.status == SyncResultStatus::Succeeded));
+    assert!(
+        updated
+            .results
+            .values()
+            .all(|r| r.status == SyncResultStatus::Succeeded)
+    );
     for account in [&google, &outlook] {
         let copy = h
             .events_on(account)

@@ -13,7 +13,8 @@ async fn a_commit_cut_off_by_a_hanging_provider_resumes_exactly_once_after_reope
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
     // Outlook takes the create and never answers; then the process dies.
-    h.provider(Provider::Outlook).fail_next(1, FaultKind::HangAfterApply);
+    h.provider(Provider::Outlook)
+        .fail_next(1, FaultKind::HangAfterApply);
     let crash = event("Crash", tuesday(10), 30);
     let both = [google.id.clone(), outlook.id.clone()];
     let commit = h.sync.commit(&ada, &crash, &both);
@@ -27,7 +28,12 @@ async fn a_commit_cut_off_by_a_hanging_provider_resumes_exactly_once_after_reope
     h.clock.advance(chrono::Duration::minutes(5));
     let resumed = h.sync.resume_operations().await.expect("resume");
     assert!(!resumed.is_empty());
-    assert!(resumed.iter().all(|op| op.status == OperationStatus::Succeeded), "{resumed:#?}");
+    assert!(
+        resumed
+            .iter()
+            .all(|op| op.status == OperationStatus::Succeeded),
+        "{resumed:#?}"
+    );
 
     let events = h.store.synced_events_of_user(&ada).await.expect("events");
     assert_eq!(events.len(), 1, "one synced event");

@@ -19,12 +19,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Monday 2026-11-23, 07:00 in New York.
 pub fn start_of_test() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("valid instant")
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
+        .single()
+        .expect("valid instant")
 }
 
 /// Tuesday 2026-11-24 at `hour`:00 in New York (EST, UTC-5).
 pub fn tuesday(hour: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, hour + 5, 0, 0).single().expect("valid instant")
+    Utc.with_ymd_and_hms(2026, 11, 24, hour + 5, 0, 0)
+        .single()
+        .expect("valid instant")
 }
 
 pub struct Harness {
@@ -49,8 +53,11 @@ impl Harness {
         let path = dir.path().join("calsync.db");
         let clock = Arc::new(ManualClock::new(start_of_test()));
         let sandbox = Sandbox::with_clock(clock.clone());
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&path, "CalendarSync.").await.expect("store"));
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&path, "CalendarSync.")
+                .await
+                .expect("store"),
+        );
         let vault = Vault::random();
         let sync = build(&store, &sandbox, &clock, &config, &vault);
         Harness {
@@ -70,10 +77,19 @@ impl Harness {
     /// after a restart.
     pub async fn reopen(&mut self) {
         self.sync.shutdown();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&self.path, "CalendarSync.").await.expect("store"));
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&self.path, "CalendarSync.")
+                .await
+                .expect("store"),
+        );
         self.store = store;
-        self.sync = build(&self.store, &self.sandbox, &self.clock, &self.config, &self.vault);
+        self.sync = build(
+            &self.store,
+            &self.sandbox,
+            &self.clock,
+            &self.config,
+            &self.vault,
+        );
     }
 
     pub fn provider(&self, provider: Provider) -> &Arc<SandboxProvider> {
@@ -115,17 +131,36 @@ impl Harness {
                 .expect("accounts")
                 .into_iter()
                 .map(|record| {
-                    assert_eq!(&record.account.user, *user, "every account belongs to exactly one user");
+                    assert_eq!(
+                        &record.account.user, *user,
+                        "every account belongs to exactly one user"
+                    );
                     record.account.id
                 })
                 .collect();
-            for event in self.store.synced_events_of_user(user).await.expect("events") {
-                assert!(!event.provider_ids.is_empty(), "every synced event has at least one provider id");
+            for event in self
+                .store
+                .synced_events_of_user(user)
+                .await
+                .expect("events")
+            {
+                assert!(
+                    !event.provider_ids.is_empty(),
+                    "every synced event has at least one provider id"
+                );
                 let keys: BTreeSet<AccountId> = event.provider_ids.keys().cloned().collect();
                 assert_eq!(keys, event.accounts, "providerIds keys match accounts");
-                assert!(event.accounts.is_subset(&accounts), "a synced event's accounts are its user's");
+                assert!(
+                    event.accounts.is_subset(&accounts),
+                    "a synced event's accounts are its user's"
+                );
                 for (account, reference) in &event.provider_ids {
-                    let record = self.store.get_account(account).await.expect("get").expect("account");
+                    let record = self
+                        .store
+                        .get_account(account)
+                        .await
+                        .expect("get")
+                        .expect("account");
                     assert_eq!(record.account.provider, reference.provider);
                 }
             }
@@ -168,7 +203,12 @@ pub fn draft(id: &str, start: DateTime<Utc>, minutes: i64) -> DraftEvent {
 }
 
 /// A busy event as another client would have made it.
-pub fn existing(id: &str, title: &str, start: DateTime<Utc>, minutes: i64) -> calsync::schedule::CalendarEvent {
+pub fn existing(
+    id: &str,
+    title: &str,
+    start: DateTime<Utc>,
+    minutes: i64,
+) -> calsync::schedule::CalendarEvent {
     serde_json::from_value(json!({
         "eventId": id,
         "uid": format!("{id}@elsewhere"),

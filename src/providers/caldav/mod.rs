@@ -192,7 +192,10 @@ fn refused_as(kind: ProviderErrorKind) -> impl Fn(ProviderError) -> ProviderErro
 
 /// The UID of the first event of a resource, when it has one.
 fn uid_of(text: &str) -> Option<String> {
-    events_from_ics(text).0.into_iter().find_map(|event| event.uid)
+    events_from_ics(text)
+        .0
+        .into_iter()
+        .find_map(|event| event.uid)
 }
 
 /// An event read from the resource at `href`, named by it (an overridden

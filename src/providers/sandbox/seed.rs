@@ -55,7 +55,8 @@ mod tests {
 
     #[test]
     fn json_arrays_objects_and_icalendar_are_read() {
-        let json = r#"[{"eventId": "a", "start": "2026-12-01T14:00:00Z", "end": "2026-12-01T15:00:00Z"}]"#;
+        let json =
+            r#"[{"eventId": "a", "start": "2026-12-01T14:00:00Z", "end": "2026-12-01T15:00:00Z"}]"#;
         assert_eq!(read_seed(json).expect("array").events.len(), 1);
         let object = format!(r#"{{"events": {json}}}"#);
         assert_eq!(read_seed(&object).expect("object").events.len(), 1);

@@ -12,10 +12,10 @@ use super::recurrence::{IcalTime, parse_recurrence_line};
 use super::{CalendarEvent, EventStatus};
 use crate::model::{EventId, EventTime, Transparency};
 use chrono::{DateTime, Duration, Utc};
-use zones::{ZoneDefinition, Zones};
 use chrono_tz::Tz;
 use icalendar::parser::Property;
 use serde::Serialize;
+use zones::{ZoneDefinition, Zones};
 
 /// A line of iCalendar input that could not be used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -135,7 +135,10 @@ pub fn events_from_ics_with(
     options: &IcsOptions<'_>,
 ) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
     let (events, problems) = read_ics(text, options);
-    (events.into_iter().map(|read| read.event).collect(), problems)
+    (
+        events.into_iter().map(|read| read.event).collect(),
+        problems,
+    )
 }
 
 /// An event read from iCalendar text with what scheduling does not need but

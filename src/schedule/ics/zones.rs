@@ -122,7 +122,11 @@ fn parse_offset(text: &str) -> Option<i32> {
     if !(digits.len() == 4 || digits.len() == 6) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let number = |from: usize| digits.get(from..from + 2).and_then(|d| d.parse::<i32>().ok());
+    let number = |from: usize| {
+        digits
+            .get(from..from + 2)
+            .and_then(|d| d.parse::<i32>().ok())
+    };
     let seconds = number(0)? * 3600 + number(2)? * 60 + number(4).unwrap_or(0);
     Some(sign * seconds)
 }

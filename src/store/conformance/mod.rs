@@ -6,8 +6,23 @@
 //! expands to one `#[tokio::test]` per case, so a backend's test file is one
 //! line:
 //!
-//! ```ignore
-//! calsync::store_conformance_tests!(Some(MySqliteMaker::new()));
+//! ```no_run
+//! use calsync::store::conformance::StoreMaker;
+//! use calsync::store::{SqliteStore, Store, StoreResult};
+//! use std::sync::Arc;
+//!
+//! struct InTempDir(tempfile::TempDir);
+//!
+//! #[async_trait::async_trait]
+//! impl StoreMaker for InTempDir {
+//!     async fn open(&self, place: &str, prefix: &str) -> StoreResult<Arc<dyn Store>> {
+//!         let path = self.0.path().join(format!("{place}.db"));
+//!         Ok(Arc::new(SqliteStore::open(path, prefix).await?))
+//!     }
+//! }
+//!
+//! calsync::store_conformance_tests!(tempfile::tempdir().ok().map(InTempDir));
+//! # fn main() {}
 //! ```
 //!
 //! The macro takes an `Option` of a maker: `None` skips every case, for

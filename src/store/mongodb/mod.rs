@@ -55,7 +55,7 @@ impl std::fmt::Debug for MongoStore {
 
 impl MongoStore {
     /// Connects to the deployment at `uri`, uses the database `database` (or
-    /// the URI's, or [`DEFAULT_DATABASE`]), and creates the indexes the
+    /// the URI's, or `calsync`), and creates the indexes the
     /// queries need when they are missing. Writes use majority write concern
     /// when the deployment is a replica set or a sharded cluster and the URI
     /// sets none.

@@ -11,7 +11,9 @@
 //! blocking pool.
 
 mod records;
+mod rows;
 mod schema;
+mod writes;
 
 use crate::store::{StoreError, StoreResult, validate_prefix};
 use rusqlite::{Connection, ErrorCode, OpenFlags};

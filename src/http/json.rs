@@ -1,0 +1,131 @@
+//! The JSON body extractor: its rejections answer in the service's error
+//! shape, naming the field (`event.attendees[0].email`) that is wrong.
+
+use super::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+/// A request body read as JSON into `T`.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection {
+                    BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                        ApiError::TooLarge
+                    }
+                    other => ApiError::BadRequest {
+                        kind: "malformed_body",
+                        message: other.body_text(),
+                    },
+                })?;
+        parse(&bytes).map(Body)
+    }
+}
+
+/// Reads `bytes` as one JSON value of type `T`.
+///
+/// # Errors
+/// A 400 naming the field path and what is wrong with it.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest {
+            kind: "malformed_json",
+            message: "the body must be a JSON object of the action's arguments".to_owned(),
+        });
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| rejection(error.path().to_string(), error.into_inner()))?;
+    deserializer
+        .end()
+        .map_err(|error| rejection(".".to_owned(), error))?;
+    Ok(value)
+}
+
+fn rejection(path: String, error: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::BadRequest {
+            kind: "malformed_json",
+            message: format!("the body is not valid JSON: {error}"),
+        },
+        Category::Data => {
+            let detail = strip_position(&error.to_string());
+            let message = if path == "." {
+                detail
+            } else {
+                format!("{path}: {detail}")
+            };
+            ApiError::invalid(message)
+        }
+    }
+}
+
+/// serde_json ends data errors with " at line 1 column 42", which says
+/// nothing to a caller who sent the body in one line.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Inner {
+        email: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Outer {
+        user: String,
+        people: Vec<Inner>,
+    }
+
+    fn message(body: &str) -> (String, String) {
+        let body = parse::<Outer>(body.as_bytes()).unwrap_err().body();
+        (body.kind, body.error)
+    }
+
+    #[test]
+    fn errors_name_the_field_path() {
+        let (kind, error) = message(r#"{"user":"u","people":[{"email":3}]}"#);
+        assert_eq!(kind, "invalid_input");
+        assert!(
+            error.starts_with("people[0].email: invalid type"),
+            "{error}"
+        );
+        let (_, error) = message(r#"{"user":"u","people":[],"extra":1}"#);
+        assert!(error.contains("unknown field `extra`"), "{error}");
+        let (_, error) = message(r#"{"people":[]}"#);
+        assert!(error.contains("missing field `user`"), "{error}");
+    }
+
+    #[test]
+    fn broken_json_is_malformed() {
+        assert_eq!(message(r#"{"user":"#).0, "malformed_json");
+        assert_eq!(message("").0, "malformed_json");
+        assert_eq!(message(r#"{"user":"u","people":[]} x"#).0, "malformed_json");
+    }
+}

@@ -1,0 +1,227 @@
+//! The HTTP service: the concept's actions at `POST /api/CalendarSync/{action}`
+//! in the concept-server convention, with API keys, rate limits, request ids,
+//! Prometheus metrics and an OpenAPI document.
+//!
+//! | route | what | key |
+//! |---|---|---|
+//! | `POST /api/CalendarSync/{action}` | the ten actions ([`routes`]) | yes |
+//! | `POST /api/sandbox/{seed,failures,latency}` | sandbox controls ([`sandbox`]), only on the sandbox | yes |
+//! | `GET /metrics` | Prometheus metrics ([`metrics`]) | yes |
+//! | `GET /openapi.json` | the OpenAPI document ([`openapi`]) | yes |
+//! | `GET /healthz`, `GET /readyz` | alive; store reachable | no |
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod json;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod sandbox;
+
+pub use auth::{Auth, RateLimit};
+pub use error::{ApiError, ErrorBody};
+
+use crate::concept::CalendarSync;
+use crate::providers::sandbox::Sandbox;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+/// Route names besides the actions, used as metric labels.
+pub(crate) const OTHER_ROUTES: [&str; 7] = [
+    "/api/sandbox/seed",
+    "/api/sandbox/failures",
+    "/api/sandbox/latency",
+    "/metrics",
+    "/openapi.json",
+    "/healthz",
+    "/readyz",
+];
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default request timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The concept.
+    pub sync: CalendarSync,
+    /// The simulated providers, when the providers are the sandbox (this
+    /// enables the sandbox routes).
+    pub sandbox: Option<Sandbox>,
+    /// Who may call.
+    pub auth: Auth,
+    /// The per-key rate limit, when one is set.
+    pub rate_limit: Option<RateLimit>,
+    /// The largest body accepted, in bytes.
+    pub body_limit: usize,
+    /// How long a request may take.
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    /// A state over `sync`, requiring `auth`, with default limits and no rate limit.
+    pub fn new(sync: CalendarSync, sandbox: Option<Sandbox>, auth: Auth) -> Self {
+        AppState {
+            sync,
+            sandbox,
+            auth,
+            rate_limit: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// The service's router. Installs the process's metrics recorder on first use.
+pub fn app(state: AppState) -> Router {
+    // Installed before any request so that the first requests are counted too.
+    let _ = metrics::handle();
+    let mut keyed = Router::new();
+    keyed = keyed
+        .route(
+            "/api/CalendarSync/connectAccount",
+            post(routes::connect_account),
+        )
+        .route("/api/CalendarSync/commit", post(routes::commit))
+        .route(
+            "/api/CalendarSync/detectConflicts",
+            post(routes::detect_conflicts),
+        )
+        .route(
+            "/api/CalendarSync/suggestReschedules",
+            post(routes::suggest_reschedules),
+        )
+        .route("/api/CalendarSync/update", post(routes::update))
+        .route("/api/CalendarSync/cancel", post(routes::cancel))
+        .route(
+            "/api/CalendarSync/disconnectAccount",
+            post(routes::disconnect_account),
+        )
+        .route("/api/CalendarSync/refreshSync", post(routes::refresh_sync))
+        .route(
+            "/api/CalendarSync/getAccountStatus",
+            post(routes::get_account_status),
+        )
+        .route(
+            "/api/CalendarSync/getSyncedEvent",
+            post(routes::get_synced_event),
+        )
+        .route("/api/CalendarSync/{action}", post(unknown_action));
+    if state.sandbox.is_some() {
+        keyed = keyed
+            .route("/api/sandbox/seed", post(sandbox::seed))
+            .route("/api/sandbox/failures", post(sandbox::failures))
+            .route("/api/sandbox/latency", post(sandbox::latency));
+    }
+    let keyed = keyed
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi::document))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
+    let open = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    let request_id = HeaderName::from_static("x-request-id");
+    keyed
+        .merge(open)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Each request's log span: method, path and request id (never headers, so
+/// never an API key).
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id
+    )
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; requests in flight finish.
+///
+/// # Errors
+/// The listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn time_limit(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    tokio::time::timeout(state.request_timeout, next.run(request))
+        .await
+        .map_err(|_| ApiError::Timeout)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state
+        .sync
+        .store()
+        .ping()
+        .await
+        .map_err(|error| ApiError::Unavailable(error.to_string()))?;
+    Ok("ready")
+}
+
+async fn unknown_action(axum::extract::Path(action): axum::extract::Path<String>) -> ApiError {
+    ApiError::NotFound {
+        kind: "unknown_action",
+        message: format!(
+            "CalendarSync has no action {action:?}; the actions are: {}",
+            routes::ACTIONS.join(", ")
+        ),
+    }
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::NotFound {
+        kind: "no_such_route",
+        message: format!("no route {} {}", request.method(), request.uri().path()),
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,212 @@
+//! Each error answers `{"error", "kind"}` with the status that fits.
+
+use super::support::*;
+use calsync::model::Provider;
+use serde_json::json;
+
+#[tokio::test]
+async fn malformed_bodies_are_400_naming_the_field() {
+    let server = Server::start().await;
+    let raw = server
+        .client
+        .post(format!("{}/api/CalendarSync/getAccountStatus", server.base))
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .body(r#"{"user": "#)
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = answer(raw).await;
+    assert_error(status, &body, 400, "malformed_json");
+
+    let start = next_tuesday(10);
+    let mut event = event_json("Standup", start, 15);
+    event["title"] = json!(5);
+    let (status, body) = server
+        .call(
+            "commit",
+            json!({"user": "ada", "event": event, "accounts": ["a"]}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_input");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("event.title: invalid type"),
+        "{body}"
+    );
+
+    let (status, body) = server
+        .call("getAccountStatus", json!({"user": "ada", "verbose": true}))
+        .await;
+    assert_error(status, &body, 400, "invalid_input");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unknown field `verbose`"),
+        "{body}"
+    );
+
+    let mut event = event_json("Standup", start, 15);
+    event["colour"] = json!("red");
+    let (status, body) = server
+        .call(
+            "commit",
+            json!({"user": "ada", "event": event, "accounts": ["a"]}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_input");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("colour"),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn broken_rules_and_unsupported_providers_are_400() {
+    let server = Server::start().await;
+    let google = server.connect("ada", Provider::Google).await;
+    let mut event = event_json("  ", next_tuesday(10), 30);
+    event["title"] = json!(" ");
+    let (status, body) = server
+        .call(
+            "commit",
+            json!({"user": "ada", "event": event, "accounts": [google["id"]]}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_input");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("event.title"),
+        "{body}"
+    );
+    assert!(server.events_on(&google).is_empty(), "nothing changed");
+
+    let (status, body) = server
+        .call(
+            "connectAccount",
+            json!({"user": "ada", "provider": "myspace", "credentials": {"access_token": "x"}}),
+        )
+        .await;
+    assert_error(status, &body, 400, "unsupported_provider");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn refused_credentials_are_422() {
+    let server = Server::start().await;
+    let (status, body) = server
+        .call(
+            "connectAccount",
+            json!({"user": "ada", "provider": "google", "credentials": {"password": "x"}}),
+        )
+        .await;
+    assert_error(status, &body, 422, "invalid_credentials");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn missing_and_foreign_things_are_404() {
+    let server = Server::start().await;
+    let google = server.connect("ada", Provider::Google).await;
+    let event = event_json("Standup", next_tuesday(10), 15);
+    for user in ["bob", "ada"] {
+        let account = if user == "bob" {
+            google["id"].clone()
+        } else {
+            json!("no-such-account")
+        };
+        let (status, body) = server
+            .call(
+                "commit",
+                json!({"user": user, "event": event, "accounts": [account]}),
+            )
+            .await;
+        assert_error(status, &body, 404, "account_not_found");
+    }
+    let (status, body) = server
+        .call(
+            "update",
+            json!({"user": "ada", "eventId": "nope", "changes": {"title": "x"}}),
+        )
+        .await;
+    assert_error(status, &body, 404, "event_not_found");
+    let (status, body) = server
+        .call("cancel", json!({"user": "ada", "eventId": "nope"}))
+        .await;
+    assert_error(status, &body, 404, "event_not_found");
+    let (status, body) = server.post("/api/nowhere", json!({})).await;
+    assert_error(status, &body, 404, "no_such_route");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unmet_requires_about_state_are_409() {
+    let server = Server::start().await;
+    let google = server.connect("ada", Provider::Google).await;
+    let mut draft = event_json("Sync", next_tuesday(11), 30);
+    draft["id"] = json!("d1");
+    let (status, body) = server
+        .call("suggestReschedules", json!({"user": "ada", "draft": draft}))
+        .await;
+    assert_error(status, &body, 409, "conflicts_not_detected");
+
+    server
+        .ok(
+            "disconnectAccount",
+            json!({"user": "ada", "account": google["id"]}),
+        )
+        .await;
+    let (status, body) = server
+        .call(
+            "commit",
+            json!({"user": "ada", "event": event_json("Sync", next_tuesday(11), 30), "accounts": [google["id"]]}),
+        )
+        .await;
+    assert_error(status, &body, 409, "account_not_connected");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_provider_refusing_is_502() {
+    let server = Server::start().await;
+    let google = server.connect("ada", Provider::Google).await;
+    let (status, _) = server
+        .post(
+            "/api/sandbox/failures",
+            json!({"provider": "google", "kind": "server_error", "count": 50}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = server
+        .call(
+            "commit",
+            json!({"user": "ada", "event": event_json("Sync", next_tuesday(11), 30), "accounts": [google["id"]]}),
+        )
+        .await;
+    assert_error(status, &body, 502, "all_providers_failed");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_in_the_same_shape() {
+    let server = Server::start().await;
+    let response = server
+        .client
+        .get(format!("{}/api/CalendarSync/commit", server.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = answer(response).await;
+    assert_error(status, &body, 405, "method_not_allowed");
+    server.stop().await;
+}

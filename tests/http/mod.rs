@@ -1,0 +1,17 @@
+//! The HTTP service over a real socket: a server on a loopback port 0, a
+//! real HTTP client.
+//! - `support`: starting a server and calling it;
+//! - `principle`: the operational principle end to end;
+//! - `routes`: every action routed and in the OpenAPI document;
+//! - `errors`: each error shape and status;
+//! - `auth`: API keys, rate limits, open health routes;
+//! - `limits`: body limit, request timeout, metrics;
+//! - `concurrency`: 100 concurrent commits, no duplicate on any provider.
+
+mod auth;
+mod concurrency;
+mod errors;
+mod limits;
+mod principle;
+mod routes;
+mod support;

@@ -1,0 +1,165 @@
+//! A service on a loopback port with a fresh store file and sandbox providers.
+
+use calsync::http::{AppState, Auth};
+use calsync::model::Provider;
+use calsync::providers::sandbox::{Sandbox, SandboxProvider, StoredEvent};
+use calsync::store::SqliteStore;
+use calsync::{CalendarSync, Config};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+pub const KEY: &str = "test-key-0123456789";
+
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub sandbox: Sandbox,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Server::start_with(|_| {}).await
+    }
+
+    /// A server whose state `adjust` changes before it starts.
+    pub async fn start_with(adjust: impl FnOnce(&mut AppState)) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path().join("calsync.db"), "CalendarSync.")
+            .await
+            .expect("store");
+        let sandbox = Sandbox::new();
+        let sync = CalendarSync::builder(Arc::new(store))
+            .providers(sandbox.providers())
+            .config(Config::quick())
+            .build();
+        let mut state = AppState::new(sync, Some(sandbox.clone()), Auth::keys([KEY]));
+        adjust(&mut state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(calsync::http::serve(
+            listener,
+            calsync::http::app(state),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            sandbox,
+            stop: Some(stop),
+            served: Some(served),
+            _dir: dir,
+        }
+    }
+
+    /// Calls an action with the test key; answers the status and the JSON body.
+    pub async fn call(&self, action: &str, body: Value) -> (u16, Value) {
+        self.post(&format!("/api/CalendarSync/{action}"), body)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        answer(response).await
+    }
+
+    /// Calls an action and expects 200.
+    pub async fn ok(&self, action: &str, body: Value) -> Value {
+        let (status, answer) = self.call(action, body).await;
+        assert_eq!(status, 200, "{action}: {answer}");
+        answer
+    }
+
+    pub async fn connect(&self, user: &str, provider: Provider) -> Value {
+        let answer = self
+            .ok(
+                "connectAccount",
+                json!({
+                    "user": user,
+                    "provider": provider.as_str(),
+                    "credentials": {"access_token": format!("{user}-{provider}-token")}
+                }),
+            )
+            .await;
+        answer["account"].clone()
+    }
+
+    pub fn provider(&self, provider: Provider) -> &Arc<SandboxProvider> {
+        self.sandbox.get(provider)
+    }
+
+    /// The events a sandbox calendar holds for an account (as answered by connectAccount).
+    pub fn events_on(&self, account: &Value) -> Vec<StoredEvent> {
+        let provider: Provider = account["provider"]
+            .as_str()
+            .expect("provider")
+            .parse()
+            .expect("known");
+        self.provider(provider)
+            .events(account["calendarId"].as_str().expect("calendar id"))
+    }
+
+    /// Stops taking requests and waits for requests in flight.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("server task").expect("served");
+        }
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// Asserts the one error shape: exactly `error` (non-empty) and `kind`.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, want_kind: &str) {
+    assert_eq!(status, want_status, "{body}");
+    let object = body.as_object().expect("an object");
+    assert_eq!(object.len(), 2, "only error and kind: {body}");
+    assert_eq!(body["kind"], want_kind, "{body}");
+    assert!(!body["error"].as_str().expect("error text").is_empty());
+}
+
+/// `hour`:00 New York time on the Tuesday at least a week from now.
+pub fn next_tuesday(hour: u32) -> DateTime<Utc> {
+    let zone = chrono_tz::America::New_York;
+    let mut day = Utc::now().with_timezone(&zone).date_naive() + Duration::days(7);
+    while day.weekday() != Weekday::Tue {
+        day += Duration::days(1);
+    }
+    zone.from_local_datetime(&day.and_hms_opt(hour, 0, 0).expect("valid time"))
+        .single()
+        .expect("one instant")
+        .with_timezone(&Utc)
+}
+
+pub fn event_json(title: &str, start: DateTime<Utc>, minutes: i64) -> Value {
+    json!({
+        "title": title,
+        "start": start.to_rfc3339(),
+        "end": (start + Duration::minutes(minutes)).to_rfc3339(),
+        "timeZone": "America/New_York",
+    })
+}
