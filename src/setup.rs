@@ -1,10 +1,11 @@
 //! Building a [`CalendarSync`] from deployment settings: which store, which
 //! prefix, where the data and the master key live, which providers.
 //!
-//! `calsync serve` and `calsync demo` both start here, so a setting means the
-//! same thing whichever command reads it.
+//! `calsync serve`, `calsync demo`, `calsync account` and `calsync import`
+//! all start here, so a setting means the same thing whichever command reads it.
 
 use crate::concept::{CalendarSync, Config};
+use crate::providers::Providers;
 use crate::providers::sandbox::Sandbox;
 use crate::store::{Store, StoreError};
 use crate::vault::{Vault, VaultError};
@@ -61,6 +62,18 @@ pub enum ProviderSet {
     /// The simulated providers for all four (no real accounts needed).
     #[default]
     Sandbox,
+    /// The live adapters this build has (`apple`: CalDAV, with the `caldav`
+    /// feature); the providers without one stay simulated.
+    Live,
+}
+
+impl ProviderSet {
+    /// The names [`ProviderSet::from_str`] accepts in this build.
+    pub const NAMES: &'static str = if cfg!(feature = "caldav") {
+        "sandbox, live"
+    } else {
+        "sandbox"
+    };
 }
 
 impl FromStr for ProviderSet {
@@ -69,8 +82,10 @@ impl FromStr for ProviderSet {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "sandbox" => Ok(ProviderSet::Sandbox),
+            "live" if cfg!(feature = "caldav") => Ok(ProviderSet::Live),
             other => Err(format!(
-                "{other:?} is not available; the providers available are: sandbox"
+                "{other:?} is not available; the providers available are: {}",
+                ProviderSet::NAMES
             )),
         }
     }
@@ -145,6 +160,17 @@ pub struct Opened {
 }
 
 impl Setup {
+    /// A deployment kept in `data_dir` (`calsync.db` and the master key file)
+    /// with the live providers.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Setup {
+            store: StoreLocation::Sqlite(data_dir.join("calsync.db")),
+            data_dir: Some(data_dir.to_owned()),
+            providers: ProviderSet::Live,
+            ..Setup::default()
+        }
+    }
+
     /// The directory the master key file lives in.
     pub fn data_dir(&self) -> PathBuf {
         if let Some(dir) = &self.data_dir {
@@ -167,11 +193,13 @@ impl Setup {
     pub async fn open(&self) -> Result<Opened, SetupError> {
         let store = self.open_store().await?;
         let vault = Vault::from_env_or_file(&self.data_dir())?;
-        let sandbox = match self.providers {
-            ProviderSet::Sandbox => Sandbox::new(),
+        let sandbox = Sandbox::new();
+        let providers = match self.providers {
+            ProviderSet::Sandbox => sandbox.providers(),
+            ProviderSet::Live => live(sandbox.providers())?,
         };
         let sync = CalendarSync::builder(store)
-            .providers(sandbox.providers())
+            .providers(providers)
             .vault(vault)
             .config(self.config.clone())
             .build();
@@ -200,6 +228,37 @@ impl Setup {
                 reason: "MongoDB is not available in this build; use a SQLite file path".to_owned(),
             }),
         }
+    }
+}
+
+/// `simulated` with every live adapter this build has in place of its sandbox.
+fn live(simulated: Providers) -> Result<Providers, SetupError> {
+    #[cfg(feature = "caldav")]
+    let simulated = {
+        let adapter = crate::providers::caldav::CalDavProvider::new().map_err(|error| {
+            SetupError::Unsupported {
+                setting: "providers",
+                reason: format!("the CalDAV adapter cannot start: {error}"),
+            }
+        })?;
+        simulated.with(Arc::new(adapter))
+    };
+    Ok(simulated)
+}
+
+/// The data directory of the command line: `CALSYNC_DATA_DIR`, else
+/// `$XDG_DATA_HOME/calsync`, else `~/.local/share/calsync`, else `./calsync-data`.
+pub fn default_data_dir() -> PathBuf {
+    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    if let Some(dir) = var("CALSYNC_DATA_DIR") {
+        return dir.into();
+    }
+    if let Some(dir) = var("XDG_DATA_HOME") {
+        return PathBuf::from(dir).join("calsync");
+    }
+    match var("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/calsync"),
+        None => PathBuf::from("calsync-data"),
     }
 }
 
@@ -234,10 +293,14 @@ mod tests {
     }
 
     #[test]
-    fn only_the_sandbox_is_offered() {
+    fn only_the_sandbox_and_this_builds_live_adapters_are_offered() {
         assert_eq!("sandbox".parse(), Ok(ProviderSet::Sandbox));
         let refused = "google".parse::<ProviderSet>().unwrap_err();
         assert!(refused.contains("sandbox"), "{refused}");
+        assert_eq!(
+            "live".parse::<ProviderSet>().is_ok(),
+            cfg!(feature = "caldav")
+        );
     }
 
     #[test]

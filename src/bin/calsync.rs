@@ -1,7 +1,7 @@
 //! `calsync`: the command line. Thin: each command lives in `calsync::cli`
 //! (and `calsync serve` in `calsync::http::config`).
 
-use calsync::cli::{demo, engine};
+use calsync::cli::{account, demo, engine, import};
 use clap::{Parser, Subcommand};
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -22,6 +22,11 @@ enum Command {
     Conflicts(engine::ConflictsArgs),
     /// Ranked alternative times for a draft, given .ics calendar files.
     Suggest(engine::SuggestArgs),
+    /// Commit every event of an .ics file (or a folder of them) to accounts.
+    Import(import::ImportArgs),
+    /// Connect or list a user's provider accounts.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
     /// Serve the CalendarSync actions over HTTP.
     #[cfg(feature = "server")]
     Serve(calsync::http::config::ServeArgs),
@@ -33,10 +38,17 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Conflicts(args) => finish(engine::run_conflicts(args, &mut out, &mut err)),
         Command::Suggest(args) => finish(engine::run_suggest(args, &mut out, &mut err)),
-        Command::Demo(args) => match runtime() {
-            Ok(runtime) => match runtime.block_on(demo::run(args)) {
-                Ok(text) => print(&mut out, &text),
-                Err(error) => finish::<demo::DemoError>(Err(error)),
+        Command::Demo(args) => block_on(demo::run(args), &mut out),
+        Command::Account(command) => block_on(account::run(command), &mut out),
+        Command::Import(args) => match runtime() {
+            Ok(runtime) => match runtime.block_on(import::run(args)) {
+                // Some events failed: the report says which; the exit code says so too.
+                Ok(report) if !report.failures.is_empty() => {
+                    print(&mut out, &report.to_string());
+                    ExitCode::FAILURE
+                }
+                Ok(report) => print(&mut out, &report.to_string()),
+                Err(error) => finish::<import::ImportError>(Err(error)),
             },
             Err(error) => finish::<std::io::Error>(Err(error)),
         },
@@ -48,6 +60,20 @@ fn main() -> ExitCode {
                 Err(error) => finish::<std::io::Error>(Err(error)),
             }
         }
+    }
+}
+
+/// Runs an async command and prints its answer.
+fn block_on<E: Display>(
+    command: impl std::future::Future<Output = Result<String, E>>,
+    out: &mut impl std::io::Write,
+) -> ExitCode {
+    match runtime() {
+        Ok(runtime) => match runtime.block_on(command) {
+            Ok(text) => print(out, &text),
+            Err(error) => finish::<E>(Err(error)),
+        },
+        Err(error) => finish::<std::io::Error>(Err(error)),
     }
 }
 

@@ -41,6 +41,48 @@ impl CalendarSync {
         event: &EventDetails,
         accounts: &[AccountId],
     ) -> Result<SyncOutcome> {
+        self.commit_keyed(user, event, accounts, None).await
+    }
+
+    /// [`CalendarSync::commit`] made repeatable: the synced event's id and
+    /// each account's idempotency key are derived from (`user`, `key`[,
+    /// account]) instead of drawn at random, so committing the same `key`
+    /// again (after a crash, or a second run of an import) finds the events
+    /// the first attempt created instead of creating them twice, and records
+    /// them under the same synced event. Requires, effects and errors are
+    /// those of commit; `key` must not be empty.
+    pub async fn commit_with_key(
+        &self,
+        user: &UserId,
+        event: &EventDetails,
+        accounts: &[AccountId],
+        key: &str,
+    ) -> Result<SyncOutcome> {
+        if key.is_empty() {
+            return Err(Error::invalid("key", "must not be empty"));
+        }
+        self.commit_keyed(user, event, accounts, Some(key)).await
+    }
+
+    /// The synced event id [`CalendarSync::commit_with_key`] gives `key`.
+    pub fn keyed_event_id(user: &UserId, key: &str) -> EventId {
+        let digest = digest(&[user.as_str(), key]);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        EventId(
+            uuid::Builder::from_custom_bytes(bytes)
+                .into_uuid()
+                .to_string(),
+        )
+    }
+
+    async fn commit_keyed(
+        &self,
+        user: &UserId,
+        event: &EventDetails,
+        accounts: &[AccountId],
+        key: Option<&str>,
+    ) -> Result<SyncOutcome> {
         event.validate().map_err(|error| error.under("event"))?;
         if accounts.is_empty() {
             return Err(Error::invalid("accounts", "must name at least one account"));
@@ -67,12 +109,15 @@ impl CalendarSync {
                 "needs a zoom account among the accounts, to make the meeting link",
             ));
         }
-        let internal_id = EventId::fresh();
+        let internal_id = match key {
+            Some(key) => Self::keyed_event_id(user, key),
+            None => EventId::fresh(),
+        };
         let now = self.inner.clock.now();
         let operations: Vec<Operation> = records
             .iter()
             .map(|record| {
-                self.operation(
+                let mut op = self.operation(
                     user,
                     &internal_id,
                     &record.account.id,
@@ -80,7 +125,12 @@ impl CalendarSync {
                     OperationKind::Create,
                     event,
                     None,
-                )
+                );
+                if let Some(key) = key {
+                    op.idempotency_key =
+                        hex(&digest(&[user.as_str(), key, record.account.id.as_str()])[..16]);
+                }
+                op
             })
             .collect();
         self.inner.store.insert_operations(&operations).await?;
@@ -360,6 +410,22 @@ impl CalendarSync {
             results,
         })
     }
+}
+
+/// SHA-256 of `parts`, each ended by a NUL so that no two lists collide.
+fn digest(parts: &[&str]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().into()
+}
+
+/// Lowercase hex: a valid Google client-chosen id and CalDAV resource name.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The event with a video meeting's join link: as its location when it has

@@ -4,7 +4,10 @@
 //! Xandikos: home at `/user/calendars/` with a default calendar), and the
 //! same adapter code must handle both.
 
+mod actions;
+mod import;
 mod principle;
+mod recovery;
 mod support;
 
 use calsync::model::{EventTime, Provider};

@@ -1,33 +1,16 @@
 //! The operational principle with an `apple` account on each real server:
 //! connect, see a series another client made, commit, update, cancel.
 
-use super::support::{at, servers};
+use super::support::{at, calendar_sync, servers};
+use calsync::Config;
 use calsync::model::{DraftEvent, EventDetails, Provider, SyncResultStatus, UserId};
-use calsync::providers::Providers;
-use calsync::providers::caldav::CalDavProvider;
-use calsync::store::{SqliteStore, Store};
-use calsync::{CalendarSync, Config};
 use serde_json::{Map, json};
-use std::sync::Arc;
-
-async fn calendar_sync(dir: &tempfile::TempDir) -> CalendarSync {
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("calsync.db"), "CalendarSync.")
-            .await
-            .expect("store"),
-    );
-    let adapter = CalDavProvider::new().expect("HTTP client");
-    CalendarSync::builder(store)
-        .providers(Providers::new().with(Arc::new(adapter)))
-        .config(Config::quick())
-        .build()
-}
 
 #[tokio::test]
 async fn the_operational_principle_holds_on_real_caldav_servers() {
     for server in servers("the_operational_principle_holds_on_real_caldav_servers") {
         let dir = tempfile::tempdir().expect("temp dir");
-        let sync = calendar_sync(&dir).await;
+        let sync = calendar_sync(dir.path(), Config::quick()).await;
         let ada = UserId::from(format!("ada-{}", server.name));
         let target = server.new_calendar().await;
         let account = sync

@@ -203,3 +203,117 @@ pub fn context() -> WriteContext {
         synced_id: EventId::fresh(),
     }
 }
+
+/// A concept over an embedded store in `dir` with the CalDAV adapter as
+/// `apple`, behaving as `config` says; a fixed vault key, so that a second
+/// instance over the same store can read the credentials (a restart).
+pub async fn calendar_sync(
+    dir: &std::path::Path,
+    config: calsync::Config,
+) -> calsync::CalendarSync {
+    use calsync::store::{SqliteStore, Store};
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(
+        SqliteStore::open(dir.join("calsync.db"), "CalendarSync.")
+            .await
+            .expect("store"),
+    );
+    calsync::CalendarSync::builder(store)
+        .providers(calsync::providers::Providers::new().with(std::sync::Arc::new(provider())))
+        .vault(calsync::vault::Vault::new(&[7; 32]))
+        .config(config)
+        .build()
+}
+
+/// A Radicale of the test's own (from the venv `scripts/caldav-servers.sh`
+/// made), which the test may stop and start again on the same port and
+/// storage. Stopped when dropped.
+pub struct OwnRadicale {
+    binary: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    /// Its base URL.
+    pub url: String,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRadicale {
+    /// Starts one; none (with a note) when the venv is missing outside CI.
+    pub async fn start(test: &str) -> Option<OwnRadicale> {
+        let venvs = std::env::var_os("CALSYNC_VENV_DIR")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|home| std::path::Path::new(&home).join(".cache/calsync-venvs"))
+            })?;
+        let binary = venvs.join("radicale/bin/radicale");
+        if !binary.exists() {
+            skip(test);
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        std::fs::write(dir.path().join("htpasswd"), "calsync:secret\n").expect("htpasswd");
+        let config = format!(
+            "[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = htpasswd\n\
+             htpasswd_filename = {dir}/htpasswd\nhtpasswd_encryption = plain\ndelay = 0\n\
+             [storage]\nfilesystem_folder = {dir}/data\n[logging]\nlevel = warning\n",
+            dir = dir.path().display()
+        );
+        std::fs::write(dir.path().join("radicale.conf"), config).expect("config");
+        let mut server = OwnRadicale {
+            binary,
+            dir,
+            url: format!("http://127.0.0.1:{port}"),
+            child: None,
+        };
+        server.resume().await;
+        Some(server)
+    }
+
+    /// The server as a [`Server`] for raw calls.
+    pub fn server(&self) -> Server {
+        Server {
+            name: "radicale",
+            url: self.url.clone(),
+            user: "calsync".into(),
+            password: "secret".into(),
+            checks_passwords: true,
+        }
+    }
+
+    /// Kills the process (as a crash would).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill Radicale");
+            child.wait().expect("reap Radicale");
+        }
+    }
+
+    /// Starts the process again on the same port and storage; waits until it answers.
+    pub async fn resume(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("radicale.log")).expect("log");
+        let child = std::process::Command::new(&self.binary)
+            .arg("--config")
+            .arg(self.dir.path().join("radicale.conf"))
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start Radicale");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if reqwest::get(&self.url).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("Radicale did not answer at {}", self.url);
+    }
+}
+
+impl Drop for OwnRadicale {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -2,7 +2,7 @@
 //! reported with their numbers while the rest is used.
 
 use super::*;
-use calsync::schedule::ics::events_from_ics;
+use calsync::schedule::ics::{IcsOptions, events_from_ics, events_from_ics_with};
 
 #[test]
 fn reads_timed_all_day_and_recurring_events() {
@@ -88,4 +88,107 @@ END:VCALENDAR
         lines.contains(&19),
         "unclosed VEVENT begun at line 19: {problems:?}"
     );
+}
+
+/// A resource as another CalDAV client writes it: a zone of its own making,
+/// a folded title, an override, a decline, unknown properties, a broken event.
+const FOREIGN: &str = "BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//Other//Client//EN\r
+BEGIN:VEVENT\r
+UID:series-1\r
+DTSTAMP:20250101T000000Z\r
+DTSTART;TZID=Europe/Berlin:20250106T090000\r
+DURATION:PT1H30M\r
+SUMMARY:A long title that goes on and on and on and will be folded by the\r
+  other client\r
+RRULE:FREQ=WEEKLY;BYDAY=MO\r
+ATTENDEE;CN=Me;PARTSTAT=DECLINED:mailto:me@example.com\r
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:you@example.com\r
+X-UNKNOWN;FOO=bar:whatever\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:series-1\r
+RECURRENCE-ID;TZID=Europe/Berlin:20250120T090000\r
+DTSTART;TZID=Westeuropa:20250120T100000\r
+DTEND;TZID=Westeuropa:20250120T110000\r
+STATUS:CANCELLED\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:named\r
+DTSTART;TZID=Pacific:20250301T100000\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:broken\r
+SUMMARY:no start\r
+END:VEVENT\r
+BEGIN:VTIMEZONE\r
+TZID:Westeuropa\r
+BEGIN:DAYLIGHT\r
+DTSTART:19700329T020000\r
+TZOFFSETFROM:+0100\r
+TZOFFSETTO:+0200\r
+END:DAYLIGHT\r
+BEGIN:STANDARD\r
+DTSTART:19701025T030000\r
+TZOFFSETFROM:+0200\r
+TZOFFSETTO:+0100\r
+END:STANDARD\r
+END:VTIMEZONE\r
+BEGIN:VTIMEZONE\r
+TZID:Pacific\r
+X-LIC-LOCATION:America/Los_Angeles\r
+END:VTIMEZONE\r
+END:VCALENDAR\r
+";
+
+#[test]
+fn zones_defined_by_the_file_are_used_wherever_they_stand() {
+    let (events, problems) = events_from_ics(FOREIGN);
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, 27, "{problems:?}");
+    assert!(problems[0].message.contains("DTSTART"), "{problems:?}");
+
+    let master = &events[0];
+    assert!(master.title.ends_with("folded by the other client"));
+    assert_eq!(
+        master.end,
+        EventTime::Instant(at(Tz::Europe__Berlin, 2025, 1, 6, 10, 30))
+    );
+    // A custom zone without a location: its standard offset (+01:00).
+    let instance = &events[1];
+    assert_eq!(
+        instance.start,
+        EventTime::Instant(at(Tz::UTC, 2025, 1, 20, 9, 0))
+    );
+    assert_eq!(
+        instance.recurrence_id,
+        Some(EventTime::Instant(at(Tz::UTC, 2025, 1, 20, 8, 0)))
+    );
+    assert_eq!(instance.status, EventStatus::Cancelled);
+    // A custom zone with X-LIC-LOCATION: that IANA zone, daylight saving included.
+    assert_eq!(
+        events[2].start,
+        EventTime::Instant(at(Tz::America__Los_Angeles, 2025, 3, 1, 10, 0))
+    );
+    assert_eq!(events[2].time_zone.as_deref(), Some("America/Los_Angeles"));
+}
+
+#[test]
+fn declines_count_only_for_the_given_attendee() {
+    let (plain, _) = events_from_ics(FOREIGN);
+    assert!(plain.iter().all(|event| !event.declined));
+    for (address, declined) in [
+        ("ME@example.com", true),
+        ("you@example.com", false),
+        ("nobody@example.com", false),
+    ] {
+        let options = IcsOptions {
+            attendee: Some(address),
+        };
+        let (events, _) = events_from_ics_with(FOREIGN, &options);
+        assert_eq!(events[0].declined, declined, "{address}");
+        assert!(!events[1].declined, "the override lists no attendees");
+    }
 }

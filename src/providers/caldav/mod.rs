@@ -19,7 +19,6 @@ mod client;
 mod discovery;
 mod ical;
 mod objects;
-mod parse;
 mod timezone;
 mod xml;
 
@@ -29,6 +28,7 @@ use crate::providers::{
     Session, WriteContext,
 };
 use crate::schedule::CalendarEvent;
+use crate::schedule::ics::{IcsOptions, events_from_ics, events_from_ics_with};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use client::Auth;
@@ -190,6 +190,24 @@ fn refused_as(kind: ProviderErrorKind) -> impl Fn(ProviderError) -> ProviderErro
     }
 }
 
+/// The UID of the first event of a resource, when it has one.
+fn uid_of(text: &str) -> Option<String> {
+    events_from_ics(text)
+        .0
+        .into_iter()
+        .find_map(|event| event.uid)
+}
+
+/// An event read from the resource at `href`, named by it (an overridden
+/// instance by `href#RECURRENCE-ID`), as the adapter's event ids are hrefs.
+fn at_href(mut event: CalendarEvent, href: &impl std::fmt::Display) -> CalendarEvent {
+    event.event_id = match event.recurrence_id {
+        Some(id) => format!("{href}#{id}"),
+        None => href.to_string(),
+    };
+    event
+}
+
 fn rejected(message: String) -> ProviderError {
     ProviderError::new(ProviderErrorKind::Rejected, message)
 }
@@ -284,7 +302,7 @@ impl CalendarProvider for CalDavProvider {
                 // The name is taken: by this create's earlier attempt if the
                 // UID is ours, else by something calsync must not touch.
                 let existing = objects::get(&self.client, &account.auth, &href).await?;
-                if parse::uid_of(&existing.body).as_deref() != Some(name.as_str()) {
+                if uid_of(&existing.body).as_deref() != Some(name.as_str()) {
                     return Err(ProviderError::new(
                         ProviderErrorKind::AlreadyExists,
                         format!("{href} already holds another event"),
@@ -398,12 +416,15 @@ impl CalendarProvider for CalDavProvider {
                 }
                 Err(error) => return Err(error),
             };
+            let options = IcsOptions {
+                attendee: account.email(),
+            };
             for (href, data) in found {
-                let (read, problems) = parse::events(href.as_str(), &data, account.email());
+                let (read, problems) = events_from_ics_with(&data, &options);
                 for problem in problems {
-                    tracing::warn!(%problem, "event skipped");
+                    tracing::warn!(%href, line = problem.line, problem = %problem.message, "iCalendar problem");
                 }
-                events.extend(read);
+                events.extend(read.into_iter().map(|event| at_href(event, &href)));
             }
         }
         Ok(events)

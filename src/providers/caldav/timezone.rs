@@ -1,5 +1,4 @@
-//! `VTIMEZONE` components from the IANA database (chrono-tz), and lenient
-//! reading of the zone names other clients write.
+//! `VTIMEZONE` components from the IANA database (chrono-tz).
 //!
 //! chrono-tz does not expose its rules, so a zone's transitions in the
 //! event's year are found by probing its offsets; each becomes a STANDARD or
@@ -165,37 +164,6 @@ pub fn vtimezone(zone: Tz, year: i32) -> CalendarComponent {
     })
 }
 
-/// The IANA zone a client meant by `tzid`: the name itself, or its IANA tail
-/// (`/mozilla.org/20050126_1/Europe/Berlin`, `/Europe/Berlin`).
-pub fn resolve(tzid: &str) -> Option<Tz> {
-    let name = tzid.trim().trim_matches('"');
-    if let Ok(zone) = name.parse::<Tz>() {
-        return Some(zone);
-    }
-    let parts: Vec<&str> = name.split('/').filter(|part| !part.is_empty()).collect();
-    (1..parts.len())
-        .rev()
-        .map(|take| parts[parts.len() - take..].join("/"))
-        .find_map(|tail| tail.parse::<Tz>().ok())
-}
-
-/// Parses `+HHMM[SS]` into seconds east of UTC.
-pub fn parse_offset(text: &str) -> Option<i32> {
-    let text = text.trim();
-    let (sign, digits) = match text.as_bytes().first()? {
-        b'+' => (1, &text[1..]),
-        b'-' => (-1, &text[1..]),
-        _ => return None,
-    };
-    if !(digits.len() == 4 || digits.len() == 6) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let number =
-        |range: std::ops::Range<usize>| digits.get(range).and_then(|d| d.parse::<i32>().ok());
-    let seconds = number(0..2)? * 3600 + number(2..4)? * 60 + number(4..6).unwrap_or(0);
-    Some(sign * seconds)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,18 +241,5 @@ mod tests {
         let rules = rules(&vtimezone(chrono_tz::Asia::Kolkata, 2025));
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].3.as_deref(), Some("+0530"));
-    }
-
-    #[test]
-    fn odd_zone_names_resolve_to_their_iana_tail() {
-        assert_eq!(resolve("Europe/Berlin"), Some(chrono_tz::Europe::Berlin));
-        assert_eq!(
-            resolve("/mozilla.org/20050126_1/America/New_York"),
-            Some(chrono_tz::America::New_York)
-        );
-        assert_eq!(resolve("Not a zone"), None);
-        assert_eq!(parse_offset("+0530"), Some(19800));
-        assert_eq!(parse_offset("-0800"), Some(-28800));
-        assert_eq!(parse_offset("0800"), None);
     }
 }

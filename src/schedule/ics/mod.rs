@@ -3,15 +3,19 @@
 //! rest of the file is still used. Content lines are read with the
 //! `icalendar` crate's property parser after unfolding here, which keeps the
 //! physical line numbers that the crate's whole-file parser loses.
+//! `TZID`s that are not IANA or Windows names are read through the file's own
+//! `VTIMEZONE` components (see [`zones`](self)).
 
-use super::recurrence::{IcalTime, parse_ical_time, parse_recurrence_line};
-use super::zones::resolve_zone;
+mod zones;
+
+use super::recurrence::{IcalTime, parse_recurrence_line};
 use super::{CalendarEvent, EventStatus};
 use crate::model::{EventId, EventTime, Transparency};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use icalendar::parser::Property;
 use serde::Serialize;
+use zones::{ZoneDefinition, Zones};
 
 /// A line of iCalendar input that could not be used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -43,15 +47,6 @@ fn unfold(text: &str) -> Vec<ContentLine> {
         }
     }
     lines
-}
-
-/// A zone named by a `TZID`: IANA or Windows names, or a prefixed IANA name
-/// such as `/mozilla.org/20050126_1/America/New_York`.
-fn zone_named(name: &str) -> Option<Tz> {
-    resolve_zone(name).or_else(|| {
-        name.match_indices('/')
-            .find_map(|(at, _)| name.get(at + 1..).and_then(resolve_zone))
-    })
 }
 
 /// A parsed property with what the event builder needs of it.
@@ -123,10 +118,53 @@ fn parse_prop(line: &ContentLine) -> Result<Prop<'_>, String> {
 /// read from `X-CALSYNC-ID`. Outlook's `X-MICROSOFT-CDO-BUSYSTATUS:FREE` marks
 /// an event free.
 pub fn events_from_ics(text: &str) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
+    events_from_ics_with(text, &IcsOptions::default())
+}
+
+/// How [`events_from_ics_with`] reads beyond what [`events_from_ics`] does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IcsOptions<'a> {
+    /// The calendar owner's address (`ada@example.com`): an event with an
+    /// `ATTENDEE:mailto:` of it whose `PARTSTAT` is `DECLINED` is read as declined.
+    pub attendee: Option<&'a str>,
+}
+
+/// [`events_from_ics`], with `options`.
+pub fn events_from_ics_with(
+    text: &str,
+    options: &IcsOptions<'_>,
+) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
+    let (events, problems) = read_ics(text, options);
+    (
+        events.into_iter().map(|read| read.event).collect(),
+        problems,
+    )
+}
+
+/// An event read from iCalendar text with what scheduling does not need but
+/// copying the event elsewhere does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IcsEvent {
+    /// The event as scheduling sees it.
+    pub event: CalendarEvent,
+    /// `DESCRIPTION`, unescaped.
+    pub description: Option<String>,
+    /// `LOCATION`, unescaped.
+    pub location: Option<String>,
+    /// The `ATTENDEE` addresses (without `mailto:`).
+    pub attendees: Vec<String>,
+}
+
+/// [`events_from_ics_with`], answering each event with its description,
+/// location and attendees.
+pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<IcsProblem>) {
     let lines = unfold(text);
     let mut problems = Vec::new();
     let mut default_zone = Tz::UTC;
-    let mut events = Vec::new();
+    // Events are built once the whole file is read (a VTIMEZONE may follow
+    // them); each with where its END stood among the problems, to report in order.
+    let mut vevents: Vec<(Vec<Prop<'_>>, usize, usize)> = Vec::new();
+    let mut defined: Vec<ZoneDefinition> = Vec::new();
     let mut depth: Vec<(String, usize)> = Vec::new();
     let mut current: Vec<Prop<'_>> = Vec::new();
     for line in &lines {
@@ -145,6 +183,9 @@ pub fn events_from_ics(text: &str) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
                 let component = prop.value.trim().to_ascii_uppercase();
                 if component == "VEVENT" {
                     current.clear();
+                }
+                if component == "VTIMEZONE" {
+                    defined.push(ZoneDefinition::default());
                 }
                 depth.push((component, line.number));
             }
@@ -167,16 +208,10 @@ pub fn events_from_ics(text: &str) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
                 }
                 let begin = depth.pop().map_or(line.number, |(_, begin)| begin);
                 if component == "VEVENT" {
-                    match build_event(&current, default_zone, &mut problems) {
-                        Some(event) => events.push(event),
-                        None => problems.push(IcsProblem {
-                            line: begin,
-                            message: "the event has no usable DTSTART and is left out".into(),
-                        }),
-                    }
+                    vevents.push((std::mem::take(&mut current), begin, problems.len()));
                 }
             }
-            "X-WR-TIMEZONE" if depth.len() == 1 => match zone_named(&prop.value) {
+            "X-WR-TIMEZONE" if depth.len() == 1 => match zones::zone_named(&prop.value) {
                 Some(zone) => default_zone = zone,
                 None => problems.push(IcsProblem {
                     line: prop.line,
@@ -184,7 +219,11 @@ pub fn events_from_ics(text: &str) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
                 }),
             },
             _ if depth.last().is_some_and(|(c, _)| c == "VEVENT") => current.push(prop),
-            _ => {}
+            _ => {
+                if let Some(definition) = defined.last_mut() {
+                    definition.read(&depth, &prop);
+                }
+            }
         }
     }
     for (component, begin) in depth {
@@ -193,23 +232,44 @@ pub fn events_from_ics(text: &str) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
             message: format!("BEGIN:{component} is never closed; it is left out"),
         });
     }
-    (events, problems)
+    let zones = Zones::new(default_zone, &defined);
+    let mut events = Vec::with_capacity(vevents.len());
+    let mut in_order = Vec::with_capacity(problems.len());
+    let mut structural = problems.into_iter();
+    let mut taken = 0;
+    for (props, begin, problems_before) in &vevents {
+        in_order.extend(structural.by_ref().take(problems_before - taken));
+        taken = *problems_before;
+        match build_event(props, &zones, options, &mut in_order) {
+            Some(event) => events.push(IcsEvent {
+                event,
+                description: text_of(props, "DESCRIPTION"),
+                location: text_of(props, "LOCATION"),
+                attendees: props
+                    .iter()
+                    .filter(|p| p.name == "ATTENDEE")
+                    .map(|p| mail_address(&p.value).to_owned())
+                    .filter(|address| !address.is_empty())
+                    .collect(),
+            }),
+            None => in_order.push(IcsProblem {
+                line: *begin,
+                message: "the event has no usable DTSTART and is left out".into(),
+            }),
+        }
+    }
+    in_order.extend(structural);
+    (events, in_order)
 }
 
 /// A date or date-time property with its zone.
-fn read_time(prop: &Prop<'_>, default_zone: Tz) -> Result<(IcalTime, Option<Tz>), String> {
-    let zone = match prop.param("TZID") {
-        Some(name) => Some(
-            zone_named(name).ok_or_else(|| format!("{}: unknown time zone {name:?}", prop.name))?,
-        ),
-        None => None,
-    };
+fn read_time(prop: &Prop<'_>, zones: &Zones<'_>) -> Result<(IcalTime, Option<Tz>), String> {
     let is_date = prop
         .param("VALUE")
         .is_some_and(|v| v.eq_ignore_ascii_case("DATE"));
-    let time = parse_ical_time(&prop.value, zone.unwrap_or(default_zone), is_date)
-        .map_err(|e| format!("{}: {e}", prop.name))?;
-    Ok((time, zone))
+    zones
+        .read(&prop.value, prop.param("TZID"), is_date)
+        .map_err(|e| format!("{}: {e}", prop.name))
 }
 
 fn to_event_time(time: IcalTime) -> Option<EventTime> {
@@ -254,7 +314,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 fn end_from(
     start: EventTime,
     props: &[Prop<'_>],
-    default_zone: Tz,
+    zones: &Zones<'_>,
     problems: &mut Vec<IcsProblem>,
 ) -> EventTime {
     let default_end = match start {
@@ -262,7 +322,7 @@ fn end_from(
         EventTime::Instant(at) => EventTime::Instant(at),
     };
     if let Some(prop) = props.iter().find(|p| p.name == "DTEND") {
-        match read_time(prop, default_zone).map(|(time, _)| to_event_time(time)) {
+        match read_time(prop, zones).map(|(time, _)| to_event_time(time)) {
             Ok(Some(end)) => return end,
             Ok(None) => problems.push(IcsProblem {
                 line: prop.line,
@@ -290,8 +350,8 @@ fn end_from(
 
 /// A recurrence line in the form [`parse_recurrence_line`] reads, with a
 /// prefixed `TZID` replaced by its IANA name.
-fn recurrence_line(prop: &Prop<'_>, zone: Tz) -> Result<String, String> {
-    let line = match prop.param("TZID").and_then(zone_named) {
+fn recurrence_line(prop: &Prop<'_>, zone: Tz, zones: &Zones<'_>) -> Result<String, String> {
+    let line = match prop.param("TZID").and_then(|name| zones.named(name)) {
         Some(tz) => {
             let other: Vec<String> = prop
                 .params
@@ -314,12 +374,14 @@ fn recurrence_line(prop: &Prop<'_>, zone: Tz) -> Result<String, String> {
 
 fn build_event(
     props: &[Prop<'_>],
-    default_zone: Tz,
+    zones: &Zones<'_>,
+    options: &IcsOptions<'_>,
     problems: &mut Vec<IcsProblem>,
 ) -> Option<CalendarEvent> {
+    let default_zone = zones.default_zone();
     let find = |name: &str| props.iter().find(|p| p.name == name);
     let start_prop = find("DTSTART")?;
-    let (start_time, zone) = match read_time(start_prop, default_zone) {
+    let (start_time, zone) = match read_time(start_prop, zones) {
         Ok(read) => read,
         Err(message) => {
             problems.push(IcsProblem {
@@ -330,14 +392,14 @@ fn build_event(
         }
     };
     let start = to_event_time(start_time)?;
-    let end = end_from(start, props, default_zone, problems);
+    let end = end_from(start, props, zones, problems);
     let series_zone = zone.unwrap_or(default_zone);
     let mut recurrence = Vec::new();
     for prop in props
         .iter()
         .filter(|p| matches!(p.name.as_str(), "RRULE" | "EXRULE" | "RDATE" | "EXDATE"))
     {
-        match recurrence_line(prop, series_zone) {
+        match recurrence_line(prop, series_zone, zones) {
             Ok(line) => recurrence.push(line),
             Err(message) => problems.push(IcsProblem {
                 line: prop.line,
@@ -345,7 +407,8 @@ fn build_event(
             }),
         }
     }
-    let recurrence_id = find("RECURRENCE-ID").and_then(|prop| match read_time(prop, series_zone) {
+    let series = zones.with_default(series_zone);
+    let recurrence_id = find("RECURRENCE-ID").and_then(|prop| match read_time(prop, &series) {
         Ok((time, _)) => to_event_time(time),
         Err(message) => {
             problems.push(IcsProblem {
@@ -388,11 +451,41 @@ fn build_event(
             Transparency::Busy
         },
         status,
-        declined: false,
+        declined: options
+            .attendee
+            .is_some_and(|address| declined_by(props, address)),
         recurrence,
         recurrence_id,
         synced_id: find("X-CALSYNC-ID").map(|p| EventId(p.value.trim().to_owned())),
     })
+}
+
+/// Whether `address` is an attendee of the event who declined it.
+fn declined_by(props: &[Prop<'_>], address: &str) -> bool {
+    let address = address.trim();
+    props.iter().filter(|p| p.name == "ATTENDEE").any(|p| {
+        mail_address(&p.value).eq_ignore_ascii_case(address)
+            && p.param("PARTSTAT")
+                .is_some_and(|status| status.eq_ignore_ascii_case("DECLINED"))
+    })
+}
+
+/// An `ATTENDEE` value without its `mailto:`.
+fn mail_address(value: &str) -> &str {
+    let value = value.trim();
+    match value.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("mailto:") => value.get(7..).unwrap_or(""),
+        _ => value,
+    }
+}
+
+/// A TEXT property, unescaped; none when absent or blank.
+fn text_of(props: &[Prop<'_>], name: &str) -> Option<String> {
+    props
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| unescape(&p.value))
+        .filter(|text| !text.trim().is_empty())
 }
 
 /// Undoes RFC 5545 TEXT escaping (`\,` `\;` `\n` `\\`).

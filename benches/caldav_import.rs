@@ -1,0 +1,187 @@
+//! `calsync import` of 200 and 2,000 events into an empty calendar on each
+//! CalDAV test server, against the floor: a plain keep-alive loop of
+//! `PUT If-None-Match: *` on the same server. Run by hand with the servers up:
+//!
+//! ```text
+//! eval "$(scripts/caldav-servers.sh start)"
+//! cargo bench --features caldav --bench caldav_import
+//! ```
+//!
+//! `CALSYNC_BENCH_SIZES=200,2000` picks the sizes.
+
+use calsync::cli::import::{ImportArgs, import};
+use calsync::model::UserId;
+use calsync::providers::Credentials;
+use calsync::setup::Setup;
+use std::time::{Duration, Instant};
+
+struct Server {
+    name: &'static str,
+    url: String,
+    user: String,
+    password: String,
+}
+
+fn servers() -> Vec<Server> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(user), Some(password)) = (
+        var("CALSYNC_TEST_CALDAV_USER"),
+        var("CALSYNC_TEST_CALDAV_PASSWORD"),
+    ) else {
+        eprintln!("no servers: eval \"$(scripts/caldav-servers.sh start)\" first");
+        return Vec::new();
+    };
+    [
+        ("radicale", "CALSYNC_TEST_RADICALE_URL"),
+        ("xandikos", "CALSYNC_TEST_XANDIKOS_URL"),
+    ]
+    .into_iter()
+    .filter_map(|(name, variable)| {
+        var(variable).map(|url| Server {
+            name,
+            url,
+            user: user.clone(),
+            password: password.clone(),
+        })
+    })
+    .collect()
+}
+
+/// One VEVENT per hour from 2031-01-01, as an export holds them.
+fn vevent(tag: &str, index: usize) -> String {
+    let (day, hour) = (index / 24, index % 24);
+    let date = chrono::NaiveDate::from_ymd_opt(2031, 1, 1).expect("a date")
+        + chrono::Duration::days(day as i64);
+    let stamp = |h: usize| format!("{}T{h:02}0000Z", date.format("%Y%m%d"));
+    format!(
+        "BEGIN:VEVENT\r\nUID:{tag}-{index}\r\nDTSTAMP:20300101T000000Z\r\nDTSTART:{}\r\n\
+         DTEND:{}\r\nSUMMARY:Event {index}\r\nLOCATION:Room {hour}\r\nEND:VEVENT\r\n",
+        stamp(hour),
+        stamp(hour).replace(&format!("T{hour:02}0000Z"), &format!("T{hour:02}3000Z"))
+    )
+}
+
+fn wrap(body: &str) -> String {
+    format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\n{body}END:VCALENDAR\r\n")
+}
+
+/// A new calendar in the user's home; answers its URL.
+async fn new_calendar(client: &reqwest::Client, server: &Server, home: &str) -> String {
+    let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{home}{name}/");
+    let body = format!(
+        "<?xml version=\"1.0\"?><C:mkcalendar xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">\
+         <D:set><D:prop><D:displayname>{name}</D:displayname></D:prop></D:set></C:mkcalendar>"
+    );
+    let response = client
+        .request(
+            reqwest::Method::from_bytes(b"MKCALENDAR").expect("method"),
+            &url,
+        )
+        .basic_auth(&server.user, Some(&server.password))
+        .body(body)
+        .send()
+        .await
+        .expect("MKCALENDAR");
+    assert!(response.status().is_success(), "{}", response.status());
+    name
+}
+
+async fn floor(client: &reqwest::Client, server: &Server, calendar: &str, n: usize) -> Duration {
+    let started = Instant::now();
+    for index in 0..n {
+        let response = client
+            .put(format!("{calendar}floor-{index}.ics"))
+            .basic_auth(&server.user, Some(&server.password))
+            .header("If-None-Match", "*")
+            .header("Content-Type", "text/calendar; charset=utf-8")
+            .body(wrap(&vevent("floor", index)))
+            .send()
+            .await
+            .expect("PUT");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+    started.elapsed()
+}
+
+async fn run_import(
+    server: &Server,
+    home: &str,
+    name: &str,
+    n: usize,
+    concurrency: u16,
+) -> Duration {
+    let data = tempfile::tempdir().expect("temp dir");
+    let file = data.path().join("export.ics");
+    let body: String = (0..n).map(|i| vevent(&format!("imp-{name}"), i)).collect();
+    std::fs::write(&file, wrap(&body)).expect("write");
+    let sync = Setup::in_data_dir(data.path())
+        .open()
+        .await
+        .expect("state")
+        .sync;
+    let mut credentials = Credentials::default();
+    credentials.set_str("username", server.user.as_str());
+    credentials.set_str("password", server.password.as_str());
+    credentials.set_str("url", server.url.as_str());
+    credentials.set_str("calendar", name);
+    let user = UserId::from("bench");
+    let account = sync
+        .connect_account(&user, "apple", &credentials)
+        .await
+        .expect("connect");
+    assert!(
+        account
+            .calendar_id
+            .as_deref()
+            .is_some_and(|c| c.starts_with(home))
+    );
+    let args = ImportArgs {
+        user: "bench".into(),
+        accounts: vec![account.id.to_string()],
+        path: file,
+        data_dir: None,
+        concurrency,
+    };
+    let started = Instant::now();
+    let report = import(&sync, &args).await.expect("import");
+    let took = started.elapsed();
+    assert_eq!((report.created, report.failures.len()), (n, 0), "{report}");
+    took
+}
+
+#[tokio::main]
+async fn main() {
+    let sizes: Vec<usize> = std::env::var("CALSYNC_BENCH_SIZES")
+        .unwrap_or_else(|_| "200,2000".into())
+        .split(',')
+        .filter_map(|size| size.trim().parse().ok())
+        .collect();
+    let client = reqwest::Client::new();
+    for server in servers() {
+        // Both servers keep the home at a fixed place for the test user.
+        let home = match server.name {
+            "radicale" => format!("{}/{}/", server.url, server.user),
+            _ => format!("{}/{}/calendars/", server.url, server.user),
+        };
+        for &n in &sizes {
+            let calendar = new_calendar(&client, &server, &home).await;
+            let floor = floor(&client, &server, &format!("{home}{calendar}/"), n).await;
+            let mut line = format!(
+                "{:<9} {n:>5} events  floor (keep-alive PUT loop) {:>7.2}s",
+                server.name,
+                floor.as_secs_f64()
+            );
+            for concurrency in [1, 8] {
+                let calendar = new_calendar(&client, &server, &home).await;
+                let took = run_import(&server, &home, &calendar, n, concurrency).await;
+                line.push_str(&format!(
+                    "  import -j{concurrency} {:>7.2}s ({:+.1}%)",
+                    took.as_secs_f64(),
+                    (took.as_secs_f64() / floor.as_secs_f64() - 1.0) * 100.0
+                ));
+            }
+            println!("{line}");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! A CalDAV server that goes away: a commit made while it is down ends up on
+//! it exactly once after it comes back, even when the create is repeated
+//! after it already happened (a crash between the server's answer and the
+//! store's record); detectConflicts calls the account unknown meanwhile.
+
+use super::support::{OwnRadicale, at, calendar_sync, meeting};
+use calsync::Config;
+use calsync::model::{DraftEvent, SyncResultStatus, UserId};
+use calsync::operations::{OperationKind, OperationStatus, RetryPolicy};
+use serde_json::json;
+use std::time::Duration;
+
+/// Retries that outlast the answer: the commit answers pending.
+fn patient() -> Config {
+    Config {
+        retry: RetryPolicy {
+            max_attempts: 1000,
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(100),
+        },
+        answer_within: Duration::from_millis(500),
+        lease: Duration::from_secs(1),
+        call_timeout: Duration::from_secs(2),
+        ..Config::quick()
+    }
+}
+
+#[tokio::test]
+async fn a_server_stopped_mid_commit_then_restarted_gets_the_event_once() {
+    let Some(mut radicale) =
+        OwnRadicale::start("a_server_stopped_mid_commit_then_restarted_gets_the_event_once").await
+    else {
+        return;
+    };
+    let server = radicale.server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sync = calendar_sync(dir.path(), patient()).await;
+    let user = UserId::from("ada");
+    let account = sync
+        .connect_account(&user, "apple", &server.credentials(None))
+        .await
+        .expect("connect");
+    let calendar = account.calendar_id.clone().expect("calendar");
+
+    radicale.kill();
+    let draft: DraftEvent = serde_json::from_value(json!({
+        "id": "d", "title": "x", "start": at(9).to_rfc3339(), "end": at(10).to_rfc3339(),
+    }))
+    .expect("draft");
+    let report = sync.detect_conflicts(&user, &draft).await.expect("detect");
+    assert_eq!(report.unknown_accounts.len(), 1, "{report:?}");
+    assert_eq!(report.unknown_accounts[0].account, account.id);
+
+    let answer = sync
+        .commit(&user, &meeting("Through the outage"), &[account.id.clone()])
+        .await
+        .expect("commit answers");
+    assert_eq!(
+        answer.results[&account.id].status,
+        SyncResultStatus::Pending
+    );
+    let id = answer.synced_event.internal_id.clone();
+    // The instance dies with the operation still pending.
+    sync.shutdown();
+    drop(sync);
+
+    radicale.resume().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the dead instance's lease
+    let restarted = calendar_sync(dir.path(), Config::quick()).await;
+    let resumed = restarted.resume_operations().await.expect("resume");
+    assert!(
+        resumed
+            .iter()
+            .any(|op| op.event == id && op.status == OperationStatus::Succeeded),
+        "{resumed:?}"
+    );
+    let stored = restarted
+        .store()
+        .get_synced_event(&id)
+        .await
+        .expect("read")
+        .expect("stored");
+    let href = stored.provider_ids[&account.id].event_id.clone();
+    assert_eq!(server.members(&calendar).await.len(), 1);
+
+    // The create happened, but say the record of it was lost: the same
+    // operation runs again and finds its own event instead of making another.
+    let mut create = restarted
+        .store()
+        .operations_of_event(&id)
+        .await
+        .expect("read")
+        .into_iter()
+        .find(|op| op.kind == OperationKind::Create)
+        .expect("the create operation");
+    create.status = OperationStatus::Pending;
+    create.result = None;
+    create.lease_owner = None;
+    create.lease_until = None;
+    restarted
+        .store()
+        .update_operation(&create)
+        .await
+        .expect("write");
+    let again = restarted.resume_operations().await.expect("resume again");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].status, OperationStatus::Succeeded, "{again:?}");
+    assert_eq!(
+        again[0].result.as_ref().map(|r| r.event_id.as_str()),
+        Some(href.as_str())
+    );
+    let members = server.members(&calendar).await;
+    assert_eq!(members.len(), 1, "exactly once: {members:?}");
+    let (_, _, body) = server.raw("GET", &href, &[], None).await;
+    assert_eq!(body.matches("BEGIN:VEVENT").count(), 1, "{body}");
+    assert!(body.contains(&format!("X-CALSYNC-ID:{id}")), "{body}");
+    restarted.shutdown();
+}
