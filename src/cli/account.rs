@@ -35,7 +35,7 @@ pub struct ConnectArgs {
     /// app-specific password).
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
-    /// The server (for apple; default https://caldav.icloud.com).
+    /// The server (for apple; default `https://caldav.icloud.com`).
     #[arg(long)]
     pub url: Option<String>,
     /// The calendar to write to, by name (default: the first writable one).
