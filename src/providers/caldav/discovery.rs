@@ -221,7 +221,14 @@ pub async fn make_calendar(
         Request::new(method, url.clone()).xml(xml::mkcalendar(name)),
     )
     .await?;
-    if !answer.status.is_success() {
+    // Two clients connecting at once both find no calendar and both make one:
+    // the loser is told the resource exists (405 per RFC 4791 §5.3.1;
+    // Radicale answers 409 `resource-must-be-null`). The name is the same, so
+    // the calendar the other client made is the one wanted.
+    let exists = answer.status == reqwest::StatusCode::METHOD_NOT_ALLOWED
+        || (answer.status == reqwest::StatusCode::CONFLICT
+            && answer.body.contains("resource-must-be-null"));
+    if !answer.status.is_success() && !exists {
         return Err(status_error("MKCALENDAR", &answer));
     }
     Ok(CalendarInfo {
