@@ -92,7 +92,9 @@ impl fmt::Debug for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
-            StoreLocation::MongoDb(uri) => f.debug_tuple("MongoDb").field(&redact_uri(uri)).finish(),
+            StoreLocation::MongoDb(uri) => {
+                f.debug_tuple("MongoDb").field(&redact_uri(uri)).finish()
+            }
         }
     }
 }
@@ -331,7 +333,10 @@ mod tests {
         assert!(!format!("{setup:?}").contains("hunter2"));
         let plain = "mongodb://127.0.0.1:27017/?directConnection=true";
         assert_eq!(redact_uri(plain), plain);
-        assert_eq!(redact_uri("mongodb+srv://u:p@c0/x"), "mongodb+srv://***@c0/x");
+        assert_eq!(
+            redact_uri("mongodb+srv://u:p@c0/x"),
+            "mongodb+srv://***@c0/x"
+        );
     }
 
     #[tokio::test]
