@@ -259,7 +259,13 @@ pub fn run_conflicts(
         writeln!(out, "{line}").map_err(|e| CliError(e.to_string()))
     };
     if conflicts.is_empty() {
-        write(out, "no conflicts".into())?;
+        // With an account unread, "no conflicts" would read as "free".
+        let line = if loaded.unknown.is_empty() {
+            "no conflicts"
+        } else {
+            "no conflicts on the calendars that could be read"
+        };
+        write(out, line.into())?;
     }
     for c in &conflicts {
         let reason = c["buffer"].as_str().map_or_else(
@@ -329,6 +335,19 @@ fn attendee(
     }
 }
 
+/// The flag a constraint field came from, so the error names what was typed.
+fn flag_for(field: &str) -> &'static str {
+    let name = field.strip_prefix("constraints.").unwrap_or(field);
+    match name.split(['.', '[']).next().unwrap_or(name) {
+        "workingHours" => "--working-hours",
+        "granularity" => "--granularity",
+        "limit" => "--limit",
+        "maxDays" => "--days",
+        "attendees" => "--attendee",
+        _ => "constraint",
+    }
+}
+
 /// Runs `calsync suggest`: prints ranked alternatives with their scores.
 ///
 /// # Errors
@@ -363,8 +382,8 @@ pub fn run_suggest(
     let loaded = load(&args.calendars, err);
     let (index, mut problems) = index_for(&loaded, window, zone, err);
     problems.extend(loaded.problems.iter().cloned());
-    let suggestions =
-        suggest(&index, &draft, &constraints, now).map_err(|e| CliError(e.to_string()))?;
+    let suggestions = suggest(&index, &draft, &constraints, now)
+        .map_err(|e| CliError(format!("{}: {} ({})", flag_for(&e.field), e.rule, e.field)))?;
     if args.json {
         let list: Vec<Value> = suggestions
             .iter()

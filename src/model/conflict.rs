@@ -3,6 +3,7 @@
 use crate::model::{AccountId, ConflictId, DraftId, EventDetails, EventTime, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Why a draft conflicts: `time_overlap`, `buffer_violation` or `double_booking`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -28,19 +29,20 @@ pub enum BufferKind {
     TravelTime,
 }
 
-/// An existing occurrence a draft conflicts with.
+/// An existing occurrence a draft conflicts with. Its texts are shared with
+/// the busy index that found it (serialized as plain strings).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExistingEvent {
     /// The account it was read from.
     pub account: AccountId,
     /// The provider's id for the event.
-    pub event_id: String,
+    pub event_id: Arc<str>,
     /// The iCalendar UID of its series, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uid: Option<String>,
+    pub uid: Option<Arc<str>>,
     /// Its title.
-    pub title: String,
+    pub title: Arc<str>,
     /// The occurrence's own start.
     pub start: EventTime,
     /// The occurrence's own end.

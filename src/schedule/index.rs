@@ -9,6 +9,7 @@ use crate::model::{AccountId, EventId, EventTime, ExistingEvent, Transparency};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Occurrences per tree leaf: a short linear scan is cheaper than deeper
 /// tree levels and keeps the tree small.
@@ -18,9 +19,9 @@ const BLOCK: usize = 16;
 #[derive(Clone, Debug)]
 struct Source {
     account: u32,
-    event_id: Box<str>,
-    uid: Option<Box<str>>,
-    title: Box<str>,
+    event_id: Arc<str>,
+    uid: Option<Arc<str>>,
+    title: Arc<str>,
     all_day: bool,
     synced_id: Option<EventId>,
 }
@@ -403,9 +404,9 @@ impl BusyIndex {
         };
         let existing = ExistingEvent {
             account: self.accounts[source.account as usize].clone(),
-            event_id: source.event_id.to_string(),
-            uid: source.uid.as_deref().map(str::to_owned),
-            title: source.title.to_string(),
+            event_id: Arc::clone(&source.event_id),
+            uid: source.uid.clone(),
+            title: Arc::clone(&source.title),
             start: own_start,
             end: own_end,
             all_day: source.all_day,

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `zones` | IANA and Windows (Outlook) zone names |
 //! | `recurrence` | RRULE/EXRULE/RDATE/EXDATE, expanded in the event's zone |
+//! | `simple_rule` | plain daily and weekly rules, expanded directly |
 //! | `index` | [`BusyIndex`]: busy occurrences with an interval query |
 //! | `conflicts` | [`find_conflicts`]: overlap, double booking, buffers |
 //! | `constraints` | [`SuggestConstraints`] and its checks |
@@ -19,6 +20,7 @@ mod constraints;
 pub mod ics;
 mod index;
 pub mod recurrence;
+mod simple_rule;
 mod suggest;
 mod zones;
 

@@ -2,10 +2,11 @@
 //! event's start and expanded in the event's own zone with the `rrule` crate, so
 //! a weekly 9:00 stays at 9:00 local time on both sides of a DST change.
 
+use super::simple_rule::{self, Steps};
 use crate::model::EventTime;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use rrule::{RRule, RRuleSet, Unvalidated};
+use rrule::{RRule, RRuleSet, Unvalidated, Validated};
 
 /// How many occurrences one series may produce in one expansion; a rule that
 /// would produce more (a minutely rule over a year) is cut here and reported.
@@ -232,6 +233,23 @@ pub fn expand(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<EventTime>, String> {
+    expand_with(series, from, until, true)
+}
+
+/// A plain daily or weekly rule with only exclusions beside it, as the
+/// direct expansion takes it.
+struct Plain {
+    rule: RRule<Validated>,
+    step: i64,
+}
+
+/// [`expand`], with the direct expansion of plain rules on or off.
+pub(crate) fn expand_with(
+    series: &Series<'_>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    direct: bool,
+) -> Result<Vec<EventTime>, String> {
     let (zone, dt_start) = match series.start {
         EventTime::Instant(start) => {
             let zone = rrule::Tz::Tz(series.zone);
@@ -247,28 +265,51 @@ pub fn expand(
         ),
     };
     let mut set = RRuleSet::new(dt_start).limit();
+    // The one plain rule, while nothing but exclusions stands beside it.
+    let mut plain: Option<Option<Plain>> = None;
+    let mut excluded = Vec::new();
     for line in series.lines {
         set = match parse_recurrence_line(line, zone)? {
             RecurrenceLine::Rule(rule) => {
-                set.rrule(rule.validate(dt_start).map_err(|e| e.to_string())?)
+                let step = simple_rule::step_days(&rule);
+                let rule = rule.validate(dt_start).map_err(|e| e.to_string())?;
+                plain = match (plain, step) {
+                    (None, Some(step)) => Some(Some(Plain {
+                        rule: rule.clone(),
+                        step,
+                    })),
+                    _ => Some(None),
+                };
+                set.rrule(rule)
             }
             RecurrenceLine::ExRule(rule) => {
+                plain = Some(None);
                 set.exrule(rule.validate(dt_start).map_err(|e| e.to_string())?)
             }
-            RecurrenceLine::RDate(times) => times
-                .into_iter()
-                .filter_map(|time| to_series_time(time, dt_start))
-                .fold(set, RRuleSet::rdate),
+            RecurrenceLine::RDate(times) => {
+                plain = Some(None);
+                times
+                    .into_iter()
+                    .filter_map(|time| to_series_time(time, dt_start))
+                    .fold(set, RRuleSet::rdate)
+            }
             RecurrenceLine::ExDate(times) => times
                 .into_iter()
                 .filter_map(|time| to_series_time(time, dt_start))
+                .inspect(|time| excluded.push(time.timestamp()))
                 .fold(set, RRuleSet::exdate),
         };
     }
     let from = from - series.length;
+    let instants: Box<dyn Iterator<Item = DateTime<Utc>>> = match plain {
+        Some(Some(Plain { rule, step })) if direct => {
+            let start = dt_start.with_timezone(&Utc);
+            Box::new(Steps::new(&rule, step, start, zone, excluded, from))
+        }
+        _ => Box::new(set.into_iter().map(|at| at.with_timezone(&Utc))),
+    };
     let mut starts = Vec::new();
-    for occurrence in &set {
-        let instant = occurrence.with_timezone(&Utc);
+    for instant in instants {
         if instant >= until {
             break;
         }

@@ -50,7 +50,7 @@ async fn detect_reads_every_connected_account_and_records_the_conflicts(h: Harne
         .map(|c| {
             (
                 c.reason,
-                c.existing_events[0].event_id.clone(),
+                c.existing_events[0].event_id.to_string(),
                 c.existing_events[0].account.clone(),
             )
         })

@@ -33,7 +33,7 @@ async fn the_operational_principle_holds(h: Harness) {
     let conflict = &report.conflicts[0];
     assert_eq!(conflict.reason, ConflictReason::DoubleBooking);
     assert_eq!(conflict.existing_events[0].account, google.id);
-    assert_eq!(conflict.existing_events[0].event_id, "busy1");
+    assert_eq!(&*conflict.existing_events[0].event_id, "busy1");
     assert_eq!(h.provider(Provider::Google).counts().lists, 1);
     assert_eq!(h.provider(Provider::Outlook).counts().lists, 1);
 

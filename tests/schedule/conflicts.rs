@@ -136,10 +136,7 @@ fn free_cancelled_and_declined_events_never_conflict() {
         utc,
     );
     let conflicts = find_conflicts(&index, &draft(start, end, utc, (0, 0, 0)));
-    let ids: Vec<&str> = conflicts
-        .iter()
-        .map(|c| c.existing[0].event_id.as_str())
-        .collect();
+    let ids: Vec<&str> = conflicts.iter().map(|c| &*c.existing[0].event_id).collect();
     assert_eq!(ids, vec!["tentative"]);
 }
 
@@ -161,7 +158,7 @@ fn the_rescheduled_event_never_conflicts_with_itself() {
     moving.event_id = Some(EventId::from("evt-1"));
     let conflicts = find_conflicts(&index, &moving);
     assert_eq!(conflicts.len(), 1);
-    assert_eq!(conflicts[0].existing[0].event_id, "other");
+    assert_eq!(&*conflicts[0].existing[0].event_id, "other");
     assert_eq!(conflicts[0].existing[0].account.as_str(), "outlook");
 }
 

@@ -2,6 +2,7 @@
 //! events, conflict classification, ranked suggestions, iCalendar input.
 
 mod all_day;
+mod cli;
 mod conflicts;
 mod dst;
 mod golden;

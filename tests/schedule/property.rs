@@ -171,7 +171,7 @@ proptest! {
                     EventTime::Instant(at) => at.timestamp(),
                     EventTime::Date(_) => index.overlapping(start - Duration::days(3), start + Duration::days(3)).into_iter().find(|o| o.existing == *existing).map(|o| o.start.timestamp()).unwrap_or_default(),
                 };
-                (existing.event_id.clone(), at, c.reason, c.buffer)
+                (existing.event_id.to_string(), at, c.reason, c.buffer)
             })
             .collect();
         engine.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));

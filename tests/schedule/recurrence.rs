@@ -168,7 +168,10 @@ fn moved_and_cancelled_instances_replace_their_occurrences() {
         local_starts(&index, ny),
         vec!["2025-01-06 10:00", "2025-01-14 16:00", "2025-01-27 10:00"]
     );
-    let ids: Vec<String> = index.occurrences().map(|o| o.existing.event_id).collect();
+    let ids: Vec<String> = index
+        .occurrences()
+        .map(|o| o.existing.event_id.to_string())
+        .collect();
     assert_eq!(ids, vec!["m", "m-moved", "m"]);
 }
 
