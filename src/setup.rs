@@ -18,7 +18,10 @@ use std::sync::Arc;
 pub const DEFAULT_STORE: &str = "./calsync-data/calsync.db";
 
 /// Where the store lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Display` and `Debug` forms hide any user name and password a
+/// MongoDB URI holds, so a location can be logged or printed in an error.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// An embedded SQLite file.
     Sqlite(PathBuf),
@@ -37,12 +40,43 @@ impl FromStr for StoreLocation {
         if text.starts_with("mongodb://") || text.starts_with("mongodb+srv://") {
             return Ok(StoreLocation::MongoDb(text.to_owned()));
         }
-        if text.contains("://") {
+        if let Some(scheme_end) = text.find("://") {
+            // Only the scheme is quoted: the rest may hold a password.
             return Err(format!(
-                "{text:?} is neither a file path nor a mongodb:// URI"
+                "a {}:// URI is neither a file path nor a mongodb:// or mongodb+srv:// URI",
+                &text[..scheme_end]
             ));
         }
         Ok(StoreLocation::Sqlite(PathBuf::from(text)))
+    }
+}
+
+/// The command-line parser of a [`StoreLocation`]: unlike clap's default,
+/// its errors never repeat the value, which may be a URI with a password.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreLocationParser;
+
+impl clap::builder::TypedValueParser for StoreLocationParser {
+    type Value = StoreLocation;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StoreLocation, clap::Error> {
+        let name = arg.map_or_else(|| "--store".to_owned(), ToString::to_string);
+        let refuse = |reason: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{name}: {reason}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("must be valid UTF-8"))?;
+        text.parse().map_err(|reason: String| refuse(&reason))
     }
 }
 
@@ -50,9 +84,33 @@ impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
-            // The URI may hold a password: only its scheme is shown.
-            StoreLocation::MongoDb(_) => f.write_str("mongodb://<redacted>"),
+            StoreLocation::MongoDb(uri) => f.write_str(&redact_uri(uri)),
         }
+    }
+}
+
+impl fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            StoreLocation::MongoDb(uri) => {
+                f.debug_tuple("MongoDb").field(&redact_uri(uri)).finish()
+            }
+        }
+    }
+}
+
+/// The URI with the user information before `@` (user name and password)
+/// replaced by `***`; the hosts, database and options stay readable.
+fn redact_uri(uri: &str) -> String {
+    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
+        return uri.to_owned();
+    };
+    let rest = &uri[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &uri[..scheme_end], &rest[at..]),
+        None => uri.to_owned(),
     }
 }
 
@@ -130,6 +188,9 @@ pub struct Setup {
     pub store: StoreLocation,
     /// The prefix of the store's collections.
     pub prefix: String,
+    /// The MongoDB database (default: the URI's, else `calsync`); only a
+    /// MongoDB store has one.
+    pub database: Option<String>,
     /// Where the master key file lives (default: the store file's directory).
     pub data_dir: Option<PathBuf>,
     /// Which providers to use.
@@ -143,6 +204,7 @@ impl Default for Setup {
         Setup {
             store: StoreLocation::Sqlite(PathBuf::from(DEFAULT_STORE)),
             prefix: crate::store::DEFAULT_PREFIX.to_owned(),
+            database: None,
             data_dir: None,
             providers: ProviderSet::Sandbox,
             config: Config::default(),
@@ -216,6 +278,11 @@ impl Setup {
             source,
         };
         match &self.store {
+            StoreLocation::Sqlite(_) if self.database.is_some() => Err(SetupError::Unsupported {
+                setting: "database",
+                reason: "only a mongodb:// store has a database; the SQLite store is one file"
+                    .to_owned(),
+            }),
             StoreLocation::Sqlite(path) => {
                 make_parent(path)?;
                 let store = crate::store::SqliteStore::open(path, &self.prefix)
@@ -223,9 +290,20 @@ impl Setup {
                     .map_err(failed)?;
                 Ok(Arc::new(store))
             }
+            #[cfg(feature = "mongodb")]
+            StoreLocation::MongoDb(uri) => {
+                let store =
+                    crate::store::MongoStore::connect(uri, self.database.as_deref(), &self.prefix)
+                        .await
+                        .map_err(failed)?;
+                Ok(Arc::new(store))
+            }
+            #[cfg(not(feature = "mongodb"))]
             StoreLocation::MongoDb(_) => Err(SetupError::Unsupported {
                 setting: "store",
-                reason: "MongoDB is not available in this build; use a SQLite file path".to_owned(),
+                reason: "calsync was built without MongoDB support (cargo feature `mongodb`); \
+                         rebuild with --features mongodb, or use a SQLite file path"
+                    .to_owned(),
             }),
         }
     }
@@ -289,7 +367,90 @@ mod tests {
             Ok(StoreLocation::MongoDb(_))
         ));
         assert!("http://x".parse::<StoreLocation>().is_err());
+        let refused = "mongo://calsync:hunter2@h/".parse::<StoreLocation>();
+        let refused = refused.expect_err("not a mongodb:// scheme");
+        assert!(refused.contains("mongo://"), "{refused}");
+        assert!(!refused.contains("hunter2"), "{refused}");
         assert!("".parse::<StoreLocation>().is_err());
+    }
+
+    #[test]
+    fn credentials_in_a_uri_are_never_shown() {
+        let location: StoreLocation = "mongodb://calsync:hunter2@db1:27017,db2/app?replicaSet=rs0"
+            .parse()
+            .expect("a mongodb:// URI");
+        let shown = [format!("{location}"), format!("{location:?}")];
+        for text in &shown {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(!text.contains("calsync:"), "{text}");
+            assert!(text.contains("db1:27017,db2/app?replicaSet=rs0"), "{text}");
+        }
+        let setup = Setup {
+            store: location,
+            ..Setup::default()
+        };
+        assert!(!format!("{setup:?}").contains("hunter2"));
+        let plain = "mongodb://127.0.0.1:27017/?directConnection=true";
+        assert_eq!(redact_uri(plain), plain);
+        assert_eq!(
+            redact_uri("mongodb+srv://u:p@c0/x"),
+            "mongodb+srv://***@c0/x"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_database_is_refused_for_a_sqlite_store() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let setup = Setup {
+            store: StoreLocation::Sqlite(dir.path().join("c.db")),
+            database: Some("calsync".to_owned()),
+            data_dir: Some(dir.path().to_owned()),
+            ..Setup::default()
+        };
+        match setup.open().await {
+            Err(SetupError::Unsupported { setting, .. }) => assert_eq!(setting, "database"),
+            other => panic!("expected the database setting to be refused: {other:?}"),
+        }
+        assert!(!dir.path().join("c.db").exists(), "nothing was made");
+    }
+
+    #[cfg(not(feature = "mongodb"))]
+    #[tokio::test]
+    async fn without_the_feature_a_mongodb_store_is_refused_clearly() {
+        let setup = Setup {
+            store: "mongodb://u:hunter2@127.0.0.1:9/".parse().expect("uri"),
+            ..Setup::default()
+        };
+        let error = setup.open().await.expect_err("not built in").to_string();
+        assert!(error.contains("built without MongoDB support"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[cfg(feature = "mongodb")]
+    #[tokio::test]
+    async fn a_mongodb_store_that_does_not_answer_is_named_without_its_password() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let setup = Setup {
+            store: "mongodb://u:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=200"
+                .parse()
+                .expect("uri"),
+            data_dir: Some(dir.path().to_owned()),
+            ..Setup::default()
+        };
+        let error = setup.open().await.expect_err("nothing listens on port 9");
+        assert!(
+            matches!(
+                error,
+                SetupError::Store {
+                    source: StoreError::Unavailable(_),
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("127.0.0.1:9"), "{shown}");
     }
 
     #[test]

@@ -1,18 +1,18 @@
-//! `calsync demo`: the operational principle, played on the embedded store
-//! and the sandbox providers.
+//! `calsync demo`: the operational principle, played on the sandbox providers
+//! and the store the options name (by default an embedded file in a
+//! temporary directory), built through [`Setup`] as `calsync serve` is.
 
 use crate::model::{DraftConstraints, DraftEvent, DraftId, EventDetails, Provider, UserId};
 use crate::providers::Credentials;
-use crate::providers::sandbox::{Sandbox, read_seed};
+use crate::providers::sandbox::read_seed;
 use crate::schedule::CalendarEvent;
-use crate::store::{DEFAULT_PREFIX, SqliteStore, Store};
-use crate::vault::Vault;
+use crate::setup::{ProviderSet, Setup, StoreLocation, StoreLocationParser};
+use crate::store::DEFAULT_PREFIX;
 use crate::{CalendarSync, Config};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// `calsync demo` options.
 #[derive(Clone, Debug, clap::Args)]
@@ -20,9 +20,20 @@ pub struct DemoArgs {
     /// Print one JSON object, keyed by action in the order played.
     #[arg(long)]
     pub json: bool,
-    /// Keep the store in this directory (default: a temporary one).
+    /// Keep the master key, and the store file unless --store says
+    /// otherwise, in this directory (default: a temporary one).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store: a SQLite file path, or a mongodb:// or mongodb+srv:// URI
+    /// (feature `mongodb`); default: `calsync.db` in the data directory.
+    #[arg(long, value_name = "PATH|URI", value_parser = StoreLocationParser)]
+    pub store: Option<StoreLocation>,
+    /// The prefix of the store's collections.
+    #[arg(long, default_value = DEFAULT_PREFIX)]
+    pub prefix: String,
+    /// The MongoDB database (default: the one the URI names, else `calsync`).
+    #[arg(long)]
+    pub database: Option<String>,
     /// The user's time zone (IANA).
     #[arg(long, default_value = "America/New_York")]
     pub zone: String,
@@ -62,18 +73,22 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         .unwrap_or_else(|| temporary.path().to_owned());
     std::fs::create_dir_all(&dir)
         .map_err(|e| DemoError::Setup(format!("{}: {e}", dir.display())))?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.join("calsync.db"), DEFAULT_PREFIX)
-            .await
-            .map_err(|e| DemoError::Setup(e.to_string()))?,
-    );
-    let vault = Vault::from_env_or_file(&dir).map_err(|e| DemoError::Setup(e.to_string()))?;
-    let sandbox = Sandbox::new();
-    let sync = CalendarSync::builder(store)
-        .providers(sandbox.providers())
-        .vault(vault)
-        .config(Config::quick())
-        .build();
+    let setup = Setup {
+        store: args
+            .store
+            .clone()
+            .unwrap_or_else(|| StoreLocation::Sqlite(dir.join("calsync.db"))),
+        prefix: args.prefix.clone(),
+        database: args.database.clone(),
+        data_dir: Some(dir),
+        providers: ProviderSet::Sandbox,
+        config: Config::quick(),
+    };
+    let sync = setup
+        .open()
+        .await
+        .map_err(|e| DemoError::Setup(e.to_string()))?
+        .sync;
     let extra = match &args.seed {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -6,7 +6,7 @@
 
 use super::{AppState, Auth, RateLimit};
 use crate::concept::Config;
-use crate::setup::{DEFAULT_STORE, ProviderSet, Setup, StoreLocation};
+use crate::setup::{DEFAULT_STORE, ProviderSet, Setup, StoreLocation, StoreLocationParser};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -28,12 +28,22 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "CALSYNC_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// The store: a SQLite file path, or a mongodb:// URI where that backend is built in.
-    #[arg(long, env = "CALSYNC_STORE", default_value = DEFAULT_STORE, value_parser = parse_store)]
+    /// The store: a SQLite file path, or a mongodb:// or mongodb+srv:// URI
+    /// (feature `mongodb`). The URI's password is never printed or logged.
+    #[arg(
+        long,
+        env = "CALSYNC_STORE",
+        hide_env_values = true,
+        default_value = DEFAULT_STORE,
+        value_parser = StoreLocationParser
+    )]
     pub store: StoreLocation,
     /// The prefix of the store's collections.
     #[arg(long, env = "CALSYNC_PREFIX", default_value = crate::store::DEFAULT_PREFIX)]
     pub prefix: String,
+    /// The MongoDB database (default: the one the URI names, else `calsync`).
+    #[arg(long, env = "CALSYNC_DATABASE")]
+    pub database: Option<String>,
     /// Where the master key file lives (default: the store file's directory);
     /// CALSYNC_MASTER_KEY, when set, is used instead of the file.
     #[arg(long, env = "CALSYNC_DATA_DIR")]
@@ -62,10 +72,6 @@ pub struct ServeArgs {
     /// How logs are written.
     #[arg(long, env = "CALSYNC_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
-}
-
-fn parse_store(text: &str) -> Result<StoreLocation, String> {
-    text.parse()
 }
 
 fn parse_providers(text: &str) -> Result<ProviderSet, String> {
@@ -125,6 +131,7 @@ impl ServeArgs {
         Setup {
             store: self.store.clone(),
             prefix: self.prefix.clone(),
+            database: self.database.clone(),
             data_dir: self.data_dir.clone(),
             providers: self.providers,
             config: Config::default(),
@@ -222,7 +229,14 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             source,
         })?;
     let address = listener.local_addr().unwrap_or(args.bind);
-    tracing::info!(%address, store = %args.store, prefix = %args.prefix, "calsync serving");
+    // The store's Display hides a MongoDB URI's credentials.
+    tracing::info!(
+        %address,
+        store = %args.store,
+        prefix = %args.prefix,
+        database = args.database.as_deref().unwrap_or("(default)"),
+        "calsync serving"
+    );
     let upkeep = tokio::spawn(async {
         loop {
             tokio::time::sleep(Duration::from_secs(5)).await;
@@ -322,6 +336,25 @@ mod tests {
             let error = parse(args).unwrap_err();
             assert!(error.contains(named), "{args:?}: {error}");
         }
+        let error = parse(&["--store", "mongo://calsync:hunter2@h/"]).unwrap_err();
+        assert!(error.contains("--store"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn a_mongodb_store_and_database_are_settings() {
+        let args = parse(&[
+            "--store",
+            "mongodb://calsync:hunter2@127.0.0.1:27017/?replicaSet=rs0",
+            "--database",
+            "cal_prod",
+        ])
+        .unwrap();
+        let setup = args.setup();
+        assert!(matches!(setup.store, StoreLocation::MongoDb(_)));
+        assert_eq!(setup.database.as_deref(), Some("cal_prod"));
+        assert!(!format!("{args:?}").contains("hunter2"));
+        assert!(!args.store.to_string().contains("hunter2"));
     }
 
     #[test]

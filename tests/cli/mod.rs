@@ -117,3 +117,70 @@ BEGIN:VEVENT\r\nUID:broken@example.com\r\nDTSTART:not-a-date\r\nEND:VEVENT\r\nEN
         "3pm is taken every day by the export"
     );
 }
+
+#[cfg(feature = "mongodb")]
+#[tokio::test]
+async fn demo_plays_the_principle_on_mongodb() {
+    use mongodb::bson::doc;
+    let Some(uri) = crate::store::mongodb::test_uri() else {
+        return;
+    };
+    let database = crate::store::mongodb::unique_database();
+    let output = calsync(&[
+        "demo",
+        "--json",
+        "--store",
+        &uri,
+        "--database",
+        &database,
+        "--prefix",
+        "Demo.",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let event_id = answer["commit"]["internalId"]
+        .as_str()
+        .expect("synced event id");
+
+    let client = mongodb::Client::with_uri_str(&uri).await.expect("client");
+    let db = client.database(&database);
+    let collection = |name: &str| db.collection::<mongodb::bson::Document>(name);
+    let accounts = collection("Demo.accounts")
+        .count_documents(doc! {})
+        .await
+        .expect("count");
+    assert_eq!(
+        accounts, 2,
+        "the demo's accounts are in the MongoDB database"
+    );
+    let event = collection("Demo.syncedEvents")
+        .find_one(doc! { "_id": event_id })
+        .await
+        .expect("find")
+        .expect("the committed event is in the MongoDB database");
+    assert_eq!(
+        event.get_array("accounts").map(Vec::len),
+        Ok(2),
+        "{event:?}"
+    );
+}
+
+#[test]
+fn demo_never_prints_the_password_of_a_store_uri() {
+    for uri in [
+        "mongodb://calsync:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=200",
+        "mongo://calsync:hunter2@127.0.0.1:9/",
+    ] {
+        let output = calsync(&["demo", "--store", uri]);
+        assert!(!output.status.success(), "{uri}: nothing listens there");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stderr.contains("store"), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(!stdout.contains("hunter2"), "{stdout}");
+    }
+}

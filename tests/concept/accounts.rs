@@ -8,13 +8,26 @@ use calsync::providers::sandbox::FaultKind;
 use chrono::Duration;
 use serde_json::json;
 
+on_every_store!(
+    connect_creates_a_connected_account_without_showing_credentials,
+    two_accounts_of_one_provider_are_distinct,
+    connect_requires_valid_credentials_and_changes_nothing_otherwise,
+    connect_requires_a_supported_provider,
+    connect_reports_an_unreachable_provider,
+    get_account_status_answers_only_the_users_accounts,
+    disconnect_revokes_wipes_and_keeps_committed_events,
+    disconnect_requires_the_users_own_existing_account,
+    refresh_sync_refreshes_tokens_that_expire_within_five_minutes,
+    refresh_sync_marks_a_refused_refresh_token_as_needing_reauthorization,
+    refresh_sync_requires_a_connected_account_of_the_user,
+    refresh_sync_brings_an_account_in_error_back,
+);
+
 fn credentials(value: serde_json::Value) -> Credentials {
     serde_json::from_value(value).expect("credentials")
 }
 
-#[tokio::test]
-async fn connect_creates_a_connected_account_without_showing_credentials() {
-    let h = Harness::new().await;
+async fn connect_creates_a_connected_account_without_showing_credentials(h: Harness) {
     let ada = user("ada");
     let account = h.connect(&ada, Provider::Google).await;
     assert_eq!(account.sync_status, SyncStatus::Connected);
@@ -30,9 +43,7 @@ async fn connect_creates_a_connected_account_without_showing_credentials() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn two_accounts_of_one_provider_are_distinct() {
-    let h = Harness::new().await;
+async fn two_accounts_of_one_provider_are_distinct(h: Harness) {
     let ada = user("ada");
     let first = h.connect(&ada, Provider::Google).await;
     let second = h.connect(&ada, Provider::Google).await;
@@ -44,9 +55,7 @@ async fn two_accounts_of_one_provider_are_distinct() {
     );
 }
 
-#[tokio::test]
-async fn connect_requires_valid_credentials_and_changes_nothing_otherwise() {
-    let h = Harness::new().await;
+async fn connect_requires_valid_credentials_and_changes_nothing_otherwise(h: Harness) {
     let ada = user("ada");
     let error = h
         .sync
@@ -70,9 +79,7 @@ async fn connect_requires_valid_credentials_and_changes_nothing_otherwise() {
     );
 }
 
-#[tokio::test]
-async fn connect_requires_a_supported_provider() {
-    let h = Harness::new().await;
+async fn connect_requires_a_supported_provider(h: Harness) {
     let ada = user("ada");
     let error = h
         .sync
@@ -90,9 +97,7 @@ async fn connect_requires_a_supported_provider() {
     );
 }
 
-#[tokio::test]
-async fn connect_reports_an_unreachable_provider() {
-    let h = Harness::new().await;
+async fn connect_reports_an_unreachable_provider(h: Harness) {
     let ada = user("ada");
     h.provider(Provider::Outlook)
         .fail_next(1, FaultKind::ServerError);
@@ -111,9 +116,7 @@ async fn connect_reports_an_unreachable_provider() {
     );
 }
 
-#[tokio::test]
-async fn get_account_status_answers_only_the_users_accounts() {
-    let h = Harness::new().await;
+async fn get_account_status_answers_only_the_users_accounts(h: Harness) {
     let (ada, bob) = (user("ada"), user("bob"));
     let a = h.connect(&ada, Provider::Google).await;
     let b = h.connect(&bob, Provider::Zoom).await;
@@ -129,9 +132,7 @@ async fn get_account_status_answers_only_the_users_accounts() {
     h.assert_invariants(&[&ada, &bob]).await;
 }
 
-#[tokio::test]
-async fn disconnect_revokes_wipes_and_keeps_committed_events() {
-    let h = Harness::new().await;
+async fn disconnect_revokes_wipes_and_keeps_committed_events(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -203,9 +204,7 @@ async fn disconnect_revokes_wipes_and_keeps_committed_events() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn disconnect_requires_the_users_own_existing_account() {
-    let h = Harness::new().await;
+async fn disconnect_requires_the_users_own_existing_account(h: Harness) {
     let (ada, bob) = (user("ada"), user("bob"));
     let google = h.connect(&ada, Provider::Google).await;
     let error = h
@@ -233,9 +232,7 @@ async fn disconnect_requires_the_users_own_existing_account() {
     assert!(record.sealed_credentials.is_some());
 }
 
-#[tokio::test]
-async fn refresh_sync_refreshes_tokens_that_expire_within_five_minutes() {
-    let h = Harness::new().await;
+async fn refresh_sync_refreshes_tokens_that_expire_within_five_minutes(h: Harness) {
     let ada = user("ada");
     let outlook = h.connect(&ada, Provider::Outlook).await;
     // Far from expiry: no refresh, but the connection is validated.
@@ -270,9 +267,7 @@ async fn refresh_sync_refreshes_tokens_that_expire_within_five_minutes() {
     assert_eq!(account.sync_status, SyncStatus::Connected);
 }
 
-#[tokio::test]
-async fn refresh_sync_marks_a_refused_refresh_token_as_needing_reauthorization() {
-    let h = Harness::new().await;
+async fn refresh_sync_marks_a_refused_refresh_token_as_needing_reauthorization(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     h.clock.advance(Duration::minutes(58));
@@ -295,9 +290,7 @@ async fn refresh_sync_marks_a_refused_refresh_token_as_needing_reauthorization()
     assert_eq!(error.kind(), "account_not_connected");
 }
 
-#[tokio::test]
-async fn refresh_sync_requires_a_connected_account_of_the_user() {
-    let h = Harness::new().await;
+async fn refresh_sync_requires_a_connected_account_of_the_user(h: Harness) {
     let (ada, bob) = (user("ada"), user("bob"));
     let google = h.connect(&ada, Provider::Google).await;
     let error = h
@@ -325,9 +318,7 @@ async fn refresh_sync_requires_a_connected_account_of_the_user() {
     assert_eq!(record.account.last_sync, Some(start_of_test()));
 }
 
-#[tokio::test]
-async fn refresh_sync_brings_an_account_in_error_back() {
-    let h = Harness::new().await;
+async fn refresh_sync_brings_an_account_in_error_back(h: Harness) {
     let ada = user("ada");
     let zoom = h.connect(&ada, Provider::Zoom).await;
     h.provider(Provider::Zoom)

@@ -6,9 +6,23 @@ use calsync::model::{Provider, SyncResultStatus, SyncStatus};
 use calsync::providers::sandbox::{FaultKind, FaultPlan};
 use chrono::Duration;
 
-#[tokio::test]
-async fn commit_creates_the_event_on_every_account_with_provider_shaped_ids() {
-    let h = Harness::new().await;
+on_every_store!(
+    commit_creates_the_event_on_every_account_with_provider_shaped_ids,
+    commit_to_two_accounts_of_one_provider_keeps_both_ids,
+    commit_requires_a_validated_event_and_changes_nothing_otherwise,
+    commit_requires_accounts_of_the_user_and_changes_nothing_otherwise,
+    commit_requires_all_accounts_connected,
+    transient_failures_are_retried_and_leave_no_duplicate,
+    an_expired_token_is_refreshed_once_and_the_call_retried,
+    partial_failure_is_reported_per_account_and_marks_the_account,
+    refused_credentials_fail_the_account_without_retries,
+    when_every_provider_refuses_nothing_is_kept,
+    a_slow_provider_is_answered_as_pending_and_finishes_in_the_background,
+    a_virtual_meeting_is_made_on_zoom_and_its_link_written_into_the_calendars,
+    a_virtual_meeting_requires_a_zoom_account,
+);
+
+async fn commit_creates_the_event_on_every_account_with_provider_shaped_ids(h: Harness) {
     let ada = user("ada");
     let accounts = [
         h.connect(&ada, Provider::Google).await,
@@ -66,9 +80,7 @@ async fn commit_creates_the_event_on_every_account_with_provider_shaped_ids() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn commit_to_two_accounts_of_one_provider_keeps_both_ids() {
-    let h = Harness::new().await;
+async fn commit_to_two_accounts_of_one_provider_keeps_both_ids(h: Harness) {
     let ada = user("ada");
     let work = h.connect(&ada, Provider::Google).await;
     let home = h.connect(&ada, Provider::Google).await;
@@ -87,9 +99,7 @@ async fn commit_to_two_accounts_of_one_provider_keeps_both_ids() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn commit_requires_a_validated_event_and_changes_nothing_otherwise() {
-    let h = Harness::new().await;
+async fn commit_requires_a_validated_event_and_changes_nothing_otherwise(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let mut bad = event("Backwards", tuesday(10), 30);
@@ -139,9 +149,7 @@ async fn commit_requires_a_validated_event_and_changes_nothing_otherwise() {
     );
 }
 
-#[tokio::test]
-async fn commit_requires_accounts_of_the_user_and_changes_nothing_otherwise() {
-    let h = Harness::new().await;
+async fn commit_requires_accounts_of_the_user_and_changes_nothing_otherwise(h: Harness) {
     let (ada, bob) = (user("ada"), user("bob"));
     let mine = h.connect(&ada, Provider::Google).await;
     let theirs = h.connect(&bob, Provider::Outlook).await;
@@ -162,9 +170,7 @@ async fn commit_requires_accounts_of_the_user_and_changes_nothing_otherwise() {
     assert!(h.events_on(&theirs).is_empty());
 }
 
-#[tokio::test]
-async fn commit_requires_all_accounts_connected() {
-    let h = Harness::new().await;
+async fn commit_requires_all_accounts_connected(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -185,9 +191,7 @@ async fn commit_requires_all_accounts_connected() {
     assert!(h.events_on(&google).is_empty());
 }
 
-#[tokio::test]
-async fn transient_failures_are_retried_and_leave_no_duplicate() {
-    let h = Harness::new().await;
+async fn transient_failures_are_retried_and_leave_no_duplicate(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -225,9 +229,7 @@ async fn transient_failures_are_retried_and_leave_no_duplicate() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn an_expired_token_is_refreshed_once_and_the_call_retried() {
-    let h = Harness::new().await;
+async fn an_expired_token_is_refreshed_once_and_the_call_retried(h: Harness) {
     let ada = user("ada");
     let zoom = h.connect(&ada, Provider::Zoom).await;
     h.provider(Provider::Zoom)
@@ -252,9 +254,7 @@ async fn an_expired_token_is_refreshed_once_and_the_call_retried() {
     assert_eq!(h.events_on(&zoom).len(), 2);
 }
 
-#[tokio::test]
-async fn partial_failure_is_reported_per_account_and_marks_the_account() {
-    let h = Harness::new().await;
+async fn partial_failure_is_reported_per_account_and_marks_the_account(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let apple = h.connect(&ada, Provider::Apple).await;
@@ -296,9 +296,7 @@ async fn partial_failure_is_reported_per_account_and_marks_the_account() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn refused_credentials_fail_the_account_without_retries() {
-    let h = Harness::new().await;
+async fn refused_credentials_fail_the_account_without_retries(h: Harness) {
     let ada = user("ada");
     let outlook = h.connect(&ada, Provider::Outlook).await;
     let google = h.connect(&ada, Provider::Google).await;
@@ -337,9 +335,7 @@ async fn refused_credentials_fail_the_account_without_retries() {
     assert_eq!(h.provider(Provider::Outlook).counts().creates, 0);
 }
 
-#[tokio::test]
-async fn when_every_provider_refuses_nothing_is_kept() {
-    let h = Harness::new().await;
+async fn when_every_provider_refuses_nothing_is_kept(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     h.provider(Provider::Google)
@@ -365,11 +361,10 @@ async fn when_every_provider_refuses_nothing_is_kept() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background() {
+async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background(h: Harness) {
     let mut config = calsync::Config::quick();
     config.answer_within = std::time::Duration::from_millis(50);
-    let h = Harness::with_config(config).await;
+    let h = h.configured(config);
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let zoom = h.connect(&ada, Provider::Zoom).await;
@@ -401,9 +396,7 @@ async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background()
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn a_virtual_meeting_is_made_on_zoom_and_its_link_written_into_the_calendars() {
-    let h = Harness::new().await;
+async fn a_virtual_meeting_is_made_on_zoom_and_its_link_written_into_the_calendars(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let zoom = h.connect(&ada, Provider::Zoom).await;
@@ -428,9 +421,7 @@ async fn a_virtual_meeting_is_made_on_zoom_and_its_link_written_into_the_calenda
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn a_virtual_meeting_requires_a_zoom_account() {
-    let h = Harness::new().await;
+async fn a_virtual_meeting_requires_a_zoom_account(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let mut meeting = event("Call", tuesday(10), 30);

@@ -7,9 +7,16 @@ use calsync::model::{ConflictReason, Provider};
 use calsync::providers::sandbox::FaultKind;
 use serde_json::json;
 
-#[tokio::test]
-async fn detect_reads_every_connected_account_and_records_the_conflicts() {
-    let h = Harness::new().await;
+on_every_store!(
+    detect_reads_every_connected_account_and_records_the_conflicts,
+    committed_events_are_seen_by_later_detection_and_never_conflict_with_themselves,
+    an_unreadable_account_is_unknown_not_free,
+    detect_skips_disconnected_accounts_and_other_users,
+    detect_requires_a_valid_draft,
+    suggest_requires_detected_conflicts_for_the_same_draft_and_time,
+);
+
+async fn detect_reads_every_connected_account_and_records_the_conflicts(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -87,9 +94,9 @@ async fn detect_reads_every_connected_account_and_records_the_conflicts() {
     );
 }
 
-#[tokio::test]
-async fn committed_events_are_seen_by_later_detection_and_never_conflict_with_themselves() {
-    let h = Harness::new().await;
+async fn committed_events_are_seen_by_later_detection_and_never_conflict_with_themselves(
+    h: Harness,
+) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let committed = h
@@ -118,9 +125,7 @@ async fn committed_events_are_seen_by_later_detection_and_never_conflict_with_th
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
 }
 
-#[tokio::test]
-async fn an_unreadable_account_is_unknown_not_free() {
-    let h = Harness::new().await;
+async fn an_unreadable_account_is_unknown_not_free(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let apple = h.connect(&ada, Provider::Apple).await;
@@ -137,9 +142,7 @@ async fn an_unreadable_account_is_unknown_not_free() {
     let _ = google;
 }
 
-#[tokio::test]
-async fn detect_skips_disconnected_accounts_and_other_users() {
-    let h = Harness::new().await;
+async fn detect_skips_disconnected_accounts_and_other_users(h: Harness) {
     let (ada, bob) = (user("ada"), user("bob"));
     let google = h.connect(&ada, Provider::Google).await;
     let bobs = h.connect(&bob, Provider::Google).await;
@@ -164,9 +167,7 @@ async fn detect_skips_disconnected_accounts_and_other_users() {
     assert!(report.unknown_accounts.is_empty());
 }
 
-#[tokio::test]
-async fn detect_requires_a_valid_draft() {
-    let h = Harness::new().await;
+async fn detect_requires_a_valid_draft(h: Harness) {
     let ada = user("ada");
     h.connect(&ada, Provider::Google).await;
     let mut bad = draft("d", tuesday(10), 30);
@@ -187,9 +188,7 @@ async fn detect_requires_a_valid_draft() {
     assert_eq!(h.provider(Provider::Google).counts().lists, 0);
 }
 
-#[tokio::test]
-async fn suggest_requires_detected_conflicts_for_the_same_draft_and_time() {
-    let h = Harness::new().await;
+async fn suggest_requires_detected_conflicts_for_the_same_draft_and_time(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     h.sync

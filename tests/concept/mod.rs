@@ -1,4 +1,5 @@
-//! The concept's actions, guided by the spec's principle.
+//! The concept's actions, guided by the spec's principle, on every store
+//! backend (credentials at rest are checked on the embedded file only).
 
 mod support;
 
@@ -8,4 +9,5 @@ mod conflicts;
 mod principle;
 mod recovery;
 mod secrets;
+mod shared_store;
 mod update_cancel;

@@ -4,9 +4,9 @@ use super::support::*;
 use calsync::model::{ConflictReason, Provider, SyncResultStatus};
 use serde_json::json;
 
-#[tokio::test]
-async fn the_operational_principle_holds() {
-    let h = Harness::new().await;
+on_every_store!(the_operational_principle_holds,);
+
+async fn the_operational_principle_holds(h: Harness) {
     let ada = user("ada");
 
     // The user connects Google Calendar and Outlook accounts.

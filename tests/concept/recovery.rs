@@ -6,9 +6,11 @@ use calsync::operations::OperationStatus;
 use calsync::providers::sandbox::FaultKind;
 use std::time::Duration;
 
-#[tokio::test]
-async fn a_commit_cut_off_by_a_hanging_provider_resumes_exactly_once_after_reopening() {
-    let mut h = Harness::new().await;
+on_every_store!(a_commit_cut_off_by_a_hanging_provider_resumes_exactly_once_after_reopening,);
+
+async fn a_commit_cut_off_by_a_hanging_provider_resumes_exactly_once_after_reopening(
+    mut h: Harness,
+) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;

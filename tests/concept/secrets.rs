@@ -29,7 +29,7 @@ async fn a_known_token_never_reaches_the_database_file() {
     drop(h.sync.clone());
     let mut bytes = Vec::new();
     for suffix in ["", "-wal", "-shm", "-journal"] {
-        let path = format!("{}{suffix}", h.path.display());
+        let path = format!("{}{suffix}", h.path().display());
         if let Ok(content) = std::fs::read(&path) {
             bytes.extend(content);
         }

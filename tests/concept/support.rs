@@ -1,5 +1,10 @@
-//! A concept on a fresh embedded store and sandbox providers, with a clock
-//! the test moves, and the spec's invariants checked on demand.
+//! A concept on a fresh store (an embedded file, or a database of its own on
+//! the MongoDB-wire server named by `CALSYNC_TEST_MONGODB_URI`) and sandbox
+//! providers, with a clock the test moves, and the spec's invariants checked
+//! on demand.
+//!
+//! [`on_every_store!`] turns test bodies `async fn name(h: Harness)` into one
+//! `#[tokio::test]` per backend: `sqlite::name` and `mongodb::name`.
 
 use calsync::clock::ManualClock;
 use calsync::model::{
@@ -13,7 +18,7 @@ use calsync::{CalendarSync, Config};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -31,12 +36,71 @@ pub fn tuesday(hour: u32) -> DateTime<Utc> {
         .expect("valid instant")
 }
 
+/// Generates, for each test body `async fn name(h: Harness)` of the calling
+/// module, `sqlite::name` on an embedded file and `mongodb::name` on a
+/// MongoDB database of its own (skipped with a message when no server is
+/// configured, failing under CI).
+macro_rules! on_every_store {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Harness::new().await).await;
+                }
+            )+
+        }
+
+        #[cfg(feature = "mongodb")]
+        mod mongodb {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(h) = super::Harness::on_mongodb().await {
+                        super::$name(h).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+pub(crate) use on_every_store;
+
+/// Where a harness keeps its store; opening it again reaches the same data.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// An embedded file.
+    Sqlite(PathBuf),
+    /// A database of its own on the test MongoDB server.
+    #[cfg(feature = "mongodb")]
+    MongoDb { uri: String, database: String },
+}
+
+impl Backend {
+    /// A new connection to the store, as another process would open it.
+    pub async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(path) => Arc::new(
+                SqliteStore::open(path, "CalendarSync.")
+                    .await
+                    .expect("store"),
+            ),
+            #[cfg(feature = "mongodb")]
+            Backend::MongoDb { uri, database } => Arc::new(
+                calsync::store::MongoStore::connect(uri, Some(database), "CalendarSync.")
+                    .await
+                    .expect("MongoDB store"),
+            ),
+        }
+    }
+}
+
 pub struct Harness {
     pub sync: CalendarSync,
     pub sandbox: Sandbox,
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
-    pub path: PathBuf,
+    pub backend: Backend,
     pub config: Config,
     vault: Vault,
     _dir: tempfile::TempDir,
@@ -44,20 +108,28 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A harness on a fresh embedded file.
     pub async fn new() -> Harness {
-        Harness::with_config(Config::quick()).await
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = Backend::Sqlite(dir.path().join("calsync.db"));
+        Harness::on(backend, dir).await
     }
 
-    pub async fn with_config(config: Config) -> Harness {
+    /// A harness on a fresh database of the test MongoDB server; `None`
+    /// (after saying so) when none is configured outside CI.
+    #[cfg(feature = "mongodb")]
+    pub async fn on_mongodb() -> Option<Harness> {
+        let uri = crate::store::mongodb::test_uri()?;
+        let database = crate::store::mongodb::unique_database();
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("calsync.db");
+        Some(Harness::on(Backend::MongoDb { uri, database }, dir).await)
+    }
+
+    async fn on(backend: Backend, dir: tempfile::TempDir) -> Harness {
+        let config = Config::quick();
         let clock = Arc::new(ManualClock::new(start_of_test()));
         let sandbox = Sandbox::with_clock(clock.clone());
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&path, "CalendarSync.")
-                .await
-                .expect("store"),
-        );
+        let store = backend.open().await;
         let vault = Vault::random();
         let sync = build(&store, &sandbox, &clock, &config, &vault);
         Harness {
@@ -66,30 +138,48 @@ impl Harness {
             sandbox,
             clock,
             store,
-            path,
+            backend,
             config,
             _dir: dir,
             counter: AtomicU32::new(0),
         }
     }
 
-    /// A new concept over the same store file and the same providers, as
-    /// after a restart.
-    pub async fn reopen(&mut self) {
+    /// The same harness with the concept rebuilt to behave as `config` says.
+    pub fn configured(mut self, config: Config) -> Harness {
         self.sync.shutdown();
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&self.path, "CalendarSync.")
-                .await
-                .expect("store"),
-        );
-        self.store = store;
-        self.sync = build(
-            &self.store,
+        self.config = config;
+        self.sync = self.instance(self.store.clone());
+        self
+    }
+
+    /// The embedded store's file; only SQLite harnesses have one.
+    pub fn path(&self) -> &Path {
+        match &self.backend {
+            Backend::Sqlite(path) => path,
+            #[cfg(feature = "mongodb")]
+            Backend::MongoDb { .. } => panic!("a MongoDB harness has no store file"),
+        }
+    }
+
+    /// A concept over `store` with this harness's providers, clock, vault and
+    /// settings: another process sharing the store.
+    pub fn instance(&self, store: Arc<dyn Store>) -> CalendarSync {
+        build(
+            &store,
             &self.sandbox,
             &self.clock,
             &self.config,
             &self.vault,
-        );
+        )
+    }
+
+    /// A new concept over the same store and the same providers, as after a
+    /// restart.
+    pub async fn reopen(&mut self) {
+        self.sync.shutdown();
+        self.store = self.backend.open().await;
+        self.sync = self.instance(self.store.clone());
     }
 
     pub fn provider(&self, provider: Provider) -> &Arc<SandboxProvider> {

@@ -6,13 +6,20 @@ use calsync::model::{Provider, SyncResultStatus};
 use calsync::providers::sandbox::FaultKind;
 use serde_json::{Map, Value, json};
 
+on_every_store!(
+    update_propagates_to_every_provider_and_updates_synced_at,
+    update_requires_valid_field_names_and_changes_nothing_otherwise,
+    update_and_cancel_require_the_users_synced_event,
+    cancel_removes_the_event_everywhere_then_from_state,
+    cancel_with_a_failing_provider_keeps_what_is_left_and_says_which_succeeded,
+    cancel_counts_an_event_already_deleted_on_the_provider_as_done,
+);
+
 fn changes(value: Value) -> Map<String, Value> {
     value.as_object().cloned().expect("object")
 }
 
-#[tokio::test]
-async fn update_propagates_to_every_provider_and_updates_synced_at() {
-    let h = Harness::new().await;
+async fn update_propagates_to_every_provider_and_updates_synced_at(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let apple = h.connect(&ada, Provider::Apple).await;
@@ -71,9 +78,7 @@ async fn update_propagates_to_every_provider_and_updates_synced_at() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn update_requires_valid_field_names_and_changes_nothing_otherwise() {
-    let h = Harness::new().await;
+async fn update_requires_valid_field_names_and_changes_nothing_otherwise(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let committed = h
@@ -119,9 +124,7 @@ async fn update_requires_valid_field_names_and_changes_nothing_otherwise() {
     assert_eq!(stored, committed.synced_event);
 }
 
-#[tokio::test]
-async fn update_and_cancel_require_the_users_synced_event() {
-    let h = Harness::new().await;
+async fn update_and_cancel_require_the_users_synced_event(h: Harness) {
     let (ada, bob) = (user("ada"), user("bob"));
     let google = h.connect(&ada, Provider::Google).await;
     let committed = h
@@ -149,9 +152,7 @@ async fn update_and_cancel_require_the_users_synced_event() {
     assert_eq!(h.provider(Provider::Google).counts().deletes, 0);
 }
 
-#[tokio::test]
-async fn cancel_removes_the_event_everywhere_then_from_state() {
-    let h = Harness::new().await;
+async fn cancel_removes_the_event_everywhere_then_from_state(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let zoom = h.connect(&ada, Provider::Zoom).await;
@@ -179,9 +180,7 @@ async fn cancel_removes_the_event_everywhere_then_from_state() {
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn cancel_with_a_failing_provider_keeps_what_is_left_and_says_which_succeeded() {
-    let h = Harness::new().await;
+async fn cancel_with_a_failing_provider_keeps_what_is_left_and_says_which_succeeded(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -220,9 +219,7 @@ async fn cancel_with_a_failing_provider_keeps_what_is_left_and_says_which_succee
     h.assert_invariants(&[&ada]).await;
 }
 
-#[tokio::test]
-async fn cancel_counts_an_event_already_deleted_on_the_provider_as_done() {
-    let h = Harness::new().await;
+async fn cancel_counts_an_event_already_deleted_on_the_provider_as_done(h: Harness) {
     let ada = user("ada");
     let apple = h.connect(&ada, Provider::Apple).await;
     let committed = h

@@ -6,7 +6,8 @@
 //! - `errors`: each error shape and status;
 //! - `auth`: API keys, rate limits, open health routes;
 //! - `limits`: body limit, request timeout, metrics;
-//! - `concurrency`: 100 concurrent commits, no duplicate on any provider.
+//! - `concurrency`: 100 concurrent commits, no duplicate on any provider;
+//! - `store_down`: a MongoDB store that stops and returns (feature `mongodb`).
 
 mod auth;
 mod concurrency;
@@ -14,4 +15,6 @@ mod errors;
 mod limits;
 mod principle;
 mod routes;
+#[cfg(feature = "mongodb")]
+mod store_down;
 mod support;

@@ -18,7 +18,7 @@ pub struct Server {
     pub sandbox: Sandbox,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -39,6 +39,16 @@ impl Server {
             .build();
         let mut state = AppState::new(sync, Some(sandbox.clone()), Auth::keys([KEY]));
         adjust(&mut state);
+        Server::serving(state, sandbox, Some(dir)).await
+    }
+
+    /// A server of a concept built elsewhere (`dir`, if any, is kept until
+    /// the server is dropped).
+    pub async fn serving(
+        state: AppState,
+        sandbox: Sandbox,
+        dir: Option<tempfile::TempDir>,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -1,5 +1,5 @@
 //! The store conformance suite, instantiated for each backend.
 
 #[cfg(feature = "mongodb")]
-mod mongodb;
+pub mod mongodb;
 mod sqlite;

@@ -34,8 +34,14 @@ impl StoreMaker for MongoMaker {
 /// The maker for the configured server; `None` (after saying so) when none is
 /// configured outside CI.
 fn maker() -> Option<MongoMaker> {
+    test_uri().map(|uri| MongoMaker { uri })
+}
+
+/// The URI of the test server; `None` (after saying so) when none is
+/// configured outside CI, where it must be.
+pub fn test_uri() -> Option<String> {
     match std::env::var(URI_VARIABLE) {
-        Ok(uri) if !uri.is_empty() => Some(MongoMaker { uri }),
+        Ok(uri) if !uri.is_empty() => Some(uri),
         _ if std::env::var_os("CI").is_some() => {
             panic!("{URI_VARIABLE} must be set in CI: run scripts/mongo-server.sh start")
         }
@@ -48,7 +54,8 @@ fn maker() -> Option<MongoMaker> {
 
 calsync::store_conformance_tests!(maker());
 
-fn unique_database() -> String {
+/// A database name no other test uses.
+pub fn unique_database() -> String {
     format!(
         "csmongo{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
