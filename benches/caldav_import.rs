@@ -74,7 +74,10 @@ async fn new_calendar(client: &reqwest::Client, server: &Server, home: &str) -> 
          <D:set><D:prop><D:displayname>{name}</D:displayname></D:prop></D:set></C:mkcalendar>"
     );
     let response = client
-        .request(reqwest::Method::from_bytes(b"MKCALENDAR").expect("method"), &url)
+        .request(
+            reqwest::Method::from_bytes(b"MKCALENDAR").expect("method"),
+            &url,
+        )
         .basic_auth(&server.user, Some(&server.password))
         .body(body)
         .send()
@@ -101,22 +104,40 @@ async fn floor(client: &reqwest::Client, server: &Server, calendar: &str, n: usi
     started.elapsed()
 }
 
-async fn run_import(server: &Server, home: &str, name: &str, n: usize, concurrency: u16) -> Duration {
+async fn run_import(
+    server: &Server,
+    home: &str,
+    name: &str,
+    n: usize,
+    concurrency: u16,
+) -> Duration {
     let data = tempfile::tempdir().expect("temp dir");
     let file = data.path().join("export.ics");
     let body: String = (0..n).map(|i| vevent(&format!("imp-{name}"), i)).collect();
     std::fs::write(&file, wrap(&body)).expect("write");
-    let sync = open(data.path(), live_providers().expect("providers"), calsync::Config::default())
-        .await
-        .expect("state");
+    let sync = open(
+        data.path(),
+        live_providers().expect("providers"),
+        calsync::Config::default(),
+    )
+    .await
+    .expect("state");
     let mut credentials = Credentials::default();
     credentials.set_str("username", server.user.as_str());
     credentials.set_str("password", server.password.as_str());
     credentials.set_str("url", server.url.as_str());
     credentials.set_str("calendar", name);
     let user = UserId::from("bench");
-    let account = sync.connect_account(&user, "apple", &credentials).await.expect("connect");
-    assert!(account.calendar_id.as_deref().is_some_and(|c| c.starts_with(home)));
+    let account = sync
+        .connect_account(&user, "apple", &credentials)
+        .await
+        .expect("connect");
+    assert!(
+        account
+            .calendar_id
+            .as_deref()
+            .is_some_and(|c| c.starts_with(home))
+    );
     let args = ImportArgs {
         user: "bench".into(),
         accounts: vec![account.id.to_string()],
