@@ -9,7 +9,7 @@ use crate::model::{
     AccountId, Conflict, DraftId, EventDetails, EventId, ProviderEventRef, SyncedEvent, UserId,
 };
 use crate::operations::Operation;
-use crate::store::StoreResult;
+use crate::store::{EventChange, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 pub(super) fn save_event(
@@ -55,6 +55,56 @@ pub(super) fn attach(
     event.synced_at = at;
     save_event(connection, tables, &event)?;
     Ok(())
+}
+
+/// Sets the account's provider event on a synced event that exists; answers
+/// whether it does.
+pub(super) fn refresh(
+    connection: &Connection,
+    tables: &Tables,
+    id: &EventId,
+    account: AccountId,
+    reference: ProviderEventRef,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let stored: Option<SyncedEvent> =
+        query_doc(connection, &tables.get_event, id.as_str(), "synced event")?;
+    let Some(mut event) = stored else {
+        return Ok(false);
+    };
+    event.accounts.insert(account.clone());
+    event.provider_ids.insert(account, reference);
+    event.synced_at = at;
+    save_event(connection, tables, &event)?;
+    Ok(true)
+}
+
+/// The event change and the operation's new state, in one atomic write
+/// (the writer's savepoint undoes the first when the second fails).
+pub(super) fn complete(
+    connection: &Connection,
+    tables: &Tables,
+    operation: &Operation,
+    change: EventChange,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let (id, account) = (&operation.event, &operation.account);
+    match change {
+        EventChange::None => {}
+        EventChange::Attach { base, reference } => {
+            attach(connection, tables, base, account.clone(), reference, at)?;
+        }
+        EventChange::Refresh(reference) => {
+            refresh(connection, tables, id, account.clone(), reference, at)?;
+        }
+        EventChange::Detach => {
+            detach(connection, tables, id.clone(), account.clone(), at)?;
+        }
+    }
+    match write_operation(connection, &tables.update_operation, operation)? {
+        0 => Err(StoreError::NotFound(format!("operation {}", operation.id))),
+        _ => Ok(()),
+    }
 }
 
 pub(super) fn detach(
