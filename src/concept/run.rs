@@ -310,14 +310,14 @@ async fn succeed(
     let now = inner.clock.now();
     let change = match (&op.kind, &reference) {
         (OperationKind::Create, Some(reference)) => EventChange::Attach {
-            base: SyncedEvent {
+            base: Box::new(SyncedEvent {
                 internal_id: op.event.clone(),
                 user: op.user.clone(),
                 accounts: BTreeSet::new(),
                 provider_ids: BTreeMap::new(),
                 synced_at: now,
                 event: op.details.clone(),
-            },
+            }),
             reference: reference.clone(),
         },
         (OperationKind::Update, Some(reference)) => EventChange::Refresh(reference.clone()),

@@ -88,7 +88,7 @@ pub enum EventChange {
     /// event when it does not exist yet).
     Attach {
         /// The synced event to create when it is missing.
-        base: SyncedEvent,
+        base: Box<SyncedEvent>,
         /// The provider's event.
         reference: ProviderEventRef,
     },

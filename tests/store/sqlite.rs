@@ -187,7 +187,7 @@ async fn completing_an_unknown_operation_attaches_nothing() {
         .expect("open");
     let ghost = pending_operation("op-ghost");
     let change = calsync::store::EventChange::Attach {
-        base: synced_event(),
+        base: Box::new(synced_event()),
         reference: ProviderEventRef {
             provider: Provider::Google,
             event_id: "g-1".to_owned(),

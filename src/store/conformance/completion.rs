@@ -39,7 +39,7 @@ pub async fn complete_operation_records_event_and_operation(maker: &dyn StoreMak
     let base = base_event("user-1", "event-1");
     let create = succeeded(create, Some(first.clone()));
     let change = EventChange::Attach {
-        base: base.clone(),
+        base: Box::new(base.clone()),
         reference: first.clone(),
     };
     store

@@ -92,7 +92,7 @@ pub(super) fn complete(
     match change {
         EventChange::None => {}
         EventChange::Attach { base, reference } => {
-            attach(connection, tables, base, account.clone(), reference, at)?;
+            attach(connection, tables, *base, account.clone(), reference, at)?;
         }
         EventChange::Refresh(reference) => {
             refresh(connection, tables, id, account.clone(), reference, at)?;
