@@ -4,9 +4,12 @@
 use super::sessions::NEEDS_REAUTHORIZATION;
 use super::{Inner, is_connected, lock};
 use crate::error::Result;
-use crate::model::{AccountId, ProviderEventRef, SyncResult, SyncResultStatus, SyncedEvent};
+use crate::model::{
+    AccountId, AccountRecord, ProviderEventRef, SyncResult, SyncResultStatus, SyncedEvent,
+};
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use crate::providers::{ProviderError, ProviderErrorKind, ProviderResult, WriteContext};
+use crate::store::EventChange;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -47,15 +50,27 @@ pub(crate) async fn run_until(
     operations: Vec<Operation>,
     deadline: Option<Instant>,
 ) -> Vec<Operation> {
+    let operations = operations.into_iter().map(|op| (op, None)).collect();
+    run_known_until(inner, operations, deadline).await
+}
+
+/// As [`run_until`], each operation with its account's record when the
+/// caller has just read it (the first attempt then does not read it again;
+/// retries do, since the account may change meanwhile).
+pub(crate) async fn run_known_until(
+    inner: &Arc<Inner>,
+    operations: Vec<(Operation, Option<AccountRecord>)>,
+    deadline: Option<Instant>,
+) -> Vec<Operation> {
     let mut waiting = Vec::with_capacity(operations.len());
     {
         let mut tasks = lock(&inner.tasks);
-        for operation in operations {
+        for (operation, record) in operations {
             let (sender, receiver) = oneshot::channel();
             let task_inner = inner.clone();
             let started = operation.clone();
             tasks.spawn(async move {
-                let finished = run(&task_inner, started).await;
+                let finished = run(&task_inner, started, record).await;
                 // The caller may have stopped waiting; the outcome is in the store.
                 let _ = sender.send(finished);
             });
@@ -124,8 +139,12 @@ pub(crate) fn results(operations: &[Operation]) -> BTreeMap<AccountId, SyncResul
 
 /// Carries out one operation until it succeeds, fails for good, or the
 /// store cannot record it (then it stays pending for a later resume).
-pub(crate) async fn run(inner: &Arc<Inner>, mut op: Operation) -> Operation {
-    match drive(inner, &mut op).await {
+pub(crate) async fn run(
+    inner: &Arc<Inner>,
+    mut op: Operation,
+    record: Option<AccountRecord>,
+) -> Operation {
+    match drive(inner, &mut op, record).await {
         Ok(()) => op,
         Err(error) => {
             tracing::error!(operation = %op.id, %error, "operation left pending: the store failed");
@@ -134,9 +153,17 @@ pub(crate) async fn run(inner: &Arc<Inner>, mut op: Operation) -> Operation {
     }
 }
 
-async fn drive(inner: &Arc<Inner>, op: &mut Operation) -> Result<()> {
+async fn drive(
+    inner: &Arc<Inner>,
+    op: &mut Operation,
+    mut known: Option<AccountRecord>,
+) -> Result<()> {
     loop {
-        let Some(record) = inner.store.get_account(&op.account).await? else {
+        let record = match known.take() {
+            Some(record) => Some(record),
+            None => inner.store.get_account(&op.account).await?,
+        };
+        let Some(record) = record else {
             return finish(inner, op, Some("the account no longer exists".to_owned())).await;
         };
         if !is_connected(&record) {
@@ -168,7 +195,7 @@ async fn drive(inner: &Arc<Inner>, op: &mut Operation) -> Result<()> {
 
 async fn attempt(
     inner: &Arc<Inner>,
-    record: &crate::model::AccountRecord,
+    record: &AccountRecord,
     op: &Operation,
 ) -> Result<ProviderResult<Option<ProviderEventRef>>> {
     let adapter = inner.adapter(record.account.provider)?;
@@ -281,44 +308,30 @@ async fn succeed(
     reference: Option<ProviderEventRef>,
 ) -> Result<()> {
     let now = inner.clock.now();
-    match (&op.kind, &reference) {
-        (OperationKind::Create, Some(reference)) => {
-            let base = SyncedEvent {
+    let change = match (&op.kind, &reference) {
+        (OperationKind::Create, Some(reference)) => EventChange::Attach {
+            base: Box::new(SyncedEvent {
                 internal_id: op.event.clone(),
                 user: op.user.clone(),
                 accounts: BTreeSet::new(),
                 provider_ids: BTreeMap::new(),
                 synced_at: now,
                 event: op.details.clone(),
-            };
-            inner
-                .store
-                .attach_provider_event(&base, &op.account, reference, now)
-                .await?;
-        }
-        (OperationKind::Update, Some(reference)) => {
-            if let Some(current) = inner.store.get_synced_event(&op.event).await? {
-                inner
-                    .store
-                    .attach_provider_event(&current, &op.account, reference, now)
-                    .await?;
-            }
-        }
-        (OperationKind::Delete, _) => {
-            inner
-                .store
-                .detach_provider_event(&op.event, &op.account, now)
-                .await?;
-        }
-        _ => {}
-    }
+            }),
+            reference: reference.clone(),
+        },
+        (OperationKind::Update, Some(reference)) => EventChange::Refresh(reference.clone()),
+        (OperationKind::Delete, _) => EventChange::Detach,
+        _ => EventChange::None,
+    };
     op.result = reference;
     op.status = OperationStatus::Succeeded;
     op.last_error = None;
     op.lease_owner = None;
     op.lease_until = None;
     op.updated_at = now;
-    inner.store.update_operation(op).await?;
+    // One write: the event change and the operation's success together.
+    inner.store.complete_operation(op, &change, now).await?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! commit, update and cancel: intent recorded first, providers called
 //! concurrently, each outcome recorded, partial failure reported per account.
 
-use super::run::{results, run_until};
+use super::run::{results, run_known_until, run_until};
 use super::{CalendarSync, is_connected};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -137,7 +137,8 @@ impl CalendarSync {
         let finished = if event.virtual_meeting {
             self.run_meeting_first(&internal_id, operations).await?
         } else {
-            run_until(&self.inner, operations, Some(self.deadline())).await
+            let known = operations.into_iter().zip(records.into_iter().map(Some));
+            run_known_until(&self.inner, known.collect(), Some(self.deadline())).await
         };
         let results = results(&finished);
         if results

@@ -77,6 +77,29 @@ pub enum StoreError {
 /// A store result.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What finishing an operation changes in its synced event, for
+/// [`Store::complete_operation`]. The account is the operation's account.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventChange {
+    /// Nothing (the operation failed, or no provider event came of it).
+    None,
+    /// The event lives on the account as `reference`: as
+    /// [`Store::attach_provider_event`] with `base` (which creates the synced
+    /// event when it does not exist yet).
+    Attach {
+        /// The synced event to create when it is missing.
+        base: Box<SyncedEvent>,
+        /// The provider's event.
+        reference: ProviderEventRef,
+    },
+    /// The account's provider event changed (an update): sets
+    /// `providerIds[account]` and `syncedAt` only while the synced event
+    /// exists; a synced event removed meanwhile stays removed.
+    Refresh(ProviderEventRef),
+    /// The event is gone from the account: as [`Store::detach_provider_event`].
+    Detach,
+}
+
 /// The four collections of the concept, behind one trait.
 ///
 /// Times are kept at least to the millisecond (MongoDB's date precision);
@@ -153,6 +176,21 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_operations(&self, operations: &[Operation]) -> StoreResult<()>;
     /// Replaces an operation. `NotFound` if it does not exist.
     async fn update_operation(&self, operation: &Operation) -> StoreResult<()>;
+    /// Records a finished operation: applies `change` to the synced event
+    /// `operation.event` for `operation.account` at `at`, then replaces the
+    /// operation (as [`Store::update_operation`]).
+    ///
+    /// Backends with multi-record transactions do both at once, all or none.
+    /// A backend without them may write the event first and the operation
+    /// second: a crash between the two leaves the operation pending, and
+    /// resuming it repeats a provider call made idempotent by its key and an
+    /// event change that is idempotent too, so the end state is the same.
+    async fn complete_operation(
+        &self,
+        operation: &Operation,
+        change: &EventChange,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// One operation by id.
     async fn get_operation(&self, id: &OperationId) -> StoreResult<Option<Operation>>;
     /// The operations of a synced event, oldest first.

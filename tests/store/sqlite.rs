@@ -151,3 +151,97 @@ async fn an_unreadable_record_is_corrupt() {
     let result = store.get_synced_event(&EventId::from("e")).await;
     assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
 }
+
+fn pending_operation(id: &str) -> calsync::operations::Operation {
+    let event = synced_event();
+    calsync::operations::Operation {
+        id: calsync::model::OperationId::from(id),
+        user: event.user.clone(),
+        event: event.internal_id.clone(),
+        account: AccountId::from("acct-1"),
+        provider: Provider::Google,
+        kind: calsync::operations::OperationKind::Create,
+        idempotency_key: format!("key-{id}"),
+        details: event.event.clone(),
+        changed_fields: Vec::new(),
+        target: None,
+        status: calsync::operations::OperationStatus::Pending,
+        attempts: 0,
+        next_attempt_at: event.synced_at,
+        last_error: None,
+        lease_owner: None,
+        lease_until: None,
+        result: None,
+        created_at: event.synced_at,
+        updated_at: event.synced_at,
+    }
+}
+
+/// On SQLite, completing an operation is one transaction: when the operation
+/// cannot be written, the event change is undone too.
+#[tokio::test]
+async fn completing_an_unknown_operation_attaches_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("calsync.db"), "CalendarSync.")
+        .await
+        .expect("open");
+    let ghost = pending_operation("op-ghost");
+    let change = calsync::store::EventChange::Attach {
+        base: Box::new(synced_event()),
+        reference: ProviderEventRef {
+            provider: Provider::Google,
+            event_id: "g-1".to_owned(),
+            etag: None,
+            calendar_id: None,
+            join_url: None,
+        },
+    };
+    let answer = store
+        .complete_operation(&ghost, &change, synced_event().synced_at)
+        .await;
+    assert!(matches!(answer, Err(StoreError::NotFound(_))), "{answer:?}");
+    let event = store.get_synced_event(&synced_event().internal_id).await;
+    assert_eq!(event.expect("read"), None);
+}
+
+/// Many writes at once (committed in shared transactions) each get their
+/// own answer: the duplicates alone fail, every other write is kept, and
+/// all of it is still there after reopening the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_each_get_their_own_answer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("calsync.db");
+    let store = Arc::new(
+        SqliteStore::open(&path, "CalendarSync.")
+            .await
+            .expect("open"),
+    );
+    let writes = (0..200).map(|n| {
+        let store = store.clone();
+        // Every tenth operation repeats an id already written.
+        let id = if n % 10 == 9 { n - 1 } else { n };
+        tokio::spawn(async move {
+            let op = pending_operation(&format!("op-{id}"));
+            (n, store.insert_operations(&[op]).await)
+        })
+    });
+    let mut duplicates = 0;
+    for write in futures::future::join_all(writes).await {
+        let (n, answer) = write.expect("task");
+        match answer {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists(_)) => duplicates += 1,
+            Err(other) => panic!("write {n}: {other}"),
+        }
+    }
+    assert_eq!(duplicates, 20);
+    drop(store);
+    let reopened = SqliteStore::open(&path, "CalendarSync.")
+        .await
+        .expect("reopen");
+    let kept = reopened
+        .operations_of_event(&synced_event().internal_id)
+        .await
+        .expect("read");
+    assert_eq!(kept.len(), 180);
+}

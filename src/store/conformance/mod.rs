@@ -33,10 +33,12 @@
 //!
 //! [`store_conformance_tests!`]: crate::store_conformance_tests
 
+mod completion;
 mod events;
 mod operations;
 mod records;
 
+pub use completion::complete_operation_records_event_and_operation;
 pub use events::{
     attach_creates_and_detach_removes, concurrent_attaches_lose_nothing,
     concurrent_detaches_leave_nothing_behind, set_event_details_replaces_the_snapshot,
@@ -95,6 +97,7 @@ macro_rules! store_conformance_tests {
             concurrent_detaches_leave_nothing_behind,
             operations_round_trip,
             operations_insert_all_or_none,
+            complete_operation_records_event_and_operation,
             claim_takes_only_due_pending_unleased,
             expired_leases_are_claimed_again,
             concurrent_claimers_never_share,

@@ -10,6 +10,7 @@
 //! are used: CRUD, single-document find-and-modify, comparison, `$in` and
 //! `$or` queries, and named indexes.
 
+mod complete;
 mod documents;
 mod records;
 

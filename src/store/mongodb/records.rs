@@ -11,7 +11,7 @@ use crate::model::{
     ProviderEventRef, SyncedEvent, UserId,
 };
 use crate::operations::Operation;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{EventChange, Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
@@ -348,6 +348,15 @@ impl Store for MongoStore {
             0 => Err(StoreError::NotFound(format!("operation {id}"))),
             _ => Ok(()),
         }
+    }
+
+    async fn complete_operation(
+        &self,
+        operation: &Operation,
+        change: &EventChange,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.complete(operation, change, at).await
     }
 
     async fn get_operation(&self, id: &OperationId) -> StoreResult<Option<Operation>> {

@@ -5,14 +5,16 @@
 //! runs in WAL mode with `synchronous=FULL`, so a committed write survives a
 //! crash or a power cut, and readers never wait for the writer.
 //!
-//! Writes go through one connection inside `IMMEDIATE` transactions (so two
-//! processes sharing the file also serialize); reads go through a few
-//! read-only connections. SQLite calls block, so every call runs on tokio's
-//! blocking pool.
+//! Writes go through one connection owned by a writer thread, inside
+//! `IMMEDIATE` transactions (so two processes sharing the file also
+//! serialize); the writes waiting at once share one transaction and one
+//! fsync ([`writer`]). Reads go through a few read-only connections on
+//! tokio's blocking pool.
 
 mod records;
 mod rows;
 mod schema;
+mod writer;
 mod writes;
 
 use crate::store::{StoreError, StoreResult, validate_prefix};
@@ -30,7 +32,7 @@ pub struct SqliteStore {
     prefix: String,
     tables: schema::Tables,
     location: String,
-    writer: Arc<Mutex<Connection>>,
+    writer: writer::Writer,
     readers: Vec<Arc<Mutex<Connection>>>,
     next_reader: AtomicUsize,
 }
@@ -70,14 +72,14 @@ impl SqliteStore {
         configure(&connection, false)?;
         let tables = schema::Tables::new(prefix);
         tables.create(&connection)?;
-        let writer = Arc::new(Mutex::new(connection));
+        let connection = Arc::new(Mutex::new(connection));
         Ok(SqliteStore {
             prefix: prefix.to_owned(),
+            writer: writer::Writer::start(connection.clone(), tables.clone())?,
             tables,
             location: ":memory:".to_owned(),
             // One in-memory database has one connection: it reads too.
-            readers: vec![writer.clone()],
-            writer,
+            readers: vec![connection],
             next_reader: AtomicUsize::new(0),
         })
     }
@@ -107,9 +109,9 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             prefix,
+            writer: writer::Writer::start(Arc::new(Mutex::new(writer)), tables.clone())?,
             tables,
             location,
-            writer: Arc::new(Mutex::new(writer)),
             readers,
             next_reader: AtomicUsize::new(0),
         })
@@ -137,17 +139,14 @@ impl SqliteStore {
         .map_err(join_error)?
     }
 
-    /// Runs `write` on the writer connection, on the blocking pool.
+    /// Runs `write` on the writer connection, in a transaction it may share
+    /// with other writes (each still atomic on its own).
     async fn write<T, F>(&self, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection, &schema::Tables) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &schema::Tables) -> StoreResult<T> + Send + 'static,
     {
-        let writer = self.writer.clone();
-        let tables = self.tables.clone();
-        tokio::task::spawn_blocking(move || write(&mut lock(&writer), &tables))
-            .await
-            .map_err(join_error)?
+        self.writer.write(write).await
     }
 }
 

@@ -11,7 +11,7 @@ use crate::model::{
     ProviderEventRef, SyncedEvent, UserId,
 };
 use crate::operations::Operation;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{EventChange, Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
@@ -189,6 +189,19 @@ impl Store for SqliteStore {
                 0 => Err(StoreError::NotFound(format!("operation {}", operation.id))),
                 _ => Ok(()),
             }
+        })
+        .await
+    }
+
+    async fn complete_operation(
+        &self,
+        operation: &Operation,
+        change: &EventChange,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let (operation, change) = (operation.clone(), change.clone());
+        self.write(move |connection, tables| {
+            writes::complete(connection, tables, &operation, change, at)
         })
         .await
     }

@@ -1,11 +1,11 @@
-//! Rows to records and back: JSON documents, key columns, transactions.
+//! Rows to records and back: JSON documents and key columns.
 
 use super::map_error;
 use super::schema::time_key;
 use crate::model::{Account, AccountRecord};
 use crate::operations::{Operation, OperationStatus};
 use crate::store::{StoreError, StoreResult};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub(super) fn to_json<T: Serialize>(value: &T, what: &str) -> StoreResult<String> {
@@ -16,16 +16,6 @@ pub(super) fn to_json<T: Serialize>(value: &T, what: &str) -> StoreResult<String
 pub(super) fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
     serde_json::from_str(text)
         .map_err(|e| StoreError::Corrupt(format!("stored {what} cannot be read: {e}")))
-}
-
-pub(super) fn immediate<'c>(connection: &'c mut Connection) -> StoreResult<Transaction<'c>> {
-    connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| map_error(e, "begin transaction"))
-}
-
-pub(super) fn commit(transaction: Transaction<'_>) -> StoreResult<()> {
-    transaction.commit().map_err(|e| map_error(e, "commit"))
 }
 
 pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<(String, Option<Vec<u8>>)> {

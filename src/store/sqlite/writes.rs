@@ -1,24 +1,24 @@
-//! The writes that read before they write, each in one `IMMEDIATE`
-//! transaction so that concurrent writers (tasks or processes) never
-//! overwrite each other.
+//! The writes that read before they write. Each runs inside the writer's
+//! `IMMEDIATE` transaction (see [`super::writer`]), so that concurrent
+//! writers (tasks or processes) never overwrite each other.
 
 use super::map_error;
-use super::rows::{commit, immediate, query_doc, query_docs, to_json, write_operation};
+use super::rows::{query_doc, query_docs, to_json, write_operation};
 use super::schema::{Tables, time_key};
 use crate::model::{
     AccountId, Conflict, DraftId, EventDetails, EventId, ProviderEventRef, SyncedEvent, UserId,
 };
 use crate::operations::Operation;
-use crate::store::StoreResult;
+use crate::store::{EventChange, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 pub(super) fn save_event(
-    transaction: &Transaction<'_>,
+    connection: &Connection,
     tables: &Tables,
     event: &SyncedEvent,
 ) -> StoreResult<()> {
     let doc = to_json(event, "synced event")?;
-    transaction
+    connection
         .prepare_cached(&tables.upsert_event)
         .and_then(|mut statement| {
             statement.execute(params![
@@ -32,16 +32,15 @@ pub(super) fn save_event(
 }
 
 pub(super) fn attach(
-    connection: &mut Connection,
+    connection: &Connection,
     tables: &Tables,
     base: SyncedEvent,
     account: AccountId,
     reference: ProviderEventRef,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let transaction = immediate(connection)?;
     let stored: Option<SyncedEvent> = query_doc(
-        &transaction,
+        connection,
         &tables.get_event,
         base.internal_id.as_str(),
         "synced event",
@@ -54,20 +53,69 @@ pub(super) fn attach(
     event.accounts.insert(account.clone());
     event.provider_ids.insert(account, reference);
     event.synced_at = at;
-    save_event(&transaction, tables, &event)?;
-    commit(transaction)
+    save_event(connection, tables, &event)?;
+    Ok(())
+}
+
+/// Sets the account's provider event on a synced event that exists; answers
+/// whether it does.
+pub(super) fn refresh(
+    connection: &Connection,
+    tables: &Tables,
+    id: &EventId,
+    account: AccountId,
+    reference: ProviderEventRef,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let stored: Option<SyncedEvent> =
+        query_doc(connection, &tables.get_event, id.as_str(), "synced event")?;
+    let Some(mut event) = stored else {
+        return Ok(false);
+    };
+    event.accounts.insert(account.clone());
+    event.provider_ids.insert(account, reference);
+    event.synced_at = at;
+    save_event(connection, tables, &event)?;
+    Ok(true)
+}
+
+/// The event change and the operation's new state, in one atomic write
+/// (the writer's savepoint undoes the first when the second fails).
+pub(super) fn complete(
+    connection: &Connection,
+    tables: &Tables,
+    operation: &Operation,
+    change: EventChange,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let (id, account) = (&operation.event, &operation.account);
+    match change {
+        EventChange::None => {}
+        EventChange::Attach { base, reference } => {
+            attach(connection, tables, *base, account.clone(), reference, at)?;
+        }
+        EventChange::Refresh(reference) => {
+            refresh(connection, tables, id, account.clone(), reference, at)?;
+        }
+        EventChange::Detach => {
+            detach(connection, tables, id.clone(), account.clone(), at)?;
+        }
+    }
+    match write_operation(connection, &tables.update_operation, operation)? {
+        0 => Err(StoreError::NotFound(format!("operation {}", operation.id))),
+        _ => Ok(()),
+    }
 }
 
 pub(super) fn detach(
-    connection: &mut Connection,
+    connection: &Connection,
     tables: &Tables,
     id: EventId,
     account: AccountId,
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let transaction = immediate(connection)?;
     let stored: Option<SyncedEvent> =
-        query_doc(&transaction, &tables.get_event, id.as_str(), "synced event")?;
+        query_doc(connection, &tables.get_event, id.as_str(), "synced event")?;
     let Some(mut event) = stored else {
         return Ok(false);
     };
@@ -76,50 +124,46 @@ pub(super) fn detach(
     let remains = !event.provider_ids.is_empty();
     if remains {
         event.synced_at = at;
-        save_event(&transaction, tables, &event)?;
+        save_event(connection, tables, &event)?;
     } else {
-        transaction
+        connection
             .execute(&tables.delete_event, [id.as_str()])
             .map_err(|e| map_error(e, &format!("delete synced event {id}")))?;
     }
-    commit(transaction)?;
     Ok(remains)
 }
 
 pub(super) fn set_details(
-    connection: &mut Connection,
+    connection: &Connection,
     tables: &Tables,
     id: EventId,
     details: EventDetails,
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let transaction = immediate(connection)?;
     let stored: Option<SyncedEvent> =
-        query_doc(&transaction, &tables.get_event, id.as_str(), "synced event")?;
+        query_doc(connection, &tables.get_event, id.as_str(), "synced event")?;
     let Some(mut event) = stored else {
         return Ok(false);
     };
     event.event = details;
     event.synced_at = at;
-    save_event(&transaction, tables, &event)?;
-    commit(transaction)?;
+    save_event(connection, tables, &event)?;
     Ok(true)
 }
 
 pub(super) fn replace_conflicts(
-    connection: &mut Connection,
+    connection: &Connection,
     tables: &Tables,
     user: UserId,
     draft: DraftId,
     conflicts: Vec<Conflict>,
 ) -> StoreResult<()> {
-    let transaction = immediate(connection)?;
     let what = "replace conflicts";
-    transaction
+    connection
         .execute(&tables.delete_conflicts, [user.as_str(), draft.as_str()])
         .map_err(|e| map_error(e, what))?;
     {
-        let mut insert = transaction
+        let mut insert = connection
             .prepare_cached(&tables.insert_conflict)
             .map_err(|e| map_error(e, what))?;
         for (position, conflict) in conflicts.iter().enumerate() {
@@ -136,34 +180,32 @@ pub(super) fn replace_conflicts(
                 .map_err(|e| map_error(e, what))?;
         }
     }
-    commit(transaction)
+    Ok(())
 }
 
 pub(super) fn insert_operations(
-    connection: &mut Connection,
+    connection: &Connection,
     tables: &Tables,
     operations: Vec<Operation>,
 ) -> StoreResult<()> {
-    // Dropping the transaction on the first error rolls back the others.
-    let transaction = immediate(connection)?;
+    // The writer rolls back this job's savepoint on the first error: all or none.
     for operation in &operations {
-        write_operation(&transaction, &tables.insert_operation, operation)?;
+        write_operation(connection, &tables.insert_operation, operation)?;
     }
-    commit(transaction)
+    Ok(())
 }
 
 pub(super) fn claim(
-    connection: &mut Connection,
+    connection: &Connection,
     tables: &Tables,
     now: DateTime<Utc>,
     owner: String,
     lease_until: DateTime<Utc>,
     limit: usize,
 ) -> StoreResult<Vec<Operation>> {
-    let transaction = immediate(connection)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut due: Vec<Operation> = query_docs(
-        &transaction,
+        connection,
         &tables.due_operations,
         params![time_key(now), limit],
         "due operations",
@@ -172,13 +214,12 @@ pub(super) fn claim(
         operation.lease_owner = Some(owner.clone());
         operation.lease_until = Some(lease_until);
         let doc = to_json(operation, "operation")?;
-        transaction
+        connection
             .prepare_cached(&tables.lease_operation)
             .and_then(|mut statement| {
                 statement.execute(params![operation.id.as_str(), time_key(lease_until), doc])
             })
             .map_err(|e| map_error(e, &format!("lease operation {}", operation.id)))?;
     }
-    commit(transaction)?;
     Ok(due)
 }

@@ -1,0 +1,68 @@
+//! Finishing an operation on MongoDB: the synced event's change, then the
+//! operation, as two single-document writes in that order.
+//!
+//! MongoDB-wire servers do not all offer multi-document transactions, so the
+//! two writes are not one atomic step. The order makes a crash between them
+//! harmless: the event already shows the provider event while the operation
+//! is still pending, so a later resume repeats the provider call (idempotent
+//! by the operation's key: the provider answers the same event) and the
+//! event change (setting the same reference, or detaching an account that
+//! is already gone, changes nothing), then marks the operation done. The
+//! other order could mark an operation done whose event never recorded it.
+
+use super::documents::{date, escape_key};
+use super::{MongoStore, map_error};
+use crate::model::ProviderEventRef;
+use crate::operations::Operation;
+use crate::store::{EventChange, Store, StoreError, StoreResult};
+use bson::doc;
+use chrono::{DateTime, Utc};
+
+impl MongoStore {
+    pub(super) async fn complete(
+        &self,
+        operation: &Operation,
+        change: &EventChange,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let account = &operation.account;
+        match change {
+            EventChange::None => {}
+            EventChange::Attach { base, reference } => {
+                self.attach_provider_event(base, account, reference, at)
+                    .await?;
+            }
+            EventChange::Refresh(reference) => self.refresh(operation, reference, at).await?,
+            EventChange::Detach => {
+                self.detach_provider_event(&operation.event, account, at)
+                    .await?;
+            }
+        }
+        self.update_operation(operation).await
+    }
+
+    /// Sets the account's provider event on the synced event, only while it
+    /// exists (no upsert: a synced event removed meanwhile stays removed).
+    async fn refresh(
+        &self,
+        operation: &Operation,
+        reference: &ProviderEventRef,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let account = &operation.account;
+        let reference = bson::to_bson(reference)
+            .map_err(|e| StoreError::Corrupt(format!("provider event as BSON: {e}")))?;
+        let update = doc! {
+            "$set": {
+                format!("providerIds.{}", escape_key(account)): reference,
+                "syncedAt": date(at),
+            },
+            "$addToSet": { "accounts": account.as_str() },
+        };
+        self.synced_events
+            .update_one(doc! { "_id": operation.event.as_str() }, update)
+            .await
+            .map(drop)
+            .map_err(|e| map_error(e, &format!("refresh {account} on {}", operation.event)))
+    }
+}
