@@ -351,16 +351,6 @@ impl BusyIndex {
             && self.descend(2 * node + 1, middle, high, (blocks, limit), start, visit)
     }
 
-    /// Whether any occurrence other than calsync's event `exclude` overlaps `[start, end)`.
-    pub(crate) fn any_overlap(&self, start: i64, end: i64, exclude: Option<&EventId>) -> bool {
-        let mut found = false;
-        self.visit_overlaps(start, end, &mut |position| {
-            found = !self.is_excluded(position, exclude);
-            !found
-        });
-        found
-    }
-
     pub(crate) fn is_excluded(&self, position: usize, exclude: Option<&EventId>) -> bool {
         exclude.is_some() && self.source(position).synced_id.as_ref() == exclude
     }

@@ -13,8 +13,10 @@
 //! | `conflicts` | [`find_conflicts`]: overlap, double booking, buffers |
 //! | `constraints` | [`SuggestConstraints`] and its checks |
 //! | `suggest` | [`suggest`]: ranked, distinct alternatives |
+//! | `busy_runs` | which candidate slots busy spans block, in one pass |
 //! | `ics` | [`ics::events_from_ics`]: iCalendar text to [`CalendarEvent`]s |
 
+mod busy_runs;
 mod conflicts;
 mod constraints;
 pub mod ics;

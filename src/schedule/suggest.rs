@@ -2,6 +2,7 @@
 //! hours, kept when free on every account (buffers and travel time included),
 //! scored, and picked best-first so that no two suggestions overlap.
 
+use super::busy_runs::{Blocked, Starts};
 use super::conflicts::rooms;
 use super::constraints::{AttendeeAvailability, Resolved, SuggestConstraints};
 use super::index::BusyIndex;
@@ -20,36 +21,30 @@ const WEIGHT_PREFERENCES: f64 = 0.15;
 /// meeting earlier takes away notice people already had, a later one only waits.
 const EARLIER_COST: f64 = 3.0;
 
-/// One attendee's busy time, merged and sorted, with their weight.
-struct Attendee {
-    weight: f64,
-    busy: Vec<(i64, i64)>,
-}
-
-impl Attendee {
-    fn new(availability: &AttendeeAvailability) -> Self {
-        let mut spans: Vec<(i64, i64)> = availability
-            .busy
-            .iter()
-            .map(|span| (span.start.timestamp(), span.end.timestamp()))
-            .collect();
-        spans.sort_unstable();
-        let mut busy: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
-        for (start, end) in spans {
-            match busy.last_mut() {
-                Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                _ => busy.push((start, end)),
+/// For each candidate start, the weight of the attendees free for the whole
+/// slot, and the weight of all attendees. Required attendees weigh twice as
+/// much as optional ones.
+fn attendees_free(
+    attendees: &[AttendeeAvailability],
+    starts: &Starts,
+    length: i64,
+) -> (Vec<f64>, f64) {
+    let mut free = vec![0.0; starts.len()];
+    let mut total = 0.0;
+    for attendee in attendees {
+        let weight = if attendee.optional { 1.0 } else { 2.0 };
+        total += weight;
+        let mut blocked = Blocked::new(starts, (0, length));
+        for span in &attendee.busy {
+            blocked.add((span.start.timestamp(), span.end.timestamp()));
+        }
+        for (free, busy) in free.iter_mut().zip(blocked.flags()) {
+            if !busy {
+                *free += weight;
             }
         }
-        // Required attendees weigh twice as much as optional ones.
-        let weight = if availability.optional { 1.0 } else { 2.0 };
-        Attendee { weight, busy }
     }
-
-    fn is_free(&self, start: i64, end: i64) -> bool {
-        let after = self.busy.partition_point(|span| span.1 <= start);
-        self.busy.get(after).is_none_or(|span| span.0 >= end)
-    }
+    (free, total)
 }
 
 /// The draft as the ranking sees it.
@@ -114,29 +109,51 @@ pub fn suggest(
         local: start.with_timezone(&zone).naive_local(),
         zone,
     };
-    let attendees: Vec<Attendee> = constraints.attendees.iter().map(Attendee::new).collect();
-    let (before, after) = rooms(draft);
-    let mut candidates = Vec::new();
+    let mut slots = Vec::new();
     for day in 0..=i64::from(resolved.max_days) {
         let date = original.local.date() + Duration::days(day);
-        for slot in day_slots(&resolved, &original, date) {
-            let slot_end = slot + original.length;
-            if slot == original.start
-                || slot < now
-                || !offset_allowed(&resolved, slot - original.start)
-            {
-                continue;
-            }
-            let busy = index.any_overlap(
-                (slot - before).timestamp(),
-                (slot_end + after).timestamp(),
-                draft.event_id.as_ref(),
-            );
-            if !busy {
-                candidates.push(score(&resolved, &original, &attendees, slot, day));
-            }
-        }
+        slots.extend(
+            day_slots(&resolved, &original, date)
+                .into_iter()
+                .filter(|&slot| {
+                    slot != original.start
+                        && slot >= now
+                        && offset_allowed(&resolved, slot - original.start)
+                })
+                .map(|slot| (slot, day)),
+        );
     }
+    // A slot in a spring-forward gap can repeat an earlier instant.
+    slots.sort_by_key(|&(slot, _)| slot);
+    slots.dedup_by_key(|&mut (slot, _)| slot);
+    let starts = Starts::new(
+        slots.iter().map(|(slot, _)| slot.timestamp()).collect(),
+        resolved.granularity * 60,
+    );
+    let (before, after) = rooms(draft);
+    let length = original.length.num_seconds();
+    let (before, after) = (before.num_seconds(), length + after.num_seconds());
+    let mut busy = Blocked::new(&starts, (before, after));
+    if let Some((first, last)) = starts.range() {
+        // Everything around the slots, once, in start order.
+        index.visit_overlaps(first - before, last + after, &mut |position| {
+            if !index.is_excluded(position, draft.event_id.as_ref()) {
+                busy.add(index.span(position));
+            }
+            true
+        });
+    }
+    let (free, total) = attendees_free(&constraints.attendees, &starts, length);
+    let mut candidates: Vec<Suggestion> = slots
+        .iter()
+        .zip(busy.flags())
+        .zip(&free)
+        .filter(|((_, busy), _)| !busy)
+        .map(|(((slot, day), _), free)| {
+            let attendees = if total > 0.0 { free / total } else { 1.0 };
+            score(&resolved, &original, attendees, *slot, *day)
+        })
+        .collect();
     candidates.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -207,10 +224,11 @@ fn day_slots(resolved: &Resolved, original: &Original, date: NaiveDate) -> Vec<D
     slots
 }
 
+/// A candidate's score; `attendees_part` is the weighted share of attendees free.
 fn score(
     resolved: &Resolved,
     original: &Original,
-    attendees: &[Attendee],
+    attendees_part: f64,
     slot: DateTime<Utc>,
     day: i64,
 ) -> Suggestion {
@@ -232,13 +250,6 @@ fn score(
     let clock = |t: NaiveDateTime| f64::from(t.num_seconds_from_midnight()) / 3600.0;
     let clock_gap = (clock(local) - clock(original.local)).abs();
     let time_of_day = 1.0 - clock_gap.min(24.0 - clock_gap).min(12.0) / 12.0;
-    let total: f64 = attendees.iter().map(|a| a.weight).sum();
-    let free: f64 = attendees
-        .iter()
-        .filter(|a| a.is_free(slot.timestamp(), end.timestamp()))
-        .map(|a| a.weight)
-        .sum();
-    let attendees_part = if total > 0.0 { free / total } else { 1.0 };
     let preferences = preference(resolved, original, local, end);
     Suggestion {
         start: slot,
