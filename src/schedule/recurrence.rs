@@ -43,11 +43,42 @@ pub fn local_to_utc(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
     if let Some(instant) = zone.from_local_datetime(&local).earliest() {
         return Some(instant.with_timezone(&Utc));
     }
+    // A wall-clock time skipped by a forward jump is read with the offset in
+    // force before the jump (RFC 5545 §3.3.5): 02:15 on New York's
+    // spring-forward night is 02:15 EST, that is 03:15 EDT.
     (1..=4).find_map(|hours| {
-        zone.from_local_datetime(&(local + Duration::hours(hours)))
-            .earliest()
-            .map(|after| after.with_timezone(&Utc) - Duration::hours(hours))
+        zone.from_local_datetime(&(local - Duration::hours(hours)))
+            .latest()
+            .map(|before| before.with_timezone(&Utc) + Duration::hours(hours))
     })
+}
+
+#[cfg(test)]
+mod gap_tests {
+    use super::*;
+
+    #[test]
+    fn a_time_in_a_spring_forward_gap_takes_the_offset_before_the_gap() {
+        let zone: Tz = "America/New_York".parse().expect("zone");
+        let local = NaiveDate::from_ymd_opt(2026, 3, 8)
+            .and_then(|d| d.and_hms_opt(2, 15, 0))
+            .expect("local time");
+        let instant = local_to_utc(local, zone).expect("an instant");
+        let expected = NaiveDate::from_ymd_opt(2026, 3, 8)
+            .and_then(|d| d.and_hms_opt(7, 15, 0))
+            .expect("utc")
+            .and_utc();
+        assert_eq!(instant, expected);
+        let berlin: Tz = "Europe/Berlin".parse().expect("zone");
+        let local = NaiveDate::from_ymd_opt(2026, 3, 29)
+            .and_then(|d| d.and_hms_opt(2, 30, 0))
+            .expect("local time");
+        let expected = NaiveDate::from_ymd_opt(2026, 3, 29)
+            .and_then(|d| d.and_hms_opt(1, 30, 0))
+            .expect("utc")
+            .and_utc();
+        assert_eq!(local_to_utc(local, berlin), Some(expected));
+    }
 }
 
 /// Parses one iCalendar date or date-time value. `value_is_date` is whether
