@@ -143,8 +143,8 @@ fn credentials(provider: &str) -> Credentials {
     credentials
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, DemoError> {
+    serde_json::to_value(value).map_err(|e| DemoError::Setup(format!("writing the answer: {e}")))
 }
 
 fn local(zone: Tz, instant: DateTime<Utc>) -> String {
@@ -187,7 +187,7 @@ async fn play(
     ));
     trace.json.insert(
         "connectAccount".into(),
-        json!([to_json(&google), to_json(&outlook)]),
+        json!([to_json(&google)?, to_json(&outlook)?]),
     );
 
     let busy: CalendarEvent = serde_json::from_value(json!({
@@ -230,7 +230,7 @@ async fn play(
     }
     trace
         .json
-        .insert("detectConflicts".into(), to_json(&report));
+        .insert("detectConflicts".into(), to_json(&report)?);
 
     let suggestions = sync
         .suggest_reschedules(&user, &draft, &Value::Null)
@@ -246,7 +246,7 @@ async fn play(
     }
     trace
         .json
-        .insert("suggestReschedules".into(), to_json(&suggestions));
+        .insert("suggestReschedules".into(), to_json(&suggestions)?);
     let chosen = suggestions
         .suggestions
         .first()
@@ -269,7 +269,7 @@ async fn play(
             reference.provider, reference.event_id
         ));
     }
-    trace.json.insert("commit".into(), to_json(&committed));
+    trace.json.insert("commit".into(), to_json(&committed)?);
 
     let mut changes = Map::new();
     changes.insert("location".into(), Value::String("Room 4".into()));
@@ -283,7 +283,7 @@ async fn play(
             result.status
         ));
     }
-    trace.json.insert("update".into(), to_json(&updated));
+    trace.json.insert("update".into(), to_json(&updated)?);
     Ok(trace)
 }
 

@@ -98,10 +98,16 @@ impl CalendarSync {
         if record.sealed_credentials.is_some() {
             // Revocation is best effort: the credentials are wiped whatever the
             // provider answers, and a refusal is kept in the log.
-            if let (Ok(credentials), Ok(adapter)) = (
-                self.inner.unseal(&record),
-                self.inner.adapter(record.account.provider),
-            ) {
+            let unsealed = self.inner.unseal(&record);
+            let adapter = self.inner.adapter(record.account.provider);
+            if let Err(error) = unsealed
+                .as_ref()
+                .map(|_| ())
+                .and(adapter.as_ref().map(|_| ()))
+            {
+                tracing::warn!(account = %account, %error, "not revoked at the provider; credentials are wiped anyway");
+            }
+            if let (Ok(credentials), Ok(adapter)) = (unsealed, adapter) {
                 let revoked = tokio::time::timeout(
                     self.inner.config.call_timeout,
                     adapter.revoke(&credentials),

@@ -89,12 +89,14 @@ pub(crate) async fn run_known_until(
         match answer {
             Some(finished) => answers.push(finished),
             None => {
-                let latest = inner
-                    .store
-                    .get_operation(&operation.id)
-                    .await
-                    .ok()
-                    .flatten();
+                // Still running: answer it as last recorded (pending).
+                let latest = match inner.store.get_operation(&operation.id).await {
+                    Ok(latest) => latest,
+                    Err(error) => {
+                        tracing::warn!(operation = %operation.id, %error, "cannot read the operation's progress");
+                        None
+                    }
+                };
                 answers.push(latest.unwrap_or(operation));
             }
         }
