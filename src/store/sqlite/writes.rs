@@ -57,6 +57,26 @@ pub(super) fn attach(
     Ok(())
 }
 
+/// Reads a synced event, changes it with `change`, stamps `syncedAt` and saves
+/// it; answers whether it exists (a missing event is left missing).
+fn change_event(
+    connection: &Connection,
+    tables: &Tables,
+    id: &EventId,
+    at: DateTime<Utc>,
+    change: impl FnOnce(&mut SyncedEvent),
+) -> StoreResult<bool> {
+    let stored: Option<SyncedEvent> =
+        query_doc(connection, &tables.get_event, id.as_str(), "synced event")?;
+    let Some(mut event) = stored else {
+        return Ok(false);
+    };
+    change(&mut event);
+    event.synced_at = at;
+    save_event(connection, tables, &event)?;
+    Ok(true)
+}
+
 /// Sets the account's provider event on a synced event that exists; answers
 /// whether it does.
 pub(super) fn refresh(
@@ -67,16 +87,10 @@ pub(super) fn refresh(
     reference: ProviderEventRef,
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let stored: Option<SyncedEvent> =
-        query_doc(connection, &tables.get_event, id.as_str(), "synced event")?;
-    let Some(mut event) = stored else {
-        return Ok(false);
-    };
-    event.accounts.insert(account.clone());
-    event.provider_ids.insert(account, reference);
-    event.synced_at = at;
-    save_event(connection, tables, &event)?;
-    Ok(true)
+    change_event(connection, tables, id, at, |event| {
+        event.accounts.insert(account.clone());
+        event.provider_ids.insert(account, reference);
+    })
 }
 
 /// The event change and the operation's new state, in one atomic write
@@ -140,15 +154,7 @@ pub(super) fn set_details(
     details: EventDetails,
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let stored: Option<SyncedEvent> =
-        query_doc(connection, &tables.get_event, id.as_str(), "synced event")?;
-    let Some(mut event) = stored else {
-        return Ok(false);
-    };
-    event.event = details;
-    event.synced_at = at;
-    save_event(connection, tables, &event)?;
-    Ok(true)
+    change_event(connection, tables, &id, at, |event| event.event = details)
 }
 
 pub(super) fn replace_conflicts(
