@@ -218,7 +218,13 @@ impl CalendarSync {
                 std::mem::take(&mut *tasks)
             };
             let mut next = next;
-            while next.join_next().await.is_some() {}
+            while let Some(joined) = next.join_next().await {
+                if let Err(error) = joined
+                    && error.is_panic()
+                {
+                    tracing::error!(%error, "a background operation panicked; it stays pending in the store");
+                }
+            }
         }
     }
 }
