@@ -7,7 +7,10 @@
 //! cargo bench --features caldav --bench caldav_import
 //! ```
 //!
-//! `CALSYNC_BENCH_SIZES=200,2000` picks the sizes.
+//! `CALSYNC_BENCH_SIZES=200,2000` picks the sizes, `CALSYNC_BENCH_JOBS=1,8`
+//! the import's concurrency, `CALSYNC_BENCH_ROUNDS=5` how many paired rounds
+//! (both servers vary by several percent from one calendar to the next, so
+//! one run says little; the median of the rounds' ratios is reported).
 
 use calsync::cli::import::{ImportArgs, import};
 use calsync::model::UserId;
@@ -150,13 +153,34 @@ async fn run_import(
     took
 }
 
+/// The median of `values` (which must not be empty).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[middle - 1] + values[middle]) / 2.0
+    } else {
+        values[middle]
+    }
+}
+
+fn list<T: std::str::FromStr>(variable: &str, default: &str) -> Vec<T> {
+    std::env::var(variable)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|item| item.trim().parse().ok())
+        .collect()
+}
+
 #[tokio::main]
 async fn main() {
-    let sizes: Vec<usize> = std::env::var("CALSYNC_BENCH_SIZES")
-        .unwrap_or_else(|_| "200,2000".into())
-        .split(',')
-        .filter_map(|size| size.trim().parse().ok())
-        .collect();
+    let sizes: Vec<usize> = list("CALSYNC_BENCH_SIZES", "200,2000");
+    let jobs: Vec<u16> = list("CALSYNC_BENCH_JOBS", "1,8");
+    let rounds: usize = list("CALSYNC_BENCH_ROUNDS", "5")
+        .first()
+        .copied()
+        .unwrap_or(5)
+        .max(1);
     let client = reqwest::Client::new();
     for server in servers() {
         // Both servers keep the home at a fixed place for the test user.
@@ -165,20 +189,59 @@ async fn main() {
             _ => format!("{}/{}/calendars/", server.url, server.user),
         };
         for &n in &sizes {
-            let calendar = new_calendar(&client, &server, &home).await;
-            let floor = floor(&client, &server, &format!("{home}{calendar}/"), n).await;
+            // Rounds alternate which runs first, each into a new empty
+            // calendar; an import is compared with the floor of its round.
+            let mut floors = Vec::new();
+            let mut ratios = vec![Vec::new(); jobs.len()];
+            for round in 0..rounds {
+                let mut order: Vec<Option<usize>> = std::iter::once(None)
+                    .chain((0..jobs.len()).map(Some))
+                    .collect();
+                let turn = round % order.len();
+                order.rotate_left(turn);
+                let mut took = vec![0.0; jobs.len()];
+                let mut floor_took = 0.0;
+                for run in order {
+                    let calendar = new_calendar(&client, &server, &home).await;
+                    match run {
+                        None => {
+                            floor_took = floor(&client, &server, &format!("{home}{calendar}/"), n)
+                                .await
+                                .as_secs_f64();
+                        }
+                        Some(index) => {
+                            took[index] = run_import(&server, &home, &calendar, n, jobs[index])
+                                .await
+                                .as_secs_f64();
+                        }
+                    }
+                }
+                let mut line = format!(
+                    "{:<9} {n:>5} events  round {}  floor {floor_took:.2}s",
+                    server.name,
+                    round + 1
+                );
+                for (index, &jobs) in jobs.iter().enumerate() {
+                    let ratio = took[index] / floor_took;
+                    ratios[index].push(ratio);
+                    line.push_str(&format!(
+                        "  -j{jobs} {:.2}s ({:+.1}%)",
+                        took[index],
+                        (ratio - 1.0) * 100.0
+                    ));
+                }
+                eprintln!("{line}");
+                floors.push(floor_took);
+            }
             let mut line = format!(
-                "{:<9} {n:>5} events  floor (keep-alive PUT loop) {:>7.2}s",
+                "{:<9} {n:>5} events  floor (keep-alive PUT loop) median {:.2}s",
                 server.name,
-                floor.as_secs_f64()
+                median(&mut floors)
             );
-            for concurrency in [1, 8] {
-                let calendar = new_calendar(&client, &server, &home).await;
-                let took = run_import(&server, &home, &calendar, n, concurrency).await;
+            for (index, &jobs) in jobs.iter().enumerate() {
                 line.push_str(&format!(
-                    "  import -j{concurrency} {:>7.2}s ({:+.1}%)",
-                    took.as_secs_f64(),
-                    (took.as_secs_f64() / floor.as_secs_f64() - 1.0) * 100.0
+                    "  import -j{jobs} median {:+.1}% (of {rounds} paired rounds)",
+                    (median(&mut ratios[index]) - 1.0) * 100.0
                 ));
             }
             println!("{line}");

@@ -14,11 +14,15 @@
 //! retry finds its own event (same UID) instead of making a second; updates
 //! and deletes send `If-Match`, and an update that meets someone else's edit
 //! re-applies only calsync's changed fields onto the server's copy, once.
+//!
+//! Writes to one calendar are paced ([`pace`]): the adapter finds out by
+//! measuring how many at once the server turns into more throughput.
 
 mod client;
 mod discovery;
 mod ical;
 mod objects;
+mod pace;
 mod timezone;
 mod xml;
 
@@ -43,6 +47,7 @@ pub const ICLOUD_URL: &str = "https://caldav.icloud.com";
 #[derive(Clone, Debug)]
 pub struct CalDavProvider {
     client: reqwest::Client,
+    pacer: std::sync::Arc<pace::Pacer>,
 }
 
 impl CalDavProvider {
@@ -59,7 +64,48 @@ impl CalDavProvider {
     /// (`redirect::Policy::none()`): PROPFIND and REPORT must keep their
     /// method and body across a redirect.
     pub fn with_client(client: reqwest::Client) -> Self {
-        CalDavProvider { client }
+        CalDavProvider {
+            client,
+            pacer: std::sync::Arc::default(),
+        }
+    }
+
+    /// A PUT in its turn among the writes to the same calendar.
+    async fn paced_put(
+        &self,
+        account: &Account,
+        href: &Url,
+        body: String,
+        precondition: (&'static str, String),
+    ) -> ProviderResult<PutOutcome> {
+        let mut turn = self.pacer.write_turn(href).await;
+        let outcome = objects::put(&self.client, &account.auth, href, body, precondition).await;
+        if outcome
+            .as_ref()
+            .is_err_and(|error| error.kind.is_transient())
+        {
+            turn.overloaded();
+        }
+        outcome
+    }
+
+    /// A DELETE in its turn among the writes to the same calendar.
+    async fn paced_delete(
+        &self,
+        account: &Account,
+        href: &Url,
+        etag: Option<&str>,
+    ) -> ProviderResult<client::Answer> {
+        let mut turn = self.pacer.write_turn(href).await;
+        let answer = objects::delete(&self.client, &account.auth, href, etag).await;
+        let busy = match &answer {
+            Ok(answer) => matches!(answer.status.as_u16(), 429 | 503),
+            Err(error) => error.kind.is_transient(),
+        };
+        if busy {
+            turn.overloaded();
+        }
+        answer
     }
 
     async fn discover(&self, account: &Account) -> ProviderResult<(Url, CalendarInfo)> {
@@ -292,7 +338,7 @@ impl CalendarProvider for CalDavProvider {
         let href = discovery::join(&calendar, &format!("{name}.ics"))?;
         let body = ical::render(event, &name, &context.synced_id, Utc::now()).map_err(rejected)?;
         let precondition = ("If-None-Match", "*".to_owned());
-        match objects::put(&self.client, &account.auth, &href, body, precondition).await? {
+        match self.paced_put(&account, &href, body, precondition).await? {
             PutOutcome::Stored(Some(etag)) => Ok(Self::event_ref(&href, etag, &calendar)),
             PutOutcome::Stored(None) => {
                 let etag = self.fetch_etag(&account, &href).await?;
@@ -341,7 +387,7 @@ impl CalendarProvider for CalDavProvider {
                 None => self.fetch_etag(&account, &href).await?,
             };
             let precondition = ("If-Match", etag);
-            match objects::put(&self.client, &account.auth, &href, body, precondition).await? {
+            match self.paced_put(&account, &href, body, precondition).await? {
                 PutOutcome::Stored(Some(etag)) => {
                     return Ok(Self::event_ref(&href, etag, &calendar));
                 }
@@ -369,8 +415,7 @@ impl CalendarProvider for CalDavProvider {
         let href = parse_url("event_id", &target.event_id)?;
         let mut etag = target.etag.clone();
         for attempt in 0..2 {
-            let answer =
-                objects::delete(&self.client, &account.auth, &href, etag.as_deref()).await?;
+            let answer = self.paced_delete(&account, &href, etag.as_deref()).await?;
             match answer.status.as_u16() {
                 200..=299 | 404 | 410 => return Ok(()),
                 412 if attempt == 0 => match self.fetch_etag(&account, &href).await {
