@@ -19,6 +19,7 @@ mod client;
 mod discovery;
 mod ical;
 mod objects;
+mod serialize;
 mod timezone;
 mod xml;
 
