@@ -1,8 +1,10 @@
 //! iCalendar out: the object calsync PUTs for an event, and the merge of
 //! calsync's changed fields onto a server's copy (which keeps every property
-//! and component calsync does not own).
+//! and component calsync does not own). Text is written by
+//! [`serialize`](super::serialize), so that no component gains a `UID` or
+//! `DTSTAMP` it does not have.
 
-use super::timezone;
+use super::{serialize, timezone};
 use crate::model::{EventDetails, EventId, EventTime, Transparency};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
@@ -25,7 +27,6 @@ pub fn render(
     let mut vevent = Event::new();
     vevent.uid(uid);
     vevent.sequence(0);
-    vevent.created(now);
     apply(&mut vevent, event, &all_fields())?;
     stamp(&mut vevent, synced_id, now);
     let mut calendar = Calendar::empty();
@@ -35,7 +36,7 @@ pub fn render(
         calendar.push(timezone::vtimezone(zone, year_of(event)));
     }
     calendar.push(vevent);
-    Ok(calendar.to_string())
+    serialize::calendar_text(&calendar)
 }
 
 /// The server's copy `server` with calsync's `changed` fields of `event`
@@ -82,7 +83,7 @@ pub fn merge(
     if calendar.property_value("PRODID").is_none() {
         calendar.append_property(Property::new("PRODID", PRODID));
     }
-    Ok(calendar.to_string())
+    serialize::calendar_text(&calendar)
 }
 
 fn all_fields() -> Vec<&'static str> {
@@ -277,6 +278,170 @@ mod tests {
             text.contains("VERSION:2.0") && text.contains("PRODID:"),
             "{text}"
         );
+        assert!(!text.contains("CREATED"), "servers stamp their own: {text}");
+    }
+
+    /// The lines of each `BEGIN:{kind}` ... `END:{kind}` block, nested ones included.
+    fn blocks<'a>(text: &'a str, kind: &str) -> Vec<Vec<&'a str>> {
+        let (begin, end) = (format!("BEGIN:{kind}"), format!("END:{kind}"));
+        let mut found = Vec::new();
+        let mut open: Option<Vec<&str>> = None;
+        for line in text.lines() {
+            if line == begin {
+                open = Some(Vec::new());
+            }
+            if let Some(block) = open.as_mut() {
+                block.push(line);
+            }
+            if line == end {
+                found.extend(open.take());
+            }
+        }
+        found
+    }
+
+    /// How many lines of `lines` hold the property `name`.
+    fn count(lines: &[&str], name: &str) -> usize {
+        lines
+            .iter()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with([':', ';']))
+            })
+            .count()
+    }
+
+    #[test]
+    fn only_the_event_gets_a_uid_and_dtstamp() {
+        let mut event = EventDetails::timed("Standup", at(9), at(10));
+        event.time_zone = Some("Europe/Berlin".into());
+        let text = render(&event, "uid-1", &EventId::from("ev-1"), at(8)).expect("renders");
+        let all: Vec<&str> = text.lines().collect();
+        assert_eq!(count(&all, "UID"), 1, "{text}");
+        assert_eq!(count(&all, "DTSTAMP"), 1, "{text}");
+        let zones = blocks(&text, "VTIMEZONE");
+        assert_eq!(zones.len(), 1, "{text}");
+        assert_eq!(blocks(&text, "STANDARD").len(), 1, "{text}");
+        assert_eq!(blocks(&text, "DAYLIGHT").len(), 1, "{text}");
+        assert_eq!(count(&zones[0], "UID") + count(&zones[0], "DTSTAMP"), 0);
+        let events = blocks(&text, "VEVENT");
+        assert_eq!(count(&events[0], "UID"), 1, "{text}");
+        assert_eq!(count(&events[0], "DTSTAMP"), 1, "{text}");
+
+        let (read, problems) = crate::schedule::ics::events_from_ics(&text);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(read.len(), 1, "{read:?}");
+        assert_eq!(read[0].uid.as_deref(), Some("uid-1"));
+        assert_eq!(read[0].start, EventTime::Instant(at(9)));
+        assert_eq!(read[0].end, EventTime::Instant(at(10)));
+        assert_eq!(read[0].time_zone.as_deref(), Some("Europe/Berlin"));
+    }
+
+    /// A server's copy holding a VTIMEZONE and a VALARM, neither with a UID or DTSTAMP.
+    const SERVER_COPY: &str = "BEGIN:VCALENDAR\r\n\
+        VERSION:2.0\r\n\
+        PRODID:-//Other//Client//EN\r\n\
+        BEGIN:VTIMEZONE\r\n\
+        TZID:Europe/Berlin\r\n\
+        BEGIN:STANDARD\r\n\
+        DTSTART:19701025T030000\r\n\
+        TZOFFSETFROM:+0200\r\n\
+        TZOFFSETTO:+0100\r\n\
+        TZNAME:CET\r\n\
+        RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n\
+        END:STANDARD\r\n\
+        BEGIN:DAYLIGHT\r\n\
+        DTSTART:19700329T020000\r\n\
+        TZOFFSETFROM:+0100\r\n\
+        TZOFFSETTO:+0200\r\n\
+        TZNAME:CEST\r\n\
+        RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\n\
+        END:DAYLIGHT\r\n\
+        END:VTIMEZONE\r\n\
+        BEGIN:VEVENT\r\n\
+        UID:uid-9\r\n\
+        DTSTAMP:20250301T080000Z\r\n\
+        CREATED:20250301T080000Z\r\n\
+        DTSTART;TZID=Europe/Berlin:20250304T100000\r\n\
+        DTEND;TZID=Europe/Berlin:20250304T110000\r\n\
+        SUMMARY:Standup\r\n\
+        SEQUENCE:3\r\n\
+        X-CALSYNC-ID:ev-9\r\n\
+        BEGIN:VALARM\r\n\
+        ACTION:DISPLAY\r\n\
+        DESCRIPTION:Soon\\, really\r\n\
+        TRIGGER:-PT5M\r\n\
+        END:VALARM\r\n\
+        END:VEVENT\r\n\
+        END:VCALENDAR\r\n";
+
+    fn sorted(mut lines: Vec<&str>) -> Vec<&str> {
+        lines.sort_unstable();
+        lines
+    }
+
+    #[test]
+    fn merge_keeps_foreign_components_as_they_were() {
+        let mut ours = EventDetails::timed("Standup, moved", at(10), at(11));
+        ours.time_zone = Some("Europe/Berlin".into());
+        let changed = ["title", "start", "end", "timeZone"].map(String::from);
+        let merged =
+            merge(SERVER_COPY, &ours, &changed, &EventId::from("ev-9"), at(9)).expect("merges");
+        for kind in ["VTIMEZONE", "VALARM"] {
+            let (before, after) = (blocks(SERVER_COPY, kind), blocks(&merged, kind));
+            assert_eq!(after.len(), 1, "one {kind}: {merged}");
+            // The crate keeps properties by name, not in their order.
+            assert_eq!(
+                sorted(after[0].clone()),
+                sorted(before[0].clone()),
+                "{kind}"
+            );
+        }
+        let all: Vec<&str> = merged.lines().collect();
+        assert_eq!(count(&all, "UID"), 1, "{merged}");
+        assert_eq!(count(&all, "DTSTAMP"), 1, "{merged}");
+        assert!(merged.contains("CREATED:20250301T080000Z"), "{merged}");
+
+        let (read, problems) = crate::schedule::ics::events_from_ics(&merged);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(read[0].title, "Standup, moved");
+        assert_eq!(read[0].start, EventTime::Instant(at(10)));
+        assert_eq!(read[0].end, EventTime::Instant(at(11)));
+    }
+
+    #[test]
+    fn merge_of_every_field_writes_each_property_once() {
+        let original =
+            render(&weekly_in_berlin(), "uid-1", &EventId::from("ev-1"), at(8)).expect("renders");
+        let mut ours = weekly_in_berlin();
+        ours.description = Some("Agenda".into());
+        ours.transparency = Transparency::Free;
+        let changed: Vec<String> = all_fields().into_iter().map(String::from).collect();
+        let merged =
+            merge(&original, &ours, &changed, &EventId::from("ev-1"), at(9)).expect("merges");
+        let events = blocks(&merged, "VEVENT");
+        assert_eq!(events.len(), 1, "{merged}");
+        let single = [
+            "UID",
+            "DTSTAMP",
+            "SEQUENCE",
+            "LAST-MODIFIED",
+            "SUMMARY",
+            "DTSTART",
+            "DTEND",
+            "LOCATION",
+            "DESCRIPTION",
+            "TRANSP",
+            "RRULE",
+            SYNCED_ID,
+        ];
+        for name in single {
+            assert_eq!(count(&events[0], name), 1, "{name}: {merged}");
+        }
+        assert_eq!(count(&events[0], "ATTENDEE"), 2, "{merged}");
+        assert!(merged.contains("TRANSP:TRANSPARENT"), "{merged}");
+        assert!(merged.contains("SEQUENCE:1"), "{merged}");
+        assert_eq!(blocks(&merged, "VTIMEZONE").len(), 1, "{merged}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod discovery;
 mod ical;
 mod objects;
 mod pace;
+mod serialize;
 mod timezone;
 mod xml;
 

@@ -236,6 +236,43 @@ mod tests {
         );
     }
 
+    /// The property names written inside `kind` blocks, nested ones excluded.
+    fn names_in(text: &str, kind: &str) -> Vec<String> {
+        let mut depth_inside: Option<usize> = None;
+        let mut names = Vec::new();
+        for line in text.lines() {
+            match (line.strip_prefix("BEGIN:"), line.strip_prefix("END:")) {
+                (Some(opened), _) if opened == kind => depth_inside = Some(0),
+                (Some(_), _) => depth_inside = depth_inside.map(|depth| depth + 1),
+                (_, Some(closed)) if closed == kind => depth_inside = None,
+                (_, Some(_)) => depth_inside = depth_inside.map(|depth| depth.saturating_sub(1)),
+                _ if depth_inside == Some(0) => {
+                    let end = line.find([':', ';']).unwrap_or(line.len());
+                    names.push(line[..end].to_owned());
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn written_zones_hold_only_what_rfc_5545_allows() {
+        for zone in [chrono_tz::Europe::Berlin, chrono_tz::Asia::Kolkata] {
+            let mut calendar = icalendar::Calendar::empty();
+            calendar.push(vtimezone(zone, 2025));
+            let text = super::super::serialize::calendar_text(&calendar).expect("writes");
+            assert_eq!(names_in(&text, "VTIMEZONE"), ["TZID"], "{text}");
+            let allowed = ["DTSTART", "TZOFFSETFROM", "TZOFFSETTO", "RRULE"];
+            for rule in ["STANDARD", "DAYLIGHT"] {
+                for name in names_in(&text, rule) {
+                    assert!(allowed.contains(&name.as_str()), "{name} in {rule}: {text}");
+                }
+            }
+            assert!(!names_in(&text, "STANDARD").is_empty(), "{text}");
+        }
+    }
+
     #[test]
     fn zones_without_dst_have_one_standard_rule() {
         let rules = rules(&vtimezone(chrono_tz::Asia::Kolkata, 2025));
