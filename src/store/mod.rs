@@ -209,7 +209,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// One operation by id.
     async fn get_operation(&self, id: &OperationId) -> StoreResult<Option<Operation>>;
-    /// The operations of a synced event, oldest first.
+    /// The operations of a synced event, oldest first; operations recorded at
+    /// the same instant come in the order they were recorded (fresh ids are
+    /// time-ordered, so id order is that order too). Operations of one
+    /// account run in this order.
     async fn operations_of_event(&self, event: &EventId) -> StoreResult<Vec<Operation>>;
     /// Atomically takes up to `limit` pending operations that are due at `now`
     /// and not leased (or whose lease ended before `now`): sets their lease to
