@@ -13,6 +13,8 @@
 mod accounts;
 mod conflicts;
 mod events;
+mod order;
+mod outcome;
 mod run;
 mod sessions;
 mod sync;
@@ -22,7 +24,9 @@ pub use run::{PROVIDER_CALLS, PROVIDER_FAILURES, PROVIDER_RETRIES};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
-use crate::model::{AccountId, AccountRecord, EventId, SyncStatus, SyncedEvent, UserId};
+use crate::model::{
+    AccountId, AccountRecord, EventId, OperationId, SyncStatus, SyncedEvent, UserId,
+};
 use crate::operations::RetryPolicy;
 use crate::providers::{CalendarProvider, Providers};
 use crate::store::Store;
@@ -84,6 +88,9 @@ pub(crate) struct Inner {
     pub(crate) instance: String,
     /// Operations running in the background.
     pub(crate) tasks: Mutex<JoinSet<()>>,
+    /// The operations running in this instance, each until its task ends
+    /// (see [`order`]): later operations on the same account wait for them.
+    pub(crate) running: Mutex<HashMap<OperationId, tokio::sync::watch::Receiver<()>>>,
     /// One lock per account, so that two refreshes never race (Outlook and
     /// Zoom kill the old refresh token on every refresh).
     pub(crate) refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
@@ -170,6 +177,7 @@ impl Builder {
             config: self.config,
             instance: format!("calsync-{}", uuid::Uuid::now_v7()),
             tasks: Mutex::new(JoinSet::new()),
+            running: Mutex::new(HashMap::new()),
             refresh_locks: Mutex::new(HashMap::new()),
         });
         CalendarSync {

@@ -1,16 +1,15 @@
 //! Carrying out operations: one provider call per operation, retried with
 //! backoff, each outcome recorded in the store before it is reported.
 
+use super::order::{Running, Turn, take_turn};
+use super::outcome::{finish, give_up, step_back, succeed};
 use super::sessions::NEEDS_REAUTHORIZATION;
 use super::{Inner, is_connected, lock};
 use crate::error::Result;
-use crate::model::{
-    AccountId, AccountRecord, ProviderEventRef, SyncResult, SyncResultStatus, SyncedEvent,
-};
+use crate::model::{AccountId, AccountRecord, ProviderEventRef, SyncResult, SyncResultStatus};
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use crate::providers::{ProviderError, ProviderErrorKind, ProviderResult, WriteContext};
-use crate::store::EventChange;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -63,14 +62,24 @@ pub(crate) async fn run_known_until(
     deadline: Option<Instant>,
 ) -> Vec<Operation> {
     let mut waiting = Vec::with_capacity(operations.len());
+    // All are marked running before any starts, so that a later operation
+    // on an account waits for an earlier one of the same batch.
+    let marked: Vec<_> = operations
+        .into_iter()
+        .map(|(operation, record)| {
+            let running = Running::mark(inner, &operation.id);
+            (operation, record, running)
+        })
+        .collect();
     {
         let mut tasks = lock(&inner.tasks);
-        for (operation, record) in operations {
+        for (operation, record, running) in marked {
             let (sender, receiver) = oneshot::channel();
             let task_inner = inner.clone();
             let started = operation.clone();
             tasks.spawn(async move {
                 let finished = run(&task_inner, started, record).await;
+                drop(running);
                 // The caller may have stopped waiting; the outcome is in the store.
                 let _ = sender.send(finished);
             });
@@ -160,6 +169,19 @@ async fn drive(
     op: &mut Operation,
     mut known: Option<AccountRecord>,
 ) -> Result<()> {
+    if op.kind != OperationKind::Create {
+        match take_turn(inner, op).await? {
+            Turn::Ready => {}
+            Turn::Later(at) => return step_back(inner, op, at).await,
+            Turn::Nothing(why) if op.kind == OperationKind::Delete => {
+                tracing::debug!(operation = %op.id, %why, "nothing to delete");
+                return succeed(inner, op, None).await;
+            }
+            Turn::Nothing(why) => {
+                return finish(inner, op, Some(format!("not updated: {why}"))).await;
+            }
+        }
+    }
     loop {
         let record = match known.take() {
             Some(record) => Some(record),
@@ -179,7 +201,7 @@ async fn drive(
                     .map(|e| format!(": {}", e.reason))
                     .unwrap_or_default()
             );
-            return finish(inner, op, Some(reason)).await;
+            return give_up(inner, op, reason).await;
         }
         let outcome = attempt(inner, &record, op).await?;
         match outcome {
@@ -271,7 +293,7 @@ async fn failed_attempt(
                 )
                 .await?;
         }
-        finish(inner, op, Some(reason)).await?;
+        give_up(inner, op, reason).await?;
         return Ok(None);
     }
     if op.attempts >= inner.config.retry.max_attempts {
@@ -284,7 +306,7 @@ async fn failed_attempt(
                 ),
             )
             .await?;
-        finish(inner, op, Some(reason)).await?;
+        give_up(inner, op, reason).await?;
         return Ok(None);
     }
     metrics::counter!(PROVIDER_RETRIES, "provider" => op.provider.as_str()).increment(1);
@@ -302,48 +324,4 @@ async fn failed_attempt(
 
 fn lease(inner: &Inner) -> chrono::Duration {
     chrono::Duration::from_std(inner.config.lease).unwrap_or_else(|_| chrono::Duration::minutes(2))
-}
-
-async fn succeed(
-    inner: &Arc<Inner>,
-    op: &mut Operation,
-    reference: Option<ProviderEventRef>,
-) -> Result<()> {
-    let now = inner.clock.now();
-    let change = match (&op.kind, &reference) {
-        (OperationKind::Create, Some(reference)) => EventChange::Attach {
-            base: Box::new(SyncedEvent {
-                internal_id: op.event.clone(),
-                user: op.user.clone(),
-                accounts: BTreeSet::new(),
-                provider_ids: BTreeMap::new(),
-                synced_at: now,
-                event: op.details.clone(),
-            }),
-            reference: reference.clone(),
-        },
-        (OperationKind::Update, Some(reference)) => EventChange::Refresh(reference.clone()),
-        (OperationKind::Delete, _) => EventChange::Detach,
-        _ => EventChange::None,
-    };
-    op.result = reference;
-    op.status = OperationStatus::Succeeded;
-    op.last_error = None;
-    op.lease_owner = None;
-    op.lease_until = None;
-    op.updated_at = now;
-    // One write: the event change and the operation's success together.
-    inner.store.complete_operation(op, &change, now).await?;
-    Ok(())
-}
-
-async fn finish(inner: &Arc<Inner>, op: &mut Operation, reason: Option<String>) -> Result<()> {
-    let now = inner.clock.now();
-    op.status = OperationStatus::Failed;
-    op.last_error = reason;
-    op.lease_owner = None;
-    op.lease_until = None;
-    op.updated_at = now;
-    inner.store.update_operation(op).await?;
-    Ok(())
 }

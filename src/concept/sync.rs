@@ -5,8 +5,8 @@ use super::run::{results, run_known_until, run_until};
 use super::{CalendarSync, is_connected};
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, EventDetails, EventId, OperationId, Provider, SyncOutcome, SyncResult,
-    SyncResultStatus, SyncedEvent, UserId,
+    AccountId, EventDetails, EventId, OperationId, Provider, ProviderEventRef, SyncOutcome,
+    SyncResult, SyncResultStatus, SyncedEvent, UserId,
 };
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use serde_json::{Map, Value};
@@ -168,11 +168,15 @@ impl CalendarSync {
     ///
     /// # Effects
     /// Records the new details and one update operation per connected account
-    /// holding the event, then writes the change to each provider using the
-    /// stored provider ids (and etags). Accounts that are disconnected or in
-    /// error are skipped and said so. Partial failures are retried with
-    /// backoff; an account whose retries are spent is marked `error`.
-    /// `syncedAt` is updated.
+    /// holding the event or still creating it, then writes the change to each
+    /// provider using the stored provider ids (and etags). On an account with
+    /// an earlier operation still pending (a create the commit answered as
+    /// pending, an earlier update) the update is answered pending and runs
+    /// once that has finished, on the provider event it left; when the create
+    /// failed there is nothing to update, and the operation fails saying so.
+    /// Accounts that are disconnected or in error are skipped and said so.
+    /// Partial failures are retried with backoff; an account whose retries
+    /// are spent is marked `error`. `syncedAt` is updated.
     ///
     /// # Errors
     /// - [`Error::EventNotFound`]: not synced, or another user's;
@@ -207,10 +211,13 @@ impl CalendarSync {
     ///
     /// # Effects
     /// Deletes the event from each connected account's provider using the
-    /// stored ids (an event already gone counts as deleted). The synced event
-    /// is removed from state once every deletion succeeded; otherwise it is
-    /// kept with the accounts that still have it, and the answer says which
-    /// succeeded.
+    /// stored ids (an event already gone counts as deleted). On an account
+    /// whose create is still pending the deletion is answered pending and
+    /// waits for the create, then deletes what it made (nothing, when it
+    /// failed); the synced event does not come back meanwhile. The synced
+    /// event is removed from state once every deletion succeeded; otherwise
+    /// it is kept with the accounts that still have it, and the answer says
+    /// which succeeded.
     ///
     /// # Errors
     /// - [`Error::EventNotFound`]: not synced, or another user's.
@@ -227,7 +234,10 @@ impl CalendarSync {
 
     /// Takes up every operation that is due and not held by a live instance
     /// (after a crash or restart, or from another instance whose lease ran
-    /// out), carries each out, and answers them as they ended.
+    /// out), carries each out, and answers them as they ended. The operations
+    /// of one synced event on one account run in the order they were
+    /// recorded; one whose predecessor is still held elsewhere stays pending
+    /// (answered as such) and is due again shortly.
     ///
     /// # Errors
     /// [`Error::Store`] when the store cannot be read.
@@ -349,6 +359,11 @@ impl CalendarSync {
     }
 
     /// One operation per connected account of the event; the rest skipped.
+    ///
+    /// The accounts are those holding the event and those with an operation
+    /// of it still pending (a create the commit answered as pending): each
+    /// operation runs after the earlier ones of its account and acts on the
+    /// provider event they leave (see [`super::order`]).
     async fn plan(
         &self,
         synced: &SyncedEvent,
@@ -356,20 +371,42 @@ impl CalendarSync {
         details: &EventDetails,
         changed: &[String],
     ) -> Result<(Vec<Operation>, BTreeMap<AccountId, SyncResult>)> {
+        let mut accounts: BTreeMap<AccountId, (Provider, Option<ProviderEventRef>)> = synced
+            .provider_ids
+            .iter()
+            .map(|(account, reference)| {
+                (
+                    account.clone(),
+                    (reference.provider, Some(reference.clone())),
+                )
+            })
+            .collect();
+        for earlier in self
+            .inner
+            .store
+            .operations_of_event(&synced.internal_id)
+            .await?
+        {
+            if earlier.status == OperationStatus::Pending {
+                accounts
+                    .entry(earlier.account)
+                    .or_insert((earlier.provider, None));
+            }
+        }
         let mut operations = Vec::new();
         let mut skipped = BTreeMap::new();
-        for (account, reference) in &synced.provider_ids {
-            let record = self.inner.store.get_account(account).await?;
+        for (account, (provider, reference)) in accounts {
+            let record = self.inner.store.get_account(&account).await?;
             match record {
                 Some(record) if is_connected(&record) => {
                     let mut op = self.operation(
                         &synced.user,
                         &synced.internal_id,
-                        account,
-                        reference.provider,
+                        &account,
+                        provider,
                         kind,
                         details,
-                        Some(reference.clone()),
+                        reference,
                     );
                     op.changed_fields = changed.to_vec();
                     operations.push(op);
@@ -383,11 +420,11 @@ impl CalendarSync {
                         None => "skipped: account no longer exists".to_owned(),
                     };
                     skipped.insert(
-                        account.clone(),
+                        account,
                         SyncResult {
                             status: SyncResultStatus::Skipped,
                             reason: Some(reason),
-                            event_id: Some(reference.event_id.clone()),
+                            event_id: reference.map(|reference| reference.event_id),
                         },
                     );
                 }

@@ -61,7 +61,8 @@ pub enum SyncResultStatus {
     Succeeded,
     /// The provider refused it, or retries are spent; see `reason`.
     Failed,
-    /// Still being retried in the background.
+    /// Still going on in the background: being retried, or waiting for the
+    /// account's earlier operation on the event (a create still pending).
     Pending,
     /// Not attempted (the account is disconnected or in error).
     Skipped,

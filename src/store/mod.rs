@@ -9,7 +9,7 @@ use crate::model::{
     AccountId, AccountRecord, Conflict, DraftId, EventDetails, EventId, OperationId,
     ProviderEventRef, SyncedEvent, UserId,
 };
-use crate::operations::Operation;
+use crate::operations::{Operation, OperationKind, OperationStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -85,7 +85,11 @@ pub enum EventChange {
     None,
     /// The event lives on the account as `reference`: as
     /// [`Store::attach_provider_event`] with `base` (which creates the synced
-    /// event when it does not exist yet).
+    /// event when it does not exist yet), except that a missing synced event
+    /// stays missing while a delete of it on the same account is pending. A
+    /// cancel recorded while the account's create ran has then removed it
+    /// from the other accounts, and that delete removes the provider event
+    /// (see [`is_waiting_delete`]): a cancelled event never comes back.
     Attach {
         /// The synced event to create when it is missing.
         base: Box<SyncedEvent>,
@@ -98,6 +102,17 @@ pub enum EventChange {
     Refresh(ProviderEventRef),
     /// The event is gone from the account: as [`Store::detach_provider_event`].
     Detach,
+}
+
+/// Whether `other` is a delete of `operation`'s synced event on the same
+/// account, still pending: the delete that keeps an [`EventChange::Attach`]
+/// of `operation` from creating the synced event again.
+pub fn is_waiting_delete(other: &Operation, operation: &Operation) -> bool {
+    other.id != operation.id
+        && other.event == operation.event
+        && other.account == operation.account
+        && other.kind == OperationKind::Delete
+        && other.status == OperationStatus::Pending
 }
 
 /// The four collections of the concept, behind one trait.
@@ -177,8 +192,9 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces an operation. `NotFound` if it does not exist.
     async fn update_operation(&self, operation: &Operation) -> StoreResult<()>;
     /// Records a finished operation: applies `change` to the synced event
-    /// `operation.event` for `operation.account` at `at`, then replaces the
-    /// operation (as [`Store::update_operation`]).
+    /// `operation.event` for `operation.account` at `at` (an attach to a
+    /// missing event that a delete on the account waits for changes
+    /// nothing), then replaces the operation (as [`Store::update_operation`]).
     ///
     /// Backends with multi-record transactions do both at once, all or none.
     /// A backend without them may write the event first and the operation
@@ -193,7 +209,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// One operation by id.
     async fn get_operation(&self, id: &OperationId) -> StoreResult<Option<Operation>>;
-    /// The operations of a synced event, oldest first.
+    /// The operations of a synced event, oldest first; operations recorded at
+    /// the same instant come in the order they were recorded (fresh ids are
+    /// time-ordered, so id order is that order too). Operations of one
+    /// account run in this order.
     async fn operations_of_event(&self, event: &EventId) -> StoreResult<Vec<Operation>>;
     /// Atomically takes up to `limit` pending operations that are due at `now`
     /// and not leased (or whose lease ended before `now`): sets their lease to

@@ -1,11 +1,13 @@
 //! The concept's actions, guided by the spec's principle, on every store
-//! backend (credentials at rest are checked on the embedded file only).
+//! backend (credentials at rest are checked on the embedded file only), and
+//! update and cancel issued while a create is still pending.
 
 mod support;
 
 mod accounts;
 mod commit;
 mod conflicts;
+mod pending;
 mod principle;
 mod recovery;
 mod secrets;

@@ -2,7 +2,7 @@
 //! state recorded by one call.
 
 use super::{StoreMaker, at, base_event, fresh, operation, reference};
-use crate::model::{AccountId, EventId, Provider};
+use crate::model::{AccountId, EventId, Provider, ProviderEventRef};
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use crate::store::{EventChange, StoreError};
 
@@ -29,10 +29,8 @@ pub async fn complete_operation_records_event_and_operation(maker: &dyn StoreMak
     update.kind = OperationKind::Update;
     let mut orphan_update = operation("event-gone", "acct-1", 0);
     orphan_update.kind = OperationKind::Update;
-    let mut delete = operation("event-1", "acct-1", 0);
-    delete.kind = OperationKind::Delete;
     let failed = operation("event-1", "acct-2", 0);
-    let all = [&create, &update, &orphan_update, &delete, &failed].map(Clone::clone);
+    let all = [&create, &update, &orphan_update, &failed].map(Clone::clone);
     store.insert_operations(&all).await.expect("insert");
 
     let first = reference(Provider::Outlook, "o-1");
@@ -102,6 +100,12 @@ pub async fn complete_operation_records_event_and_operation(maker: &dyn StoreMak
         Some(failed)
     );
 
+    let mut delete = operation("event-1", "acct-1", 0);
+    delete.kind = OperationKind::Delete;
+    store
+        .insert_operations(std::slice::from_ref(&delete))
+        .await
+        .expect("insert");
     let delete = succeeded(delete, None);
     store
         .complete_operation(&delete, &EventChange::Detach, at(4))
@@ -123,4 +127,93 @@ pub async fn complete_operation_records_event_and_operation(maker: &dyn StoreMak
         "completing an unknown operation: {answer:?}"
     );
     assert_eq!(store.get_operation(&ghost.id).await.expect("read"), None);
+}
+
+fn delete(event: &str, account: &str) -> Operation {
+    let mut op = operation(event, account, 0);
+    op.kind = OperationKind::Delete;
+    op
+}
+
+fn attach(reference: &ProviderEventRef) -> EventChange {
+    EventChange::Attach {
+        base: Box::new(base_event("user-1", "event-1")),
+        reference: reference.clone(),
+    }
+}
+
+/// A cancel recorded while an account's create ran removes the synced event
+/// from the other accounts; the create, finishing while that account's
+/// delete waits, records its operation but does not bring the event back.
+/// Once no delete waits (the delete itself failing), an attach creates it
+/// again; an event that exists is attached to even while a delete waits.
+pub async fn an_attach_never_brings_back_a_cancelled_event(maker: &dyn StoreMaker) {
+    let (store, _) = fresh(maker).await;
+    let event = EventId::from("event-1");
+    let (early, late) = (AccountId::from("acct-1"), AccountId::from("acct-2"));
+    let create_early = operation("event-1", "acct-1", 0);
+    let create_late = operation("event-1", "acct-2", 0);
+    let both = [create_early.clone(), create_late.clone()];
+    store.insert_operations(&both).await.expect("insert");
+    let first = reference(Provider::Outlook, "o-1");
+    let create_early = succeeded(create_early, Some(first.clone()));
+    store
+        .complete_operation(&create_early, &attach(&first), at(1))
+        .await
+        .expect("complete the first create");
+
+    let (delete_early, delete_late) = (delete("event-1", "acct-1"), delete("event-1", "acct-2"));
+    let cancel = [delete_early.clone(), delete_late.clone()];
+    store.insert_operations(&cancel).await.expect("insert");
+    store
+        .complete_operation(&succeeded(delete_early, None), &EventChange::Detach, at(2))
+        .await
+        .expect("complete the first delete");
+    assert_eq!(store.get_synced_event(&event).await.expect("read"), None);
+
+    let second = reference(Provider::Outlook, "o-2");
+    let create_late = succeeded(create_late, Some(second.clone()));
+    store
+        .complete_operation(&create_late, &attach(&second), at(3))
+        .await
+        .expect("complete the late create");
+    assert_eq!(
+        store.get_synced_event(&event).await.expect("read"),
+        None,
+        "a cancelled event stays removed"
+    );
+    assert_eq!(
+        store.get_operation(&create_late.id).await.expect("read"),
+        Some(create_late),
+        "the create is recorded with the provider event its delete needs"
+    );
+
+    let mut failed_delete = delete_late;
+    failed_delete.status = OperationStatus::Failed;
+    failed_delete.last_error = Some("Unavailable: 503".to_owned());
+    store
+        .complete_operation(&failed_delete, &attach(&second), at(4))
+        .await
+        .expect("complete the failed delete");
+    let kept = store.get_synced_event(&event).await.expect("read");
+    let kept = kept.expect("no delete waits: the event is kept with the account");
+    assert_eq!(kept.accounts, [late.clone()].into());
+    assert_eq!(kept.provider_ids, [(late.clone(), second)].into());
+
+    let waiting = delete("event-1", "acct-1");
+    store
+        .insert_operations(std::slice::from_ref(&waiting))
+        .await
+        .expect("insert");
+    let again = succeeded(operation("event-1", "acct-1", 0), Some(first.clone()));
+    store
+        .insert_operations(std::slice::from_ref(&again))
+        .await
+        .expect("insert");
+    store
+        .complete_operation(&again, &attach(&first), at(5))
+        .await
+        .expect("complete an attach to an event that exists");
+    let both = store.get_synced_event(&event).await.expect("read");
+    assert_eq!(both.expect("exists").accounts, [early, late].into());
 }

@@ -38,7 +38,9 @@ mod events;
 mod operations;
 mod records;
 
-pub use completion::complete_operation_records_event_and_operation;
+pub use completion::{
+    an_attach_never_brings_back_a_cancelled_event, complete_operation_records_event_and_operation,
+};
 pub use events::{
     attach_creates_and_detach_removes, concurrent_attaches_lose_nothing,
     concurrent_detaches_leave_nothing_behind, set_event_details_replaces_the_snapshot,
@@ -98,6 +100,7 @@ macro_rules! store_conformance_tests {
             operations_round_trip,
             operations_insert_all_or_none,
             complete_operation_records_event_and_operation,
+            an_attach_never_brings_back_a_cancelled_event,
             claim_takes_only_due_pending_unleased,
             expired_leases_are_claimed_again,
             concurrent_claimers_never_share,

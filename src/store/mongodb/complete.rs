@@ -29,8 +29,10 @@ impl MongoStore {
         match change {
             EventChange::None => {}
             EventChange::Attach { base, reference } => {
-                self.attach_provider_event(base, account, reference, at)
-                    .await?;
+                if !self.cancelled_meanwhile(operation).await? {
+                    self.attach_provider_event(base, account, reference, at)
+                        .await?;
+                }
             }
             EventChange::Refresh(reference) => self.refresh(operation, reference, at).await?,
             EventChange::Detach => {
@@ -39,6 +41,40 @@ impl MongoStore {
             }
         }
         self.update_operation(operation).await
+    }
+
+    /// Whether the operation's synced event is missing while a delete on its
+    /// account waits: a cancel removed it while the operation ran (see
+    /// [`crate::store::is_waiting_delete`], which this filter mirrors).
+    ///
+    /// The look and the attach after it are two commands: a cancel made and
+    /// carried out entirely between them would see its event attached again,
+    /// until the delete waiting for this operation detaches it.
+    async fn cancelled_meanwhile(&self, operation: &Operation) -> StoreResult<bool> {
+        let event = operation.event.as_str();
+        let stored = self
+            .synced_events
+            .find_one(doc! { "_id": event })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(|e| map_error(e, &format!("read synced event {event}")))?;
+        if stored.is_some() {
+            return Ok(false);
+        }
+        let waiting = doc! {
+            "_id": { "$ne": operation.id.as_str() },
+            "event": event,
+            "account": operation.account.as_str(),
+            "kind": "delete",
+            "status": "pending",
+        };
+        let found = self
+            .operations
+            .find_one(waiting)
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(|e| map_error(e, &format!("look for a delete of {event}")))?;
+        Ok(found.is_some())
     }
 
     /// Sets the account's provider event on the synced event, only while it

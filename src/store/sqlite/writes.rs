@@ -9,7 +9,7 @@ use crate::model::{
     AccountId, Conflict, DraftId, EventDetails, EventId, ProviderEventRef, SyncedEvent, UserId,
 };
 use crate::operations::Operation;
-use crate::store::{EventChange, StoreError, StoreResult};
+use crate::store::{EventChange, StoreError, StoreResult, is_waiting_delete};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 pub(super) fn save_event(
@@ -106,7 +106,9 @@ pub(super) fn complete(
     match change {
         EventChange::None => {}
         EventChange::Attach { base, reference } => {
-            attach(connection, tables, *base, account.clone(), reference, at)?;
+            if !cancelled_meanwhile(connection, tables, operation)? {
+                attach(connection, tables, *base, account.clone(), reference, at)?;
+            }
         }
         EventChange::Refresh(reference) => {
             refresh(connection, tables, id, account.clone(), reference, at)?;
@@ -119,6 +121,25 @@ pub(super) fn complete(
         0 => Err(StoreError::NotFound(format!("operation {}", operation.id))),
         _ => Ok(()),
     }
+}
+
+/// Whether the operation's synced event is missing while a delete on its
+/// account waits: a cancel removed it while the operation ran.
+fn cancelled_meanwhile(
+    connection: &Connection,
+    tables: &Tables,
+    operation: &Operation,
+) -> StoreResult<bool> {
+    let id = operation.event.as_str();
+    let stored: Option<SyncedEvent> = query_doc(connection, &tables.get_event, id, "synced event")?;
+    if stored.is_some() {
+        return Ok(false);
+    }
+    let operations: Vec<Operation> =
+        query_docs(connection, &tables.operations_of_event, [id], "operations")?;
+    Ok(operations
+        .iter()
+        .any(|other| is_waiting_delete(other, operation)))
 }
 
 pub(super) fn detach(

@@ -1,0 +1,183 @@
+//! Per-account order: the operations of one synced event on one account run
+//! one after another, in the order they were recorded, and each acts on the
+//! provider event its predecessors left.
+//!
+//! An update or cancel may be recorded while the account's create (or an
+//! earlier update) is still running: the commit answered it as pending. Its
+//! operation then waits for the earlier ones to finish, reads from the store
+//! the provider event they produced (never the one known when it was
+//! recorded, which may be none yet or carry an old etag), and only then calls
+//! the provider. So the last word wins on every account, and a cancel deletes
+//! what a late create made.
+//!
+//! An earlier operation running in this instance is waited for where it
+//! runs. One held elsewhere (by another instance, or by a dead one whose
+//! lease has not ended yet) cannot be: the later operation steps back, due
+//! again a little later, and a later resume takes it up. A resume that takes
+//! up both starts them together, and the later one waits here.
+
+use super::{Inner, lock};
+use crate::error::Result;
+use crate::model::{OperationId, ProviderEventRef, SyncedEvent};
+use crate::operations::{Operation, OperationKind, OperationStatus};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Marks an operation as running in this instance until dropped, that is
+/// until its task ends, however it ends.
+pub(crate) struct Running {
+    inner: Arc<Inner>,
+    id: OperationId,
+    receiver: watch::Receiver<()>,
+    // Never sends: dropping it is the signal that the operation stopped.
+    _sender: watch::Sender<()>,
+}
+
+impl Running {
+    /// Marks `id` as running. Every operation of a batch is marked before
+    /// any of them starts, so that a later one always finds an earlier one.
+    pub(crate) fn mark(inner: &Arc<Inner>, id: &OperationId) -> Running {
+        let (sender, receiver) = watch::channel(());
+        lock(&inner.running).insert(id.clone(), receiver.clone());
+        Running {
+            inner: inner.clone(),
+            id: id.clone(),
+            receiver,
+            _sender: sender,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut running = lock(&self.inner.running);
+        // A newer task may run the same operation (taken up again after its
+        // lease ran out): its mark stays.
+        if running
+            .get(&self.id)
+            .is_some_and(|receiver| receiver.same_channel(&self.receiver))
+        {
+            running.remove(&self.id);
+        }
+    }
+}
+
+/// What an update or delete finds when it asks for its turn.
+pub(crate) enum Turn {
+    /// Every earlier operation on the account has finished; the operation's
+    /// target is the provider event they left.
+    Ready,
+    /// Every earlier operation has finished and left no provider event on
+    /// the account; says why.
+    Nothing(String),
+    /// An earlier operation is held elsewhere: try again at this time.
+    Later(DateTime<Utc>),
+}
+
+/// Waits until every operation recorded before `op` for the same synced
+/// event and account has finished, then sets `op.target` to the provider
+/// event they left.
+pub(crate) async fn take_turn(inner: &Arc<Inner>, op: &mut Operation) -> Result<Turn> {
+    // An earlier operation found neither running here nor finished, once:
+    // it may have finished between the two looks, so the store is read again.
+    let mut not_here: Option<OperationId> = None;
+    loop {
+        let operations = inner.store.operations_of_event(&op.event).await?;
+        let earlier = earlier_on_account(&operations, op);
+        let Some(unfinished) = earlier
+            .iter()
+            .find(|other| other.status == OperationStatus::Pending)
+        else {
+            let synced = inner.store.get_synced_event(&op.event).await?;
+            op.target = current_target(synced.as_ref(), &earlier, op);
+            return Ok(match op.target {
+                Some(_) => Turn::Ready,
+                None => Turn::Nothing(why_nothing(&earlier)),
+            });
+        };
+        let running = lock(&inner.running).get(&unfinished.id).cloned();
+        match running {
+            Some(mut receiver) => {
+                not_here = None;
+                // Nothing is ever sent: this returns once the sender is dropped.
+                while receiver.changed().await.is_ok() {}
+            }
+            None if not_here.as_ref() == Some(&unfinished.id) => {
+                return Ok(Turn::Later(retry_at(inner, unfinished)));
+            }
+            None => not_here = Some(unfinished.id.clone()),
+        }
+    }
+}
+
+/// The operations recorded before `op` on its account (`operations` is the
+/// event's, oldest first).
+fn earlier_on_account<'a>(operations: &'a [Operation], op: &Operation) -> Vec<&'a Operation> {
+    operations
+        .iter()
+        .take_while(|other| other.id != op.id)
+        .filter(|other| other.account == op.account)
+        .collect()
+}
+
+/// The account's provider event: as the synced event records it, else as
+/// the last earlier operation left it (the synced event is gone when a
+/// cancel removed it while the account's create still ran).
+fn current_target(
+    synced: Option<&SyncedEvent>,
+    earlier: &[&Operation],
+    op: &Operation,
+) -> Option<ProviderEventRef> {
+    if let Some(reference) = synced.and_then(|event| event.provider_ids.get(&op.account)) {
+        return Some(reference.clone());
+    }
+    earlier
+        .iter()
+        .filter(|other| other.status == OperationStatus::Succeeded)
+        .fold(None, |current, other| match other.kind {
+            OperationKind::Create | OperationKind::Update => other.result.clone().or(current),
+            OperationKind::Delete => None,
+        })
+}
+
+/// Why the account has no provider event, from its last earlier create or
+/// delete.
+fn why_nothing(earlier: &[&Operation]) -> String {
+    let last = earlier
+        .iter()
+        .rev()
+        .find(|other| other.kind != OperationKind::Update);
+    match last {
+        Some(last)
+            if last.kind == OperationKind::Create && last.status == OperationStatus::Failed =>
+        {
+            format!(
+                "the event was never made on this account: its create failed ({})",
+                last.last_error.as_deref().unwrap_or("no reason recorded")
+            )
+        }
+        Some(last)
+            if last.kind == OperationKind::Delete && last.status == OperationStatus::Succeeded =>
+        {
+            "the event was already deleted from this account".to_owned()
+        }
+        _ => "the account holds no provider event of this synced event".to_owned(),
+    }
+}
+
+/// When to look again for an earlier operation held elsewhere: once its
+/// holder's lease ends or it is due (a resume may then take up both), but
+/// no sooner than the first retry backoff and no later than the longest.
+fn retry_at(inner: &Inner, earlier: &Operation) -> DateTime<Utc> {
+    let now = inner.clock.now();
+    let span = |wait: std::time::Duration| chrono::Duration::from_std(wait).unwrap_or_default();
+    let free = earlier
+        .lease_until
+        .map_or(earlier.next_attempt_at, |lease| {
+            lease.max(earlier.next_attempt_at)
+        });
+    let latest = now + span(inner.config.retry.cap);
+    let soonest = now + span(inner.config.retry.base);
+    free.min(latest).max(soonest)
+}
