@@ -7,10 +7,14 @@
 //! on the same machine (Radicale, Xandikos) works in one thread and spends
 //! part of its time switching between the requests instead of storing them.
 //! Rather than guess which kind a server is, each collection's gate measures:
-//! it starts with one write in flight, now and then tries one more (or one
-//! fewer) for a short window of writes, and keeps the change only when the
-//! throughput says so. A write that the server answers with "too busy" (429,
-//! 503) or that times out halves the limit.
+//! it starts with one write in flight and now and then tries one more (or one
+//! fewer) for a few writes. With `n` writes in flight each taking `t`, the
+//! server completes `n / t` a second (Little's law), so the few writes'
+//! round trips tell whether the change pays: a server that is its own
+//! bottleneck answers two writes at once in twice the time, a far one in
+//! about the same. A change is kept only when it pays; trials that fail come
+//! more and more rarely. A write that the server answers with "too busy"
+//! (429, 503) or that times out halves the limit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,16 +24,16 @@ use url::Url;
 
 /// The most writes in flight to one collection.
 pub const MAX_IN_FLIGHT: usize = 8;
-/// Writes per measured window.
-const WINDOW: usize = 8;
-/// A step up is kept when the window's throughput beats the settled one by this factor.
-const GAIN: f64 = 1.25;
-/// A step down is kept when the window keeps at least this share of the throughput.
-const KEEP: f64 = 0.9;
-/// Windows between trials after the first failed one; doubles on each failure.
-const FIRST_SPACING: u32 = 4;
-/// The longest wait between trials, in windows.
-const MAX_SPACING: u32 = 64;
+/// Writes measured before a trial is judged, and before the first one.
+const SAMPLES: u32 = 5;
+/// A step up is kept when it raises the throughput by this factor.
+const GAIN: f64 = 1.1;
+/// A step down is kept when it keeps at least this share of the throughput.
+const KEEP: f64 = 0.95;
+/// Writes between trials after the first failed one; doubles on each failure.
+const FIRST_SPACING: u32 = 32;
+/// The most writes between trials.
+const MAX_SPACING: u32 = 512;
 
 /// One gate per calendar collection, shared by every clone of the adapter.
 #[derive(Debug, Default)]
@@ -57,18 +61,20 @@ struct Gate {
 
 impl Gate {
     async fn acquire(self: Arc<Self>) -> Permit {
-        loop {
+        let epoch = loop {
             let notified = self.wake.notified();
             tokio::pin!(notified);
             // Registered before looking, so a turn freed in between wakes it.
             notified.as_mut().enable();
-            if lock(&self.climb).try_start() {
-                break;
+            if let Some(epoch) = lock(&self.climb).try_start() {
+                break epoch;
             }
             notified.await;
-        }
+        };
         Permit {
             gate: self,
+            started: Instant::now(),
+            epoch,
             overloaded: false,
         }
     }
@@ -78,6 +84,8 @@ impl Gate {
 #[derive(Debug)]
 pub struct Permit {
     gate: Arc<Gate>,
+    started: Instant,
+    epoch: u64,
     overloaded: bool,
 }
 
@@ -90,7 +98,8 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        lock(&self.gate.climb).finish(Instant::now(), self.overloaded);
+        let took = self.started.elapsed();
+        lock(&self.gate.climb).finish(self.epoch, took, self.overloaded);
         self.gate.wake.notify_waiters();
     }
 }
@@ -104,16 +113,26 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(super) struct Climb {
     limit: usize,
     in_flight: usize,
-    window_start: Option<Instant>,
-    done: usize,
-    /// Writes per second at `limit`, smoothed over the windows.
+    /// Goes up whenever the limit changes; a write is measured only against
+    /// the limit it started under.
+    epoch: u64,
+    /// Mean round trip (seconds) at the settled limit, smoothed.
     settled: Option<f64>,
-    /// The limit a running trial came from.
-    trial_from: Option<usize>,
-    /// Windows until the next trial, and the wait after a failed one.
+    /// Writes measured at the settled limit since it was settled.
+    measured: u32,
+    trial: Option<Trial>,
+    /// Writes until the next trial, and the wait after a failed one.
     until_trial: u32,
     spacing: u32,
     next_up: bool,
+}
+
+/// A limit being tried.
+#[derive(Debug)]
+struct Trial {
+    from: usize,
+    total: f64,
+    count: u32,
 }
 
 impl Default for Climb {
@@ -121,10 +140,10 @@ impl Default for Climb {
         Climb {
             limit: 1,
             in_flight: 0,
-            window_start: None,
-            done: 0,
+            epoch: 0,
             settled: None,
-            trial_from: None,
+            measured: 0,
+            trial: None,
             until_trial: 0,
             spacing: FIRST_SPACING,
             next_up: true,
@@ -139,87 +158,94 @@ impl Climb {
         self.limit
     }
 
-    /// Takes a turn when one is free.
-    pub(super) fn try_start(&mut self) -> bool {
+    /// Takes a turn when one is free; answers the epoch it starts in.
+    pub(super) fn try_start(&mut self) -> Option<u64> {
         if self.in_flight < self.limit {
             self.in_flight += 1;
-            true
+            Some(self.epoch)
         } else {
-            false
+            None
         }
     }
 
-    /// Ends a turn at `now`.
-    pub(super) fn finish(&mut self, now: Instant, overloaded: bool) {
+    /// Ends a turn begun in `epoch` that took `took`.
+    pub(super) fn finish(&mut self, epoch: u64, took: Duration, overloaded: bool) {
         self.in_flight = self.in_flight.saturating_sub(1);
         if overloaded {
             self.limit = (self.limit / 2).max(1);
-            self.restart_measuring();
+            self.epoch += 1;
+            self.settled = None;
+            self.measured = 0;
+            self.trial = None;
+            self.until_trial = self.spacing;
             return;
         }
-        let Some(start) = self.window_start else {
-            // The first write ends the idle time before it; measuring starts here.
-            self.window_start = Some(now);
-            return;
-        };
-        self.done += 1;
-        if self.done < WINDOW {
+        if epoch != self.epoch {
             return;
         }
-        let elapsed = now
-            .saturating_duration_since(start)
-            .max(Duration::from_micros(1));
-        let rate = self.done as f64 / elapsed.as_secs_f64();
-        self.window_start = Some(now);
-        self.done = 0;
-        match self.trial_from.take() {
-            Some(from) => self.judge_trial(from, rate),
-            None => self.settle(rate),
+        let seconds = took.as_secs_f64().max(1e-6);
+        if let Some(mut trial) = self.trial.take() {
+            trial.total += seconds;
+            trial.count += 1;
+            if trial.count < SAMPLES {
+                self.trial = Some(trial);
+            } else {
+                self.judge(&trial);
+            }
+            return;
+        }
+        self.settled = Some(match self.settled {
+            Some(mean) if self.measured > 0 => mean * 0.8 + seconds * 0.2,
+            _ => seconds,
+        });
+        self.measured += 1;
+        self.until_trial = self.until_trial.saturating_sub(1);
+        if self.until_trial == 0 && self.measured >= SAMPLES {
+            self.start_trial();
         }
     }
 
-    fn restart_measuring(&mut self) {
-        self.window_start = None;
-        self.done = 0;
-        self.settled = None;
-        self.trial_from = None;
-        self.until_trial = self.spacing;
-    }
-
-    fn settle(&mut self, rate: f64) {
-        self.settled = Some(self.settled.map_or(rate, |old| (old + rate) / 2.0));
-        if self.until_trial > 0 {
-            self.until_trial -= 1;
-            return;
-        }
+    fn start_trial(&mut self) {
         let up = self.limit < MAX_IN_FLIGHT;
         let down = self.limit > 1;
         let step_up = if self.next_up { up } else { !down && up };
-        if step_up {
-            self.trial_from = Some(self.limit);
-            self.limit += 1;
+        let to = if step_up {
+            self.limit + 1
         } else if down {
-            self.trial_from = Some(self.limit);
-            self.limit -= 1;
-        }
+            self.limit - 1
+        } else {
+            return;
+        };
+        self.trial = Some(Trial {
+            from: self.limit,
+            total: 0.0,
+            count: 0,
+        });
+        self.limit = to;
+        self.epoch += 1;
     }
 
-    fn judge_trial(&mut self, from: usize, rate: f64) {
-        let settled = self.settled.unwrap_or(rate);
-        let went_up = self.limit > from;
+    fn judge(&mut self, trial: &Trial) {
+        let mean = trial.total / f64::from(trial.count);
+        // Writes a second before and during the trial (Little's law).
+        let before = self.settled.map_or(0.0, |t| trial.from as f64 / t);
+        let during = self.limit as f64 / mean;
+        let went_up = self.limit > trial.from;
         let kept = if went_up {
-            rate > settled * GAIN
+            during > before * GAIN
         } else {
-            rate >= settled * KEEP
+            during >= before * KEEP
         };
         if kept {
-            // Keep going the same way at once.
-            self.settled = Some(rate);
-            self.spacing = FIRST_SPACING;
+            // Keep going the same way soon.
+            self.settled = Some(mean);
+            self.measured = 0;
             self.until_trial = 0;
+            self.spacing = FIRST_SPACING;
             self.next_up = went_up;
         } else {
-            self.limit = from;
+            self.limit = trial.from;
+            self.epoch += 1;
             self.until_trial = self.spacing;
             self.spacing = (self.spacing * 2).min(MAX_SPACING);
             self.next_up = !went_up;
@@ -231,16 +257,24 @@ impl Climb {
 mod tests {
     use super::*;
 
-    /// Runs `writes` writes against a server that completes `rate(limit)`
-    /// writes a second, keeping the gate full; answers the limits it used.
+    /// Runs `writes` writes against a server that completes `rate(n)` writes
+    /// a second with `n` in flight, keeping the gate full; answers the limit
+    /// after each write.
     fn drive(writes: usize, rate: impl Fn(usize) -> f64) -> Vec<usize> {
         let mut climb = Climb::default();
-        let mut now = Instant::now();
+        let mut now = 0.0;
+        // (finishes at, started at, epoch)
+        let mut in_flight: Vec<(f64, f64, u64)> = Vec::new();
         let mut limits = Vec::new();
         for _ in 0..writes {
-            while climb.try_start() {}
-            now += Duration::from_secs_f64(1.0 / rate(climb.limit()));
-            climb.finish(now, false);
+            while let Some(epoch) = climb.try_start() {
+                let n = climb.in_flight;
+                in_flight.push((now + n as f64 / rate(n), now, epoch));
+            }
+            in_flight.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (finishes, started, epoch) = in_flight.remove(0);
+            now = finishes;
+            climb.finish(epoch, Duration::from_secs_f64(finishes - started), false);
             limits.push(climb.limit());
         }
         limits
@@ -249,16 +283,16 @@ mod tests {
     #[test]
     fn a_server_that_is_its_own_bottleneck_gets_one_write_at_a_time() {
         // Two at once costs the server a fifth of its speed.
-        let limits = drive(2_000, |limit| if limit == 1 { 100.0 } else { 80.0 });
+        let limits = drive(2_000, |n| if n <= 1 { 100.0 } else { 80.0 });
         let at_one = limits.iter().filter(|&&limit| limit == 1).count();
-        assert!(at_one > 1_900, "{at_one} of 2000 writes at one in flight");
+        assert!(at_one > 1_950, "{at_one} of 2000 writes at one in flight");
         assert_eq!(limits.last(), Some(&1));
     }
 
     #[test]
     fn a_far_server_gets_more_writes_at_once_up_to_what_pays() {
         // Round trips dominate until four at once saturate the server.
-        let limits = drive(800, |limit| 10.0 * limit.min(4) as f64);
+        let limits = drive(800, |n| 10.0 * n.min(4) as f64);
         let late = &limits[400..];
         let at_four = late.iter().filter(|&&limit| limit == 4).count();
         assert!(at_four * 10 > late.len() * 8, "{limits:?}");
@@ -271,7 +305,7 @@ mod tests {
     #[test]
     fn the_limit_never_leaves_its_bounds() {
         // Each write more at once doubles the throughput.
-        let limits = drive(2_000, |limit| 10.0 * 2f64.powi(limit as i32));
+        let limits = drive(2_000, |n| 10.0 * 2f64.powi(n as i32));
         assert!(
             limits
                 .iter()
@@ -286,13 +320,12 @@ mod tests {
             limit: 8,
             ..Climb::default()
         };
-        let now = Instant::now();
-        assert!(climb.try_start());
-        climb.finish(now, true);
+        let epoch = climb.try_start().expect("a free turn");
+        climb.finish(epoch, Duration::from_millis(5), true);
         assert_eq!(climb.limit(), 4);
         for _ in 0..4 {
-            assert!(climb.try_start());
-            climb.finish(now, true);
+            let epoch = climb.try_start().expect("a free turn");
+            climb.finish(epoch, Duration::from_millis(5), true);
         }
         assert_eq!(climb.limit(), 1, "never below one");
     }
