@@ -15,7 +15,7 @@
 //! and deletes send `If-Match`, and an update that meets someone else's edit
 //! re-applies only calsync's changed fields onto the server's copy, once.
 //!
-//! Writes to one calendar are paced ([`pace`]): the adapter finds out by
+//! Writes to one calendar are paced (module `pace`): the adapter finds out by
 //! measuring how many at once the server turns into more throughput.
 
 mod client;
