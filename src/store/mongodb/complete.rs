@@ -51,16 +51,9 @@ impl MongoStore {
     /// carried out entirely between them would see its event attached again,
     /// until the delete waiting for this operation detaches it.
     async fn cancelled_meanwhile(&self, operation: &Operation) -> StoreResult<bool> {
+        // A waiting delete is rare, so it is looked for first: most attaches
+        // then need one round trip, not two.
         let event = operation.event.as_str();
-        let stored = self
-            .synced_events
-            .find_one(doc! { "_id": event })
-            .projection(doc! { "_id": 1 })
-            .await
-            .map_err(|e| map_error(e, &format!("read synced event {event}")))?;
-        if stored.is_some() {
-            return Ok(false);
-        }
         let waiting = doc! {
             "_id": { "$ne": operation.id.as_str() },
             "event": event,
@@ -74,7 +67,16 @@ impl MongoStore {
             .projection(doc! { "_id": 1 })
             .await
             .map_err(|e| map_error(e, &format!("look for a delete of {event}")))?;
-        Ok(found.is_some())
+        if found.is_none() {
+            return Ok(false);
+        }
+        let stored = self
+            .synced_events
+            .find_one(doc! { "_id": event })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(|e| map_error(e, &format!("read synced event {event}")))?;
+        Ok(stored.is_none())
     }
 
     /// Sets the account's provider event on the synced event, only while it

@@ -130,16 +130,19 @@ fn cancelled_meanwhile(
     tables: &Tables,
     operation: &Operation,
 ) -> StoreResult<bool> {
+    // A waiting delete is rare, so it is looked for first: most attaches
+    // then need one read, not two.
     let id = operation.event.as_str();
-    let stored: Option<SyncedEvent> = query_doc(connection, &tables.get_event, id, "synced event")?;
-    if stored.is_some() {
-        return Ok(false);
-    }
     let operations: Vec<Operation> =
         query_docs(connection, &tables.operations_of_event, [id], "operations")?;
-    Ok(operations
+    if !operations
         .iter()
-        .any(|other| is_waiting_delete(other, operation)))
+        .any(|other| is_waiting_delete(other, operation))
+    {
+        return Ok(false);
+    }
+    let stored: Option<SyncedEvent> = query_doc(connection, &tables.get_event, id, "synced event")?;
+    Ok(stored.is_none())
 }
 
 pub(super) fn detach(
