@@ -1,16 +1,22 @@
 //! `calsync import` of 200 and 2,000 events into an empty calendar on each
 //! CalDAV test server, against the floor: a plain keep-alive loop of
-//! `PUT If-None-Match: *` on the same server. Run by hand with the servers up:
+//! `PUT If-None-Match: *` on the same server. Run by hand:
 //!
 //! ```text
-//! eval "$(scripts/caldav-servers.sh start)"
-//! cargo bench --features caldav --bench caldav_import
+//! scripts/bench-caldav-import.sh
 //! ```
+//!
+//! which starts the servers when they are not up, gives them a core of their
+//! own (as a real server has a machine of its own) and runs
+//! `cargo bench --features caldav --bench caldav_import` on the other cores.
 //!
 //! `CALSYNC_BENCH_SIZES=200,2000` picks the sizes, `CALSYNC_BENCH_JOBS=1,8`
 //! the import's concurrency, `CALSYNC_BENCH_ROUNDS=5` how many paired rounds
 //! (both servers vary by several percent from one calendar to the next, so
-//! one run says little; the median of the rounds' ratios is reported).
+//! one run says little; the median of the rounds' ratios is reported). When
+//! the servers were started by `scripts/caldav-servers.sh` on this machine,
+//! each run also shows the CPU time the server spent on it, which tells the
+//! server's own work from time it sat waiting for the client.
 
 use calsync::cli::import::{ImportArgs, import};
 use calsync::model::UserId;
@@ -23,6 +29,42 @@ struct Server {
     url: String,
     user: String,
     password: String,
+    /// The server's process, when `scripts/caldav-servers.sh` started it on
+    /// this machine: its CPU time tells the server's work from idle time.
+    pid: Option<u32>,
+}
+
+/// CPU seconds (user + system, all threads) the process `pid` has used.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// Wall time of `run`, and the server CPU time it cost when known.
+async fn measured<F: std::future::Future<Output = Duration>>(
+    server: &Server,
+    run: F,
+) -> (f64, Option<f64>) {
+    let before = server.pid.and_then(cpu_seconds);
+    let wall = run.await.as_secs_f64();
+    let after = server.pid.and_then(cpu_seconds);
+    (wall, before.zip(after).map(|(b, a)| a - b))
 }
 
 fn servers() -> Vec<Server> {
@@ -34,6 +76,7 @@ fn servers() -> Vec<Server> {
         eprintln!("no servers: eval \"$(scripts/caldav-servers.sh start)\" first");
         return Vec::new();
     };
+    let state = var("CALSYNC_CALDAV_STATE").unwrap_or_else(|| "/tmp/calsync-caldav".into());
     [
         ("radicale", "CALSYNC_TEST_RADICALE_URL"),
         ("xandikos", "CALSYNC_TEST_XANDIKOS_URL"),
@@ -45,6 +88,9 @@ fn servers() -> Vec<Server> {
             url,
             user: user.clone(),
             password: password.clone(),
+            pid: std::fs::read_to_string(format!("{state}/{name}.pid"))
+                .ok()
+                .and_then(|pid| pid.trim().parse().ok()),
         })
     })
     .collect()
@@ -90,7 +136,21 @@ async fn new_calendar(client: &reqwest::Client, server: &Server, home: &str) -> 
     name
 }
 
-async fn floor(client: &reqwest::Client, server: &Server, calendar: &str, n: usize) -> Duration {
+async fn floor(
+    client: &reqwest::Client,
+    server: &Server,
+    calendar: &str,
+    n: usize,
+) -> (f64, Option<f64>) {
+    measured(server, floor_loop(client, server, calendar, n)).await
+}
+
+async fn floor_loop(
+    client: &reqwest::Client,
+    server: &Server,
+    calendar: &str,
+    n: usize,
+) -> Duration {
     let started = Instant::now();
     for index in 0..n {
         let response = client
@@ -113,7 +173,7 @@ async fn run_import(
     name: &str,
     n: usize,
     concurrency: u16,
-) -> Duration {
+) -> (f64, Option<f64>) {
     let data = tempfile::tempdir().expect("temp dir");
     let file = data.path().join("export.ics");
     let body: String = (0..n).map(|i| vevent(&format!("imp-{name}"), i)).collect();
@@ -146,9 +206,22 @@ async fn run_import(
         data_dir: None,
         concurrency,
     };
-    let started = Instant::now();
-    let report = import(&sync, &args).await.expect("import");
-    let took = started.elapsed();
+    let own = std::process::id();
+    let (took, report) = {
+        let before = server.pid.and_then(cpu_seconds);
+        let own_before = cpu_seconds(own);
+        let started = Instant::now();
+        let report = import(&sync, &args).await.expect("import");
+        let wall = started.elapsed().as_secs_f64();
+        let after = server.pid.and_then(cpu_seconds);
+        if let (Some(b), Some(a)) = (own_before, cpu_seconds(own)) {
+            eprintln!(
+                "  import -j{concurrency}: calsync used {:.2} ms of CPU per event",
+                (a - b) * 1e3 / n as f64
+            );
+        }
+        ((wall, before.zip(after).map(|(b, a)| a - b)), report)
+    };
     assert_eq!((report.created, report.failures.len()), (n, 0), "{report}");
     took
 }
@@ -193,45 +266,54 @@ async fn main() {
             // calendar; an import is compared with the floor of its round.
             let mut floors = Vec::new();
             let mut ratios = vec![Vec::new(); jobs.len()];
+            let mut cpu_ratios = vec![Vec::new(); jobs.len()];
             for round in 0..rounds {
                 let mut order: Vec<Option<usize>> = std::iter::once(None)
                     .chain((0..jobs.len()).map(Some))
                     .collect();
                 let turn = round % order.len();
                 order.rotate_left(turn);
-                let mut took = vec![0.0; jobs.len()];
-                let mut floor_took = 0.0;
+                let mut took = vec![(0.0, None); jobs.len()];
+                let mut floor_took = (0.0, None);
                 for run in order {
                     let calendar = new_calendar(&client, &server, &home).await;
                     match run {
                         None => {
-                            floor_took = floor(&client, &server, &format!("{home}{calendar}/"), n)
-                                .await
-                                .as_secs_f64();
+                            let url = format!("{home}{calendar}/");
+                            floor_took = floor(&client, &server, &url, n).await;
                         }
                         Some(index) => {
-                            took[index] = run_import(&server, &home, &calendar, n, jobs[index])
-                                .await
-                                .as_secs_f64();
+                            took[index] =
+                                run_import(&server, &home, &calendar, n, jobs[index]).await;
                         }
                     }
                 }
+                let cpu = |cpu: Option<f64>| {
+                    cpu.map(|seconds| format!(" (server CPU {seconds:.2}s)"))
+                        .unwrap_or_default()
+                };
                 let mut line = format!(
-                    "{:<9} {n:>5} events  round {}  floor {floor_took:.2}s",
+                    "{:<9} {n:>5} events  round {}  floor {:.2}s{}",
                     server.name,
-                    round + 1
+                    round + 1,
+                    floor_took.0,
+                    cpu(floor_took.1)
                 );
                 for (index, &jobs) in jobs.iter().enumerate() {
-                    let ratio = took[index] / floor_took;
+                    let ratio = took[index].0 / floor_took.0;
                     ratios[index].push(ratio);
                     line.push_str(&format!(
-                        "  -j{jobs} {:.2}s ({:+.1}%)",
-                        took[index],
+                        "  -j{jobs} {:.2}s{} ({:+.1}%)",
+                        took[index].0,
+                        cpu(took[index].1),
                         (ratio - 1.0) * 100.0
                     ));
+                    if let (Some(import), Some(floor)) = (took[index].1, floor_took.1) {
+                        cpu_ratios[index].push(import / floor);
+                    }
                 }
                 eprintln!("{line}");
-                floors.push(floor_took);
+                floors.push(floor_took.0);
             }
             let mut line = format!(
                 "{:<9} {n:>5} events  floor (keep-alive PUT loop) median {:.2}s",
@@ -243,6 +325,12 @@ async fn main() {
                     "  import -j{jobs} median {:+.1}% (of {rounds} paired rounds)",
                     (median(&mut ratios[index]) - 1.0) * 100.0
                 ));
+                if cpu_ratios[index].len() == rounds {
+                    line.push_str(&format!(
+                        " [server CPU {:+.1}%]",
+                        (median(&mut cpu_ratios[index]) - 1.0) * 100.0
+                    ));
+                }
             }
             println!("{line}");
         }

@@ -17,7 +17,10 @@ const PRODID: &str = "-//calsync//calsync//EN";
 /// The event's fields and the iCalendar properties each one owns.
 const TIME_FIELDS: [&str; 4] = ["start", "end", "timeZone", "allDay"];
 
-/// The iCalendar object for a new event.
+/// The iCalendar object for a new event. Properties whose value would be
+/// RFC 5545's default are left out (`SEQUENCE:0`, `TRANSP:OPAQUE`): servers
+/// parse every line of every write, and the first update writes
+/// `SEQUENCE:1`.
 pub fn render(
     event: &EventDetails,
     uid: &str,
@@ -26,7 +29,6 @@ pub fn render(
 ) -> Result<String, String> {
     let mut vevent = Event::new();
     vevent.uid(uid);
-    vevent.sequence(0);
     apply(&mut vevent, event, &all_fields())?;
     stamp(&mut vevent, synced_id, now);
     let mut calendar = Calendar::empty();
@@ -137,11 +139,16 @@ fn apply(vevent: &mut Event, event: &EventDetails, fields: &[&str]) -> Result<()
         };
     }
     if has("transparency") {
-        let value = match event.transparency {
-            Transparency::Busy => "OPAQUE",
-            Transparency::Free => "TRANSPARENT",
-        };
-        vevent.add_property("TRANSP", value);
+        match event.transparency {
+            Transparency::Free => {
+                vevent.add_property("TRANSP", "TRANSPARENT");
+            }
+            // OPAQUE is the default: written only over a value already there.
+            Transparency::Busy if vevent.property_value("TRANSP").is_some() => {
+                vevent.add_property("TRANSP", "OPAQUE");
+            }
+            Transparency::Busy => {}
+        }
     }
     if has("attendees") {
         write_attendees(vevent, event);
@@ -266,8 +273,9 @@ mod tests {
         );
         assert!(text.contains("RRULE:FREQ=WEEKLY;BYDAY=TU"), "{text}");
         assert!(text.contains("X-CALSYNC-ID:ev-1"), "{text}");
-        assert!(text.contains("SEQUENCE:0"), "{text}");
-        assert!(text.contains("TRANSP:OPAQUE"), "{text}");
+        // Both at RFC 5545's default, so left out.
+        assert!(!text.contains("SEQUENCE"), "{text}");
+        assert!(!text.contains("TRANSP"), "{text}");
         assert!(text.contains("ROLE=OPT-PARTICIPANT"), "{text}");
         assert!(text.contains(":mailto:bob@example.com"), "{text}");
         assert!(
@@ -442,6 +450,26 @@ mod tests {
         assert!(merged.contains("TRANSP:TRANSPARENT"), "{merged}");
         assert!(merged.contains("SEQUENCE:1"), "{merged}");
         assert_eq!(blocks(&merged, "VTIMEZONE").len(), 1, "{merged}");
+    }
+
+    #[test]
+    fn transparency_survives_both_ways_with_the_default_left_out() {
+        let busy = weekly_in_berlin();
+        let mut free = weekly_in_berlin();
+        free.transparency = Transparency::Free;
+        let id = EventId::from("ev-1");
+        let free_text = render(&free, "uid-1", &id, at(8)).expect("renders");
+        assert!(free_text.contains("TRANSP:TRANSPARENT"), "{free_text}");
+        let read = |text: &str| crate::schedule::ics::events_from_ics(text).0[0].transparency;
+        assert_eq!(read(&free_text), Transparency::Free);
+        let busy_text = render(&busy, "uid-1", &id, at(8)).expect("renders");
+        assert_eq!(read(&busy_text), Transparency::Busy);
+        // Back to busy over a server copy that says TRANSPARENT.
+        let changed = ["transparency".to_owned()];
+        let merged = merge(&free_text, &busy, &changed, &id, at(9)).expect("merges");
+        assert!(merged.contains("TRANSP:OPAQUE"), "{merged}");
+        assert_eq!(read(&merged), Transparency::Busy);
+        assert!(merged.contains("SEQUENCE:1"), "{merged}");
     }
 
     #[test]

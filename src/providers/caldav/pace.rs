@@ -12,11 +12,17 @@
 //! server completes `n / t` a second (Little's law), so the few writes'
 //! round trips tell whether the change pays: a server that is its own
 //! bottleneck answers two writes at once in twice the time, a far one in
-//! about the same. A change is kept only when it pays; trials that fail come
-//! more and more rarely. A write that the server answers with "too busy"
+//! about the same. Little's law holds only while the gate is full, so only
+//! writes that started with `n` in flight are measured: the first write of a
+//! step up meets a shorter queue and would flatter it. A trial is compared
+//! with the last few writes before it, not with an average over the whole
+//! run (a collection gets slower as it grows). A change is kept only when it
+//! pays; trials that fail come more and more rarely, and a trial that finds
+//! too few writes waiting to fill the gate is dropped. A write that the
+//! server answers with "too busy"
 //! (429, 503) or that times out halves the limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -26,6 +32,9 @@ use url::Url;
 pub const MAX_IN_FLIGHT: usize = 8;
 /// Writes measured before a trial is judged, and before the first one.
 const SAMPLES: u32 = 5;
+/// Writes of a trial that may go unmeasured (the gate was not full) before
+/// the trial is dropped.
+const UNMEASURED: u32 = 2 * SAMPLES;
 /// A step up is kept when it raises the throughput by this factor.
 const GAIN: f64 = 1.1;
 /// A step down is kept when it keeps at least this share of the throughput.
@@ -61,20 +70,20 @@ struct Gate {
 
 impl Gate {
     async fn acquire(self: Arc<Self>) -> Permit {
-        let epoch = loop {
+        let turn = loop {
             let notified = self.wake.notified();
             tokio::pin!(notified);
             // Registered before looking, so a turn freed in between wakes it.
             notified.as_mut().enable();
-            if let Some(epoch) = lock(&self.climb).try_start() {
-                break epoch;
+            if let Some(turn) = lock(&self.climb).try_start() {
+                break turn;
             }
             notified.await;
         };
         Permit {
             gate: self,
             started: Instant::now(),
-            epoch,
+            turn,
             overloaded: false,
         }
     }
@@ -85,7 +94,7 @@ impl Gate {
 pub struct Permit {
     gate: Arc<Gate>,
     started: Instant,
-    epoch: u64,
+    turn: Turn,
     overloaded: bool,
 }
 
@@ -99,13 +108,21 @@ impl Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         let took = self.started.elapsed();
-        lock(&self.gate.climb).finish(self.epoch, took, self.overloaded);
+        lock(&self.gate.climb).finish(self.turn, took, self.overloaded);
         self.gate.wake.notify_waiters();
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A write's place in its gate: the limit it started under, and whether the
+/// gate was full then (only such writes are measured).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Turn {
+    epoch: u64,
+    full: bool,
 }
 
 /// The limit of one collection and the measurements that move it.
@@ -116,12 +133,10 @@ pub(super) struct Climb {
     /// Goes up whenever the limit changes; a write is measured only against
     /// the limit it started under.
     epoch: u64,
-    /// Mean round trip (seconds) at the settled limit, smoothed.
-    settled: Option<f64>,
-    /// Writes measured at the settled limit since it was settled.
-    measured: u32,
+    /// Round trips (seconds) of the last measured writes at the settled limit.
+    recent: VecDeque<f64>,
     trial: Option<Trial>,
-    /// Writes until the next trial, and the wait after a failed one.
+    /// Measured writes until the next trial, and the wait after a failed one.
     until_trial: u32,
     spacing: u32,
     next_up: bool,
@@ -133,6 +148,7 @@ struct Trial {
     from: usize,
     total: f64,
     count: u32,
+    unmeasured: u32,
 }
 
 impl Default for Climb {
@@ -141,10 +157,10 @@ impl Default for Climb {
             limit: 1,
             in_flight: 0,
             epoch: 0,
-            settled: None,
-            measured: 0,
+            recent: VecDeque::new(),
             trial: None,
-            until_trial: 0,
+            // The first writes meet a cold connection and a cold server.
+            until_trial: 2 * SAMPLES,
             spacing: FIRST_SPACING,
             next_up: true,
         }
@@ -158,51 +174,71 @@ impl Climb {
         self.limit
     }
 
-    /// Takes a turn when one is free; answers the epoch it starts in.
-    pub(super) fn try_start(&mut self) -> Option<u64> {
+    /// Takes a turn when one is free.
+    pub(super) fn try_start(&mut self) -> Option<Turn> {
         if self.in_flight < self.limit {
             self.in_flight += 1;
-            Some(self.epoch)
+            Some(Turn {
+                epoch: self.epoch,
+                full: self.in_flight == self.limit,
+            })
         } else {
             None
         }
     }
 
-    /// Ends a turn begun in `epoch` that took `took`.
-    pub(super) fn finish(&mut self, epoch: u64, took: Duration, overloaded: bool) {
+    /// Ends `turn`, which took `took`.
+    pub(super) fn finish(&mut self, turn: Turn, took: Duration, overloaded: bool) {
         self.in_flight = self.in_flight.saturating_sub(1);
         if overloaded {
             self.limit = (self.limit / 2).max(1);
-            self.epoch += 1;
-            self.settled = None;
-            self.measured = 0;
-            self.trial = None;
+            self.settle_at(self.limit);
             self.until_trial = self.spacing;
             return;
         }
-        if epoch != self.epoch {
+        if turn.epoch != self.epoch {
             return;
         }
         let seconds = took.as_secs_f64().max(1e-6);
         if let Some(mut trial) = self.trial.take() {
-            trial.total += seconds;
-            trial.count += 1;
-            if trial.count < SAMPLES {
-                self.trial = Some(trial);
+            if turn.full {
+                trial.total += seconds;
+                trial.count += 1;
             } else {
+                trial.unmeasured += 1;
+            }
+            if trial.count >= SAMPLES {
                 self.judge(&trial);
+            } else if trial.unmeasured >= UNMEASURED {
+                // Too few writes waiting to tell: back to where it was.
+                let from = trial.from;
+                self.settle_at(from);
+                self.until_trial = self.spacing;
+                self.spacing = (self.spacing * 2).min(MAX_SPACING);
+            } else {
+                self.trial = Some(trial);
             }
             return;
         }
-        self.settled = Some(match self.settled {
-            Some(mean) if self.measured > 0 => mean * 0.8 + seconds * 0.2,
-            _ => seconds,
-        });
-        self.measured += 1;
+        if !turn.full {
+            return;
+        }
+        if self.recent.len() == SAMPLES as usize {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(seconds);
         self.until_trial = self.until_trial.saturating_sub(1);
-        if self.until_trial == 0 && self.measured >= SAMPLES {
+        if self.until_trial == 0 && self.recent.len() == SAMPLES as usize {
             self.start_trial();
         }
+    }
+
+    /// Settles at `limit` with nothing measured there yet.
+    fn settle_at(&mut self, limit: usize) {
+        self.limit = limit;
+        self.epoch += 1;
+        self.recent.clear();
+        self.trial = None;
     }
 
     fn start_trial(&mut self) {
@@ -220,6 +256,7 @@ impl Climb {
             from: self.limit,
             total: 0.0,
             count: 0,
+            unmeasured: 0,
         });
         self.limit = to;
         self.epoch += 1;
@@ -227,8 +264,9 @@ impl Climb {
 
     fn judge(&mut self, trial: &Trial) {
         let mean = trial.total / f64::from(trial.count);
+        let recent = self.recent.iter().sum::<f64>() / self.recent.len().max(1) as f64;
         // Writes a second before and during the trial (Little's law).
-        let before = self.settled.map_or(0.0, |t| trial.from as f64 / t);
+        let before = trial.from as f64 / recent.max(1e-6);
         let during = self.limit as f64 / mean;
         let went_up = self.limit > trial.from;
         let kept = if went_up {
@@ -238,14 +276,13 @@ impl Climb {
         };
         if kept {
             // Keep going the same way soon.
-            self.settled = Some(mean);
-            self.measured = 0;
-            self.until_trial = 0;
+            let limit = self.limit;
+            self.settle_at(limit);
+            self.until_trial = SAMPLES;
             self.spacing = FIRST_SPACING;
             self.next_up = went_up;
         } else {
-            self.limit = trial.from;
-            self.epoch += 1;
+            self.settle_at(trial.from);
             self.until_trial = self.spacing;
             self.spacing = (self.spacing * 2).min(MAX_SPACING);
             self.next_up = !went_up;
@@ -263,21 +300,79 @@ mod tests {
     fn drive(writes: usize, rate: impl Fn(usize) -> f64) -> Vec<usize> {
         let mut climb = Climb::default();
         let mut now = 0.0;
-        // (finishes at, started at, epoch)
-        let mut in_flight: Vec<(f64, f64, u64)> = Vec::new();
+        // (finishes at, started at, turn)
+        let mut in_flight: Vec<(f64, f64, Turn)> = Vec::new();
         let mut limits = Vec::new();
         for _ in 0..writes {
-            while let Some(epoch) = climb.try_start() {
+            while let Some(turn) = climb.try_start() {
                 let n = climb.in_flight;
-                in_flight.push((now + n as f64 / rate(n), now, epoch));
+                in_flight.push((now + n as f64 / rate(n), now, turn));
             }
             in_flight.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let (finishes, started, epoch) = in_flight.remove(0);
+            let (finishes, started, turn) = in_flight.remove(0);
             now = finishes;
-            climb.finish(epoch, Duration::from_secs_f64(finishes - started), false);
+            climb.finish(turn, Duration::from_secs_f64(finishes - started), false);
             limits.push(climb.limit());
         }
         limits
+    }
+
+    /// Runs `writes` writes against a server that stores one write at a time,
+    /// first come first served, each taking `service` seconds of its time,
+    /// `latency` seconds away (there and back), with `writers` writes ready
+    /// to go at any time; answers the limit after each write.
+    fn drive_queue(writes: usize, writers: usize, service: f64, latency: f64) -> Vec<usize> {
+        let mut climb = Climb::default();
+        let mut now = 0.0;
+        let mut server_free = 0.0_f64;
+        // (finishes at, started at, turn)
+        let mut in_flight: Vec<(f64, f64, Turn)> = Vec::new();
+        let mut limits = Vec::new();
+        for _ in 0..writes {
+            while in_flight.len() < writers
+                && let Some(turn) = climb.try_start()
+            {
+                let stored = server_free.max(now + latency / 2.0) + service;
+                server_free = stored;
+                in_flight.push((stored + latency / 2.0, now, turn));
+            }
+            in_flight.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (finishes, started, turn) = in_flight.remove(0);
+            now = finishes;
+            climb.finish(turn, Duration::from_secs_f64(finishes - started), false);
+            limits.push(climb.limit());
+        }
+        limits
+    }
+
+    #[test]
+    fn a_server_next_door_that_queues_writes_gets_one_at_a_time() {
+        // 7 ms of the server's time per write, 0.1 ms away: a second write
+        // in flight only waits behind the first. Its first round trip meets
+        // an empty queue, which must not pass for a gain.
+        for writers in [8, 64] {
+            let limits = drive_queue(2_000, writers, 0.007, 0.0001);
+            let at_one = limits.iter().filter(|&&limit| limit == 1).count();
+            assert!(at_one > 1_950, "{at_one} of 2000 writes at one in flight");
+            assert!(limits.iter().all(|&limit| limit <= 2), "{limits:?}");
+        }
+    }
+
+    #[test]
+    fn a_far_queueing_server_gets_enough_writes_to_hide_the_round_trip() {
+        // 7 ms per write, 40 ms away: about seven in flight keep it busy.
+        let limits = drive_queue(2_000, 64, 0.007, 0.040);
+        let late = &limits[1_000..];
+        assert!(late.iter().all(|&limit| limit >= 5), "{late:?}");
+    }
+
+    #[test]
+    fn writes_that_come_one_by_one_keep_one_in_flight() {
+        // One writer never fills a gate of two, so no trial can be judged.
+        let limits = drive_queue(2_000, 1, 0.007, 0.0001);
+        let at_one = limits.iter().filter(|&&limit| limit == 1).count();
+        assert!(at_one > 1_900, "{at_one} of 2000 writes at one in flight");
+        assert_eq!(limits.last(), Some(&1));
     }
 
     #[test]
@@ -320,12 +415,12 @@ mod tests {
             limit: 8,
             ..Climb::default()
         };
-        let epoch = climb.try_start().expect("a free turn");
-        climb.finish(epoch, Duration::from_millis(5), true);
+        let turn = climb.try_start().expect("a free turn");
+        climb.finish(turn, Duration::from_millis(5), true);
         assert_eq!(climb.limit(), 4);
         for _ in 0..4 {
-            let epoch = climb.try_start().expect("a free turn");
-            climb.finish(epoch, Duration::from_millis(5), true);
+            let turn = climb.try_start().expect("a free turn");
+            climb.finish(turn, Duration::from_millis(5), true);
         }
         assert_eq!(climb.limit(), 1, "never below one");
     }
