@@ -304,19 +304,21 @@ impl Climb {
 mod tests {
     use super::*;
 
-    /// Runs `writes` writes against a server that completes `rate(n)` writes
-    /// a second with `n` in flight, keeping the gate full; answers the limit
-    /// after each write.
-    fn drive(writes: usize, rate: impl Fn(usize) -> f64) -> Vec<usize> {
+    /// Runs `writes` writes through a gate: `start(in_flight, now)` answers
+    /// when a write started now finishes, or `None` when no writer is ready;
+    /// answers the limit after each write.
+    fn simulate(writes: usize, mut start: impl FnMut(usize, f64) -> Option<f64>) -> Vec<usize> {
         let mut climb = Climb::default();
         let mut now = 0.0;
         // (finishes at, started at, turn)
         let mut in_flight: Vec<(f64, f64, Turn)> = Vec::new();
         let mut limits = Vec::new();
         for _ in 0..writes {
-            while let Some(turn) = climb.try_start() {
-                let n = climb.in_flight;
-                in_flight.push((now + n as f64 / rate(n), now, turn));
+            while climb.in_flight < climb.limit
+                && let Some(finishes) = start(in_flight.len(), now)
+                && let Some(turn) = climb.try_start()
+            {
+                in_flight.push((finishes, now, turn));
             }
             in_flight.sort_by(|a, b| a.0.total_cmp(&b.0));
             let (finishes, started, turn) = in_flight.remove(0);
@@ -327,32 +329,27 @@ mod tests {
         limits
     }
 
+    /// Runs `writes` writes against a server that completes `rate(n)` writes
+    /// a second with `n` in flight, keeping the gate full.
+    fn drive(writes: usize, rate: impl Fn(usize) -> f64) -> Vec<usize> {
+        simulate(writes, |before, now| {
+            let n = before + 1;
+            Some(now + n as f64 / rate(n))
+        })
+    }
+
     /// Runs `writes` writes against a server that stores one write at a time,
     /// first come first served, each taking `service` seconds of its time,
     /// `latency` seconds away (there and back), with `writers` writes ready
-    /// to go at any time; answers the limit after each write.
+    /// to go at any time.
     fn drive_queue(writes: usize, writers: usize, service: f64, latency: f64) -> Vec<usize> {
-        let mut climb = Climb::default();
-        let mut now = 0.0;
         let mut server_free = 0.0_f64;
-        // (finishes at, started at, turn)
-        let mut in_flight: Vec<(f64, f64, Turn)> = Vec::new();
-        let mut limits = Vec::new();
-        for _ in 0..writes {
-            while in_flight.len() < writers
-                && let Some(turn) = climb.try_start()
-            {
-                let stored = server_free.max(now + latency / 2.0) + service;
-                server_free = stored;
-                in_flight.push((stored + latency / 2.0, now, turn));
-            }
-            in_flight.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let (finishes, started, turn) = in_flight.remove(0);
-            now = finishes;
-            climb.finish(turn, Duration::from_secs_f64(finishes - started), false);
-            limits.push(climb.limit());
-        }
-        limits
+        simulate(writes, move |before, now| {
+            (before < writers).then(|| {
+                server_free = server_free.max(now + latency / 2.0) + service;
+                server_free + latency / 2.0
+            })
+        })
     }
 
     #[test]
