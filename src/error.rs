@@ -1,8 +1,9 @@
 //! The concept's errors: one variant per requires clause, each with a stable kind.
 
-use crate::model::{AccountId, DraftId, EventId, SyncResult, ValidationError};
+use crate::model::{AccountId, DraftId, EventId, SyncResult, SyncStatus, ValidationError};
 use crate::providers::ProviderError;
 use crate::store::StoreError;
+use crate::vault::VaultError;
 use std::collections::BTreeMap;
 
 /// Why an action did not happen. Every variant has a stable machine-readable
@@ -13,8 +14,13 @@ pub enum Error {
     #[error("invalid {}: {}", .0.field, .0.rule)]
     Invalid(#[from] ValidationError),
     /// The provider is not one calsync supports or has configured (400).
-    #[error("provider {0:?} is not supported here; supported: {1}")]
-    UnsupportedProvider(String, String),
+    #[error("provider {provider:?} is not supported here; supported: {supported}")]
+    UnsupportedProvider {
+        /// The provider asked for.
+        provider: String,
+        /// The providers configured here, comma-separated.
+        supported: String,
+    },
     /// The provider refused the credentials given to connect (422).
     #[error("the {provider} credentials are not valid: {reason}")]
     InvalidCredentials {
@@ -38,12 +44,12 @@ pub enum Error {
     #[error("synced event {0} does not exist")]
     EventNotFound(EventId),
     /// The account is not connected (409): commit and refreshSync need a connected account.
-    #[error("account {account} is {status}, not connected{}", .reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    #[error("account {account} is {}, not connected{}", .status.as_str(), .reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
     AccountNotConnected {
         /// The account.
         account: AccountId,
         /// Its status.
-        status: &'static str,
+        status: SyncStatus,
         /// Why, when in error.
         reason: Option<String>,
     },
@@ -61,7 +67,7 @@ pub enum Error {
     Store(#[from] StoreError),
     /// The credentials vault failed (500).
     #[error("credentials could not be unsealed: {0}")]
-    Vault(String),
+    Vault(#[from] VaultError),
 }
 
 fn summarize(results: &BTreeMap<AccountId, SyncResult>) -> String {
@@ -82,7 +88,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Invalid(_) => "invalid_input",
-            Error::UnsupportedProvider(..) => "unsupported_provider",
+            Error::UnsupportedProvider { .. } => "unsupported_provider",
             Error::InvalidCredentials { .. } => "invalid_credentials",
             Error::ProviderUnreachable { .. } => "provider_unreachable",
             Error::AccountNotFound(_) => "account_not_found",

@@ -7,18 +7,19 @@
 //! reschedules. It implements the CalendarSync concept.
 //!
 //! ## Layout
-//! | module | what lives there |
-//! |---|---|
-//! | [`concept`] | [`CalendarSync`]: the actions |
-//! | [`model`] | the state's types and the JSON wire format |
-//! | [`cli`] | the `calsync` command's subcommands |
-//! | [`schedule`] | pure scheduling: busy time, conflicts, suggestions |
-//! | [`operations`] | durable intent: operations and the retry policy |
-//! | [`providers`] | the provider trait, its error kinds, and the adapters |
-//! | [`store`] | the store trait and its backends |
-//! | [`vault`] | sealing credentials with AES-256-GCM |
-//! | [`setup`] | building a [`CalendarSync`] from deployment settings |
-//! | `http` | the HTTP service (`calsync serve`; feature `server`) |
+//! Layers, lowest first; a module imports only from its own layer or lower
+//! ones.
+//!
+//! | layer | module | what lives there |
+//! |---|---|---|
+//! | base | [`clock`] | where "now" comes from |
+//! | model | [`model`] | the state's types and the JSON wire format |
+//! | schedule | [`schedule`] | pure scheduling: recurrence, busy time, conflicts, suggestions |
+//! | edges | [`store`], [`providers`], [`operations`], [`vault`] | the store trait and its backends; the provider trait, its error kinds and the adapters; durable intent (operations, the retry policy); sealing credentials |
+//! | errors | [`error`] | the one error type every action answers, over the edges' errors |
+//! | engine | [`engine`] | carrying out operations: the one door into providers, sessions and token refresh, per-account order, outcomes, leases and resume |
+//! | concept | [`concept`] | [`CalendarSync`]: the ten actions |
+//! | deployment | [`setup`], `http`, `cli` | building a [`CalendarSync`] from settings; the HTTP service (`calsync serve`; feature `server`); the `calsync` command's subcommands (feature `cli`) |
 //!
 //! ## Glossary
 //! - **account**: a user's connection to one provider account (one user each).
@@ -36,6 +37,7 @@
 pub mod cli;
 pub mod clock;
 pub mod concept;
+pub mod engine;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod http;

@@ -4,7 +4,7 @@
 
 use crate::model::{DraftConstraints, DraftEvent, DraftId, EventDetails, Provider, UserId};
 use crate::providers::Credentials;
-use crate::providers::sandbox::read_seed;
+use crate::providers::sandbox::{Sandbox, read_seed};
 use crate::schedule::CalendarEvent;
 use crate::setup::{ProviderSet, Setup, StoreLocation, StoreLocationParser};
 use crate::store::DEFAULT_PREFIX;
@@ -84,11 +84,14 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         providers: ProviderSet::Sandbox,
         config: Config::quick(),
     };
-    let sync = setup
+    let opened = setup
         .open()
         .await
-        .map_err(|e| DemoError::Setup(e.to_string()))?
-        .sync;
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    let sandbox = opened
+        .sandbox
+        .ok_or_else(|| DemoError::Setup("the demo needs the sandbox providers".to_owned()))?;
+    let sync = opened.sync;
     let extra = match &args.seed {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -107,7 +110,7 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         }
         None => Vec::new(),
     };
-    let trace = play(&sync, zone, Utc::now(), extra).await?;
+    let trace = play(&sync, &sandbox, zone, Utc::now(), extra).await?;
     if args.json {
         serde_json::to_string_pretty(&Value::Object(trace.json))
             .map_err(|e| DemoError::Setup(e.to_string()))
@@ -156,6 +159,7 @@ fn local(zone: Tz, instant: DateTime<Utc>) -> String {
 
 async fn play(
     sync: &CalendarSync,
+    sandbox: &Sandbox,
     zone: Tz,
     now: DateTime<Utc>,
     mut extra: Vec<CalendarEvent>,
@@ -197,9 +201,7 @@ async fn play(
     }))
     .map_err(|e| DemoError::Setup(e.to_string()))?;
     extra.push(busy);
-    sync.seed_sandbox(&user, &google.id, extra)
-        .await
-        .map_err(|e| DemoError::Action("seed", e))?;
+    sandbox.seed(&google, extra);
     trace.lines.push(format!(
         "(google already has \"Design review\" at {})",
         local(zone, two_pm)

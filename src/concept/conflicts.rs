@@ -1,7 +1,8 @@
 //! detectConflicts and suggestReschedules: read every connected account, hand
 //! the events to the scheduling engine, record and answer what it finds.
 
-use super::{CalendarSync, is_connected};
+use super::CalendarSync;
+use crate::engine::{ProviderCall, is_connected};
 use crate::error::{Error, Result};
 use crate::model::{
     Conflict, ConflictId, ConflictReport, DraftEvent, Suggestion, UnknownAccount, UserId,
@@ -52,7 +53,7 @@ impl CalendarSync {
         for problem in problems {
             tracing::warn!(account = %problem.account, event = %problem.event_id, message = %problem.message, "event skipped");
         }
-        let now = self.inner.clock.now();
+        let now = self.engine.now();
         let conflicts: Vec<Conflict> = schedule::find_conflicts(&index, draft)
             .into_iter()
             .map(|found| Conflict {
@@ -66,8 +67,8 @@ impl CalendarSync {
                 detected_at: now,
             })
             .collect();
-        self.inner
-            .store
+        self.engine
+            .store()
             .replace_conflicts(user, &draft.id, &conflicts)
             .await?;
         Ok(ConflictReport {
@@ -104,7 +105,11 @@ impl CalendarSync {
             Value::Null => SuggestConstraints::default(),
             other => from_json_field(other.clone(), "constraints")?,
         };
-        let recorded = self.inner.store.conflicts_of_draft(user, &draft.id).await?;
+        let recorded = self
+            .engine
+            .store()
+            .conflicts_of_draft(user, &draft.id)
+            .await?;
         let same_time = |conflict: &Conflict| {
             conflict.draft_event.start == draft.event.start
                 && conflict.draft_event.end == draft.event.end
@@ -115,7 +120,7 @@ impl CalendarSync {
         let (start, end) = schedule::suggestion_window(draft, &constraints);
         let (calendars, unknown_accounts) = self.read_calendars(user, start, end).await?;
         let (index, _) = BusyIndex::build(&calendars, start, end, schedule::draft_zone(draft));
-        let suggestions = schedule::suggest(&index, draft, &constraints, self.inner.clock.now())
+        let suggestions = schedule::suggest(&index, draft, &constraints, self.engine.now())
             .map_err(|error| error.under("constraints"))?;
         Ok(Suggestions {
             suggestions,
@@ -131,17 +136,17 @@ impl CalendarSync {
         end: DateTime<Utc>,
     ) -> Result<(Vec<AccountCalendar>, Vec<UnknownAccount>)> {
         let records: Vec<_> = self
-            .inner
-            .store
+            .engine
+            .store()
             .accounts_of_user(user)
             .await?
             .into_iter()
             .filter(is_connected)
             .collect();
         let reads = records.iter().map(|record| async move {
-            let adapter = self.inner.adapter(record.account.provider)?;
-            self.inner
-                .call(record, |session| {
+            let adapter = self.engine.adapter(record.account.provider)?;
+            self.engine
+                .call_account(record, ProviderCall::List, |session| {
                     let adapter = adapter.clone();
                     async move { adapter.list_events(&session, start, end).await }
                 })

@@ -10,105 +10,34 @@
 //! conflicts occur; updates and cancellations propagate to all providers;
 //! provider-specific event ids are maintained for bidirectional sync.
 
-mod accounts;
+mod cancel;
+mod commit;
 mod conflicts;
-mod events;
-mod order;
-mod outcome;
-mod run;
-mod sessions;
-mod sync;
+mod connect;
+mod intent;
+mod status;
+mod synced_event;
+mod update;
 
+pub use crate::engine::Config;
 pub use conflicts::Suggestions;
-pub use run::{PROVIDER_CALLS, PROVIDER_FAILURES, PROVIDER_RETRIES};
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Result};
-use crate::model::{
-    AccountId, AccountRecord, EventId, OperationId, SyncStatus, SyncedEvent, UserId,
-};
-use crate::operations::RetryPolicy;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::operations::Operation;
 use crate::providers::{CalendarProvider, Providers};
 use crate::store::Store;
 use crate::vault::Vault;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::task::JoinSet;
-
-/// How a [`CalendarSync`] behaves; the defaults suit production.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// How transient provider failures are retried.
-    pub retry: RetryPolicy,
-    /// How long commit, update and cancel wait for providers before answering
-    /// with what is still pending (which goes on in the background).
-    pub answer_within: Duration,
-    /// How long an instance holds an operation before another may take it.
-    pub lease: Duration,
-    /// How long one provider call may take.
-    pub call_timeout: Duration,
-    /// Tokens expiring within this margin are refreshed first.
-    pub refresh_margin: chrono::Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            retry: RetryPolicy::default(),
-            answer_within: Duration::from_secs(10),
-            lease: Duration::from_secs(120),
-            call_timeout: Duration::from_secs(30),
-            refresh_margin: chrono::Duration::minutes(5),
-        }
-    }
-}
-
-impl Config {
-    /// Short waits and retries, for tests and demos.
-    pub fn quick() -> Self {
-        Config {
-            retry: RetryPolicy::quick(),
-            answer_within: Duration::from_secs(5),
-            lease: Duration::from_secs(30),
-            call_timeout: Duration::from_secs(5),
-            ..Config::default()
-        }
-    }
-}
-
-/// The state shared by every handle and background task.
-pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) providers: Providers,
-    pub(crate) vault: Vault,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) config: Config,
-    /// This instance's name in operation leases.
-    pub(crate) instance: String,
-    /// Operations running in the background.
-    pub(crate) tasks: Mutex<JoinSet<()>>,
-    /// The operations running in this instance, each until its task ends
-    /// (see [`order`]): later operations on the same account wait for them.
-    pub(crate) running: Mutex<HashMap<OperationId, tokio::sync::watch::Receiver<()>>>,
-    /// One lock per account, so that two refreshes never race (Outlook and
-    /// Zoom kill the old refresh token on every refresh).
-    pub(crate) refresh_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
-}
+use std::sync::Arc;
 
 /// Aborts background operations when the last user-held handle goes.
-struct Guard(Arc<Inner>);
+struct Guard(Arc<Engine>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        lock(&self.0.tasks).abort_all();
+        self.0.shutdown();
     }
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The CalendarSync concept over a store and a set of providers.
@@ -117,19 +46,47 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// dropped, operations still running in the background stop; they are
 /// durable and resume with [`CalendarSync::resume_operations`] on the next
 /// start.
+///
+/// # Example
+/// Connect an account and commit an event to it (on the sandbox providers):
+///
+/// ```no_run
+/// use calsync::model::{EventDetails, UserId};
+/// use calsync::providers::Credentials;
+/// use calsync::providers::sandbox::Sandbox;
+/// use calsync::store::SqliteStore;
+/// use calsync::vault::Vault;
+/// use calsync::CalendarSync;
+/// use std::path::Path;
+/// use std::sync::Arc;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = SqliteStore::open(Path::new("calsync.db"), "CalendarSync.").await?;
+/// let sync = CalendarSync::builder(Arc::new(store))
+///     .providers(Sandbox::new().providers())
+///     .vault(Vault::from_env_or_file(Path::new("calsync-data"))?)
+///     .build();
+///
+/// let ada = UserId::from("ada");
+/// let credentials: Credentials = serde_json::from_str(r#"{"access_token": "token"}"#)?;
+/// let google = sync.connect_account(&ada, "google", &credentials).await?;
+/// let start = chrono::Utc::now() + chrono::Duration::days(1);
+/// let event = EventDetails::timed("Project sync", start, start + chrono::Duration::hours(1));
+/// let outcome = sync.commit(&ada, &event, &[google.id.clone()]).await?;
+/// println!("{}", outcome.synced_event.provider_ids[&google.id].event_id);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct CalendarSync {
-    inner: Arc<Inner>,
+    engine: Arc<Engine>,
     _guard: Arc<Guard>,
 }
 
 impl std::fmt::Debug for CalendarSync {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CalendarSync")
-            .field("prefix", &self.inner.store.prefix())
-            .field("providers", &self.inner.providers)
-            .field("instance", &self.inner.instance)
-            .finish_non_exhaustive()
+            .field("engine", &self.engine)
+            .finish()
     }
 }
 
@@ -169,20 +126,16 @@ impl Builder {
 
     /// The concept.
     pub fn build(self) -> CalendarSync {
-        let inner = Arc::new(Inner {
-            store: self.store,
-            providers: self.providers,
-            vault: self.vault,
-            clock: self.clock,
-            config: self.config,
-            instance: format!("calsync-{}", uuid::Uuid::now_v7()),
-            tasks: Mutex::new(JoinSet::new()),
-            running: Mutex::new(HashMap::new()),
-            refresh_locks: Mutex::new(HashMap::new()),
-        });
+        let engine = Engine::new(
+            self.store,
+            self.providers,
+            self.vault,
+            self.clock,
+            self.config,
+        );
         CalendarSync {
-            _guard: Arc::new(Guard(inner.clone())),
-            inner,
+            _guard: Arc::new(Guard(engine.clone())),
+            engine,
         }
     }
 }
@@ -201,85 +154,41 @@ impl CalendarSync {
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        self.engine.store()
     }
 
     /// The adapter for a provider, when configured.
     pub fn provider(&self, provider: crate::model::Provider) -> Option<&Arc<dyn CalendarProvider>> {
-        self.inner.providers.get(provider)
+        self.engine.provider(provider)
     }
 
     /// Stops background operations now, as a crash would (they stay durable).
     pub fn shutdown(&self) {
-        lock(&self.inner.tasks).abort_all();
+        self.engine.shutdown();
     }
 
     /// Waits until no operation runs in the background.
     pub async fn settle(&self) {
-        loop {
-            let next = {
-                let mut tasks = lock(&self.inner.tasks);
-                if tasks.is_empty() {
-                    return;
-                }
-                // Take the set out so that the lock is not held across the wait.
-                std::mem::take(&mut *tasks)
-            };
-            let mut next = next;
-            while let Some(joined) = next.join_next().await {
-                if let Err(error) = joined
-                    && error.is_panic()
-                {
-                    tracing::error!(%error, "a background operation panicked; it stays pending in the store");
-                }
-            }
-        }
-    }
-}
-
-impl Inner {
-    /// The user's account `id`, answered as missing when it is another user's.
-    pub(crate) async fn owned_account(
-        &self,
-        user: &UserId,
-        id: &AccountId,
-    ) -> Result<AccountRecord> {
-        match self.store.get_account(id).await? {
-            Some(record) if &record.account.user == user => Ok(record),
-            _ => Err(Error::AccountNotFound(id.clone())),
-        }
+        self.engine.settle().await;
     }
 
-    /// The user's synced event `id`, answered as missing when it is another user's.
-    pub(crate) async fn owned_event(&self, user: &UserId, id: &EventId) -> Result<SyncedEvent> {
-        match self.store.get_synced_event(id).await? {
-            Some(event) if &event.user == user => Ok(event),
-            _ => Err(Error::EventNotFound(id.clone())),
-        }
+    /// Takes up every operation that is due and not held by a live instance
+    /// (after a crash or restart, or from another instance whose lease ran
+    /// out), carries each out, and answers them as they ended. The operations
+    /// of one synced event on one account run in the order they were
+    /// recorded; one whose predecessor is still held elsewhere stays pending
+    /// (answered as such) and is due again shortly.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`] when the store cannot be read.
+    pub async fn resume_operations(&self) -> Result<Vec<Operation>> {
+        self.engine.resume().await
     }
 
-    /// The adapter for an account's provider.
-    pub(crate) fn adapter(
-        &self,
-        provider: crate::model::Provider,
-    ) -> Result<Arc<dyn CalendarProvider>> {
-        self.providers.get(provider).cloned().ok_or_else(|| {
-            Error::UnsupportedProvider(provider.as_str().to_owned(), self.configured_providers())
-        })
+    /// Runs [`CalendarSync::resume_operations`] every `every` until the last
+    /// handle is dropped.
+    pub fn spawn_resumer(&self, every: std::time::Duration) {
+        self.engine
+            .spawn_resumer(every, Arc::downgrade(&self._guard));
     }
-
-    pub(crate) fn configured_providers(&self) -> String {
-        crate::model::Provider::ALL
-            .iter()
-            .filter(|p| self.providers.get(**p).is_some())
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// Whether an account takes part in sync (connected; `error` accounts are
-/// skipped until refreshSync brings them back).
-pub(crate) fn is_connected(record: &AccountRecord) -> bool {
-    record.account.sync_status == SyncStatus::Connected
 }

@@ -152,7 +152,7 @@ impl From<Error> for ApiError {
         let kind = error.kind();
         let message = error.to_string();
         match error {
-            Error::Invalid(_) | Error::UnsupportedProvider(..) => {
+            Error::Invalid(_) | Error::UnsupportedProvider { .. } => {
                 ApiError::BadRequest { kind, message }
             }
             Error::InvalidCredentials { .. } => ApiError::Unprocessable { kind, message },
@@ -204,7 +204,13 @@ mod tests {
     fn every_error_kind_has_a_fitting_status() {
         let cases = [
             (Error::invalid("event.title", "must not be empty"), 400),
-            (Error::UnsupportedProvider("x".into(), "google".into()), 400),
+            (
+                Error::UnsupportedProvider {
+                    provider: "x".into(),
+                    supported: "google".into(),
+                },
+                400,
+            ),
             (
                 Error::InvalidCredentials {
                     provider: "google".into(),
@@ -224,7 +230,7 @@ mod tests {
             (
                 Error::AccountNotConnected {
                     account: AccountId::from("a"),
-                    status: "disconnected",
+                    status: crate::model::SyncStatus::Disconnected,
                     reason: None,
                 },
                 409,
@@ -233,7 +239,7 @@ mod tests {
             (Error::AllProvidersFailed(Default::default()), 502),
             (Error::Store(StoreError::Unavailable("down".into())), 503),
             (Error::Store(StoreError::Corrupt("bad row".into())), 500),
-            (Error::Vault("bad key".into()), 500),
+            (Error::Vault(crate::vault::VaultError::Damaged), 500),
         ];
         for (error, status) in cases {
             let kind = error.kind();

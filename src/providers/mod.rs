@@ -1,7 +1,9 @@
 //! Calendar providers behind one trait, and the errors they answer with.
 //!
 //! An adapter speaks one provider's wire format; calsync's policies (retries,
-//! token refresh, durable operations) live outside adapters, in the concept.
+//! token refresh, timeouts, durable operations) live outside adapters, in
+//! [`crate::engine`]. The trait names no implementation: behaviour that
+//! applies to every adapter (a per-account rate limit, say) wraps the trait.
 //! The [`sandbox`] adapters simulate all four providers in memory.
 
 #[cfg(feature = "caldav")]
@@ -47,6 +49,35 @@ pub enum ProviderErrorKind {
 }
 
 impl ProviderErrorKind {
+    /// The kind's name, as metrics, logs and recorded reasons show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderErrorKind::Unauthorized => "unauthorized",
+            ProviderErrorKind::InvalidGrant => "invalid_grant",
+            ProviderErrorKind::InvalidCredentials => "invalid_credentials",
+            ProviderErrorKind::RateLimited => "rate_limited",
+            ProviderErrorKind::Unavailable => "unavailable",
+            ProviderErrorKind::Timeout => "timeout",
+            ProviderErrorKind::NotFound => "not_found",
+            ProviderErrorKind::PreconditionFailed => "precondition_failed",
+            ProviderErrorKind::AlreadyExists => "already_exists",
+            ProviderErrorKind::Rejected => "rejected",
+        }
+    }
+
+    /// Whether the provider refused the account's credentials for good, so
+    /// that a person must connect it again: a refused refresh token or
+    /// password, or an access token refused even after a refresh (the engine
+    /// refreshes once on `unauthorized` before it answers one).
+    pub fn needs_reauthorization(self) -> bool {
+        matches!(
+            self,
+            ProviderErrorKind::InvalidGrant
+                | ProviderErrorKind::InvalidCredentials
+                | ProviderErrorKind::Unauthorized
+        )
+    }
+
     /// Whether trying the same call again later may succeed.
     pub fn is_transient(self) -> bool {
         matches!(
@@ -128,11 +159,6 @@ pub struct WriteContext {
 pub trait CalendarProvider: Send + Sync + 'static {
     /// Which provider this is.
     fn provider(&self) -> Provider;
-
-    /// The adapter as a sandbox, when it is one (for seeding and failure plans).
-    fn as_sandbox(&self) -> Option<&sandbox::SandboxProvider> {
-        None
-    }
 
     /// Validates `credentials` with the provider and answers what to keep.
     async fn connect(&self, credentials: &Credentials) -> ProviderResult<Connection>;

@@ -86,7 +86,7 @@ async fn connect_requires_a_supported_provider(h: Harness) {
         .connect_account(&ada, "myspace", &h.credentials(Provider::Google))
         .await
         .expect_err("unsupported");
-    assert!(matches!(error, Error::UnsupportedProvider(..)));
+    assert!(matches!(error, Error::UnsupportedProvider { .. }));
     assert!(error.to_string().contains("myspace"));
     assert!(
         h.sync

@@ -20,27 +20,25 @@ async fn detect_reads_every_connected_account_and_records_the_conflicts(h: Harne
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
-    h.sync
-        .seed_sandbox(
-            &ada,
-            &google.id,
-            vec![existing(
-                "g1",
-                "Standup",
-                tuesday(14) + chrono::Duration::minutes(30),
-                30,
-            )],
-        )
-        .await
-        .expect("seed");
-    h.sync
-        .seed_sandbox(
-            &ada,
-            &outlook.id,
-            vec![existing("o1", "Lunch", tuesday(13), 45)],
-        )
-        .await
-        .expect("seed");
+    h.seed_sandbox(
+        &ada,
+        &google.id,
+        vec![existing(
+            "g1",
+            "Standup",
+            tuesday(14) + chrono::Duration::minutes(30),
+            30,
+        )],
+    )
+    .await
+    .expect("seed");
+    h.seed_sandbox(
+        &ada,
+        &outlook.id,
+        vec![existing("o1", "Lunch", tuesday(13), 45)],
+    )
+    .await
+    .expect("seed");
     let mut draft = draft("d1", tuesday(14), 60);
     draft.constraints.buffer_before = 30;
     let report = h.sync.detect_conflicts(&ada, &draft).await.expect("detect");
@@ -146,12 +144,10 @@ async fn detect_skips_disconnected_accounts_and_other_users(h: Harness) {
     let (ada, bob) = (user("ada"), user("bob"));
     let google = h.connect(&ada, Provider::Google).await;
     let bobs = h.connect(&bob, Provider::Google).await;
-    h.sync
-        .seed_sandbox(&ada, &google.id, vec![existing("g", "x", tuesday(10), 30)])
+    h.seed_sandbox(&ada, &google.id, vec![existing("g", "x", tuesday(10), 30)])
         .await
         .expect("seed");
-    h.sync
-        .seed_sandbox(&bob, &bobs.id, vec![existing("b", "x", tuesday(10), 30)])
+    h.seed_sandbox(&bob, &bobs.id, vec![existing("b", "x", tuesday(10), 30)])
         .await
         .expect("seed");
     h.sync
@@ -191,8 +187,7 @@ async fn detect_requires_a_valid_draft(h: Harness) {
 async fn suggest_requires_detected_conflicts_for_the_same_draft_and_time(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
-    h.sync
-        .seed_sandbox(&ada, &google.id, vec![existing("g", "x", tuesday(14), 60)])
+    h.seed_sandbox(&ada, &google.id, vec![existing("g", "x", tuesday(14), 60)])
         .await
         .expect("seed");
     let draft = draft("d", tuesday(14), 60);

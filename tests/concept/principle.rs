@@ -15,14 +15,13 @@ async fn the_operational_principle_holds(h: Harness) {
     h.assert_invariants(&[&ada]).await;
 
     // Google already has an event at 2pm Tuesday.
-    h.sync
-        .seed_sandbox(
-            &ada,
-            &google.id,
-            vec![existing("busy1", "Design review", tuesday(14), 60)],
-        )
-        .await
-        .expect("seed");
+    h.seed_sandbox(
+        &ada,
+        &google.id,
+        vec![existing("busy1", "Design review", tuesday(14), 60)],
+    )
+    .await
+    .expect("seed");
 
     // A validated draft for 2pm Tuesday: detectConflicts queries both accounts
     // and finds the existing event at 2pm in Google Calendar.

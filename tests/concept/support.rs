@@ -205,6 +205,18 @@ impl Harness {
             .expect("connect")
     }
 
+    /// Adds existing events to the user's sandbox account, as another client
+    /// would; answers how many were added.
+    pub async fn seed_sandbox(
+        &self,
+        user: &UserId,
+        account: &AccountId,
+        events: Vec<calsync::schedule::CalendarEvent>,
+    ) -> calsync::Result<usize> {
+        let account = self.sync.get_account(user, account).await?;
+        Ok(self.sandbox.seed(&account, events))
+    }
+
     /// The events a sandbox calendar holds for an account.
     pub fn events_on(&self, account: &Account) -> Vec<calsync::providers::sandbox::StoredEvent> {
         self.provider(account.provider)

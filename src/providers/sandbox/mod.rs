@@ -15,7 +15,7 @@ pub use faults::{FaultKind, FaultPlan};
 pub use seed::{SeedEvents, read_seed};
 
 use crate::clock::{Clock, SystemClock};
-use crate::model::{EventDetails, EventTime, Provider, ProviderEventRef};
+use crate::model::{Account, EventDetails, EventTime, Provider, ProviderEventRef};
 use crate::providers::{
     CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
     Providers, Session, WriteContext,
@@ -431,6 +431,15 @@ impl Sandbox {
         &self.adapters[index]
     }
 
+    /// Adds existing events to a sandbox account's calendar, as if another
+    /// client had made them; answers how many were added. The account is one
+    /// that [`crate::CalendarSync`] answered (for example
+    /// [`crate::CalendarSync::get_account`], which checks its owner).
+    pub fn seed(&self, account: &Account, events: Vec<CalendarEvent>) -> usize {
+        let calendar = account.calendar_id.as_deref().unwrap_or_default();
+        self.get(account.provider).seed(calendar, events)
+    }
+
     /// All four as calsync's providers.
     pub fn providers(&self) -> Providers {
         self.adapters
@@ -445,10 +454,6 @@ impl Sandbox {
 impl CalendarProvider for SandboxProvider {
     fn provider(&self) -> Provider {
         self.provider
-    }
-
-    fn as_sandbox(&self) -> Option<&SandboxProvider> {
-        Some(self)
     }
 
     async fn connect(&self, credentials: &Credentials) -> ProviderResult<Connection> {

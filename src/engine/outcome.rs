@@ -2,7 +2,7 @@
 //! changes in the synced event), failed for good, or stepped back to wait
 //! for an earlier operation held elsewhere.
 
-use super::Inner;
+use super::Engine;
 use crate::error::Result;
 use crate::model::{ProviderEventRef, SyncedEvent};
 use crate::operations::{Operation, OperationKind, OperationStatus};
@@ -15,11 +15,11 @@ use std::sync::Arc;
 /// attaches the account, an update refreshes its provider event, a delete
 /// detaches it.
 pub(crate) async fn succeed(
-    inner: &Arc<Inner>,
+    engine: &Arc<Engine>,
     op: &mut Operation,
     reference: Option<ProviderEventRef>,
 ) -> Result<()> {
-    let now = inner.clock.now();
+    let now = engine.clock.now();
     let change = match (&op.kind, &reference) {
         (OperationKind::Create, Some(reference)) => EventChange::Attach {
             base: base_event(op, now),
@@ -36,19 +36,19 @@ pub(crate) async fn succeed(
     op.lease_until = None;
     op.updated_at = now;
     // One write: the event change and the operation's success together.
-    inner.store.complete_operation(op, &change, now).await?;
+    engine.store.complete_operation(op, &change, now).await?;
     Ok(())
 }
 
 /// Records that an operation failed for good; the synced event is left as
 /// it is.
-pub(crate) async fn finish(
-    inner: &Arc<Inner>,
+pub(crate) async fn record_failure(
+    engine: &Arc<Engine>,
     op: &mut Operation,
     reason: Option<String>,
 ) -> Result<()> {
-    mark_failed(op, reason, inner.clock.now());
-    inner.store.update_operation(op).await?;
+    mark_failed(op, reason, engine.clock.now());
+    engine.store.update_operation(op).await?;
     Ok(())
 }
 
@@ -66,29 +66,33 @@ fn mark_failed(op: &mut Operation, reason: Option<String>, now: DateTime<Utc>) {
 /// removed the synced event while the account's create ran, the event comes
 /// back with this account alone, to be seen and cancelled again rather than
 /// left on the provider unknown to calsync.
-pub(crate) async fn give_up(inner: &Arc<Inner>, op: &mut Operation, reason: String) -> Result<()> {
+pub(crate) async fn give_up(
+    engine: &Arc<Engine>,
+    op: &mut Operation,
+    reason: String,
+) -> Result<()> {
     let left = match (op.kind, &op.target) {
         (OperationKind::Delete, Some(target)) => target.clone(),
-        _ => return finish(inner, op, Some(reason)).await,
+        _ => return record_failure(engine, op, Some(reason)).await,
     };
-    let synced = inner.store.get_synced_event(&op.event).await?;
+    let synced = engine.store.get_synced_event(&op.event).await?;
     if synced.is_some_and(|event| event.provider_ids.contains_key(&op.account)) {
-        return finish(inner, op, Some(reason)).await;
+        return record_failure(engine, op, Some(reason)).await;
     }
-    let now = inner.clock.now();
+    let now = engine.clock.now();
     let change = EventChange::Attach {
         base: base_event(op, now),
         reference: left,
     };
     mark_failed(op, Some(reason), now);
-    inner.store.complete_operation(op, &change, now).await?;
+    engine.store.complete_operation(op, &change, now).await?;
     Ok(())
 }
 
 /// Leaves an update or delete pending, due at `at` and held by no one, for a
 /// later resume: an earlier operation on its account is held elsewhere.
 pub(crate) async fn step_back(
-    inner: &Arc<Inner>,
+    engine: &Arc<Engine>,
     op: &mut Operation,
     at: DateTime<Utc>,
 ) -> Result<()> {
@@ -96,8 +100,8 @@ pub(crate) async fn step_back(
     op.next_attempt_at = at;
     op.lease_owner = None;
     op.lease_until = None;
-    op.updated_at = inner.clock.now();
-    inner.store.update_operation(op).await?;
+    op.updated_at = engine.clock.now();
+    engine.store.update_operation(op).await?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@
 //! again a little later, and a later resume takes it up. A resume that takes
 //! up both starts them together, and the later one waits here.
 
-use super::{Inner, lock};
+use super::{Engine, lock};
 use crate::error::Result;
 use crate::model::{OperationId, ProviderEventRef, SyncedEvent};
 use crate::operations::{Operation, OperationKind, OperationStatus};
@@ -27,7 +27,7 @@ use tokio::sync::watch;
 /// Marks an operation as running in this instance until dropped, that is
 /// until its task ends, however it ends.
 pub(crate) struct Running {
-    inner: Arc<Inner>,
+    engine: Arc<Engine>,
     id: OperationId,
     receiver: watch::Receiver<()>,
     // Never sends: dropping it is the signal that the operation stopped.
@@ -37,11 +37,11 @@ pub(crate) struct Running {
 impl Running {
     /// Marks `id` as running. Every operation of a batch is marked before
     /// any of them starts, so that a later one always finds an earlier one.
-    pub(crate) fn mark(inner: &Arc<Inner>, id: &OperationId) -> Running {
+    pub(crate) fn mark(engine: &Arc<Engine>, id: &OperationId) -> Running {
         let (sender, receiver) = watch::channel(());
-        lock(&inner.running).insert(id.clone(), receiver.clone());
+        lock(&engine.running).insert(id.clone(), receiver.clone());
         Running {
-            inner: inner.clone(),
+            engine: engine.clone(),
             id: id.clone(),
             receiver,
             _sender: sender,
@@ -51,7 +51,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let mut running = lock(&self.inner.running);
+        let mut running = lock(&self.engine.running);
         // A newer task may run the same operation (taken up again after its
         // lease ran out): its mark stays.
         if running
@@ -78,25 +78,25 @@ pub(crate) enum Turn {
 /// Waits until every operation recorded before `op` for the same synced
 /// event and account has finished, then sets `op.target` to the provider
 /// event they left.
-pub(crate) async fn take_turn(inner: &Arc<Inner>, op: &mut Operation) -> Result<Turn> {
+pub(crate) async fn take_turn(engine: &Arc<Engine>, op: &mut Operation) -> Result<Turn> {
     // An earlier operation found neither running here nor finished, once:
     // it may have finished between the two looks, so the store is read again.
     let mut not_here: Option<OperationId> = None;
     loop {
-        let operations = inner.store.operations_of_event(&op.event).await?;
+        let operations = engine.store.operations_of_event(&op.event).await?;
         let earlier = earlier_on_account(&operations, op);
         let Some(unfinished) = earlier
             .iter()
             .find(|other| other.status == OperationStatus::Pending)
         else {
-            let synced = inner.store.get_synced_event(&op.event).await?;
+            let synced = engine.store.get_synced_event(&op.event).await?;
             op.target = current_target(synced.as_ref(), &earlier, op);
             return Ok(match op.target {
                 Some(_) => Turn::Ready,
                 None => Turn::Nothing(why_nothing(&earlier)),
             });
         };
-        let running = lock(&inner.running).get(&unfinished.id).cloned();
+        let running = lock(&engine.running).get(&unfinished.id).cloned();
         match running {
             Some(mut receiver) => {
                 not_here = None;
@@ -104,7 +104,7 @@ pub(crate) async fn take_turn(inner: &Arc<Inner>, op: &mut Operation) -> Result<
                 while receiver.changed().await.is_ok() {}
             }
             None if not_here.as_ref() == Some(&unfinished.id) => {
-                return Ok(Turn::Later(retry_at(inner, unfinished)));
+                return Ok(Turn::Later(retry_at(engine, unfinished)));
             }
             None => not_here = Some(unfinished.id.clone()),
         }
@@ -169,15 +169,15 @@ fn why_nothing(earlier: &[&Operation]) -> String {
 /// When to look again for an earlier operation held elsewhere: once its
 /// holder's lease ends or it is due (a resume may then take up both), but
 /// no sooner than the first retry backoff and no later than the longest.
-fn retry_at(inner: &Inner, earlier: &Operation) -> DateTime<Utc> {
-    let now = inner.clock.now();
+fn retry_at(engine: &Engine, earlier: &Operation) -> DateTime<Utc> {
+    let now = engine.clock.now();
     let span = |wait: std::time::Duration| chrono::Duration::from_std(wait).unwrap_or_default();
     let free = earlier
         .lease_until
         .map_or(earlier.next_attempt_at, |lease| {
             lease.max(earlier.next_attempt_at)
         });
-    let latest = now + span(inner.config.retry.cap);
-    let soonest = now + span(inner.config.retry.base);
+    let latest = now + span(engine.config.retry.cap);
+    let soonest = now + span(engine.config.retry.base);
     free.min(latest).max(soonest)
 }

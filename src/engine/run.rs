@@ -1,10 +1,10 @@
 //! Carrying out operations: one provider call per operation, retried with
 //! backoff, each outcome recorded in the store before it is reported.
 
+use super::calls::PROVIDER_RETRIES;
 use super::order::{Running, Turn, take_turn};
-use super::outcome::{finish, give_up, step_back, succeed};
-use super::sessions::NEEDS_REAUTHORIZATION;
-use super::{Inner, is_connected, lock};
+use super::outcome::{give_up, record_failure, step_back, succeed};
+use super::{Engine, ProviderCall, is_connected, lock};
 use crate::error::Result;
 use crate::model::{AccountId, AccountRecord, ProviderEventRef, SyncResult, SyncResultStatus};
 use crate::operations::{Operation, OperationKind, OperationStatus};
@@ -14,50 +14,23 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-/// Provider calls, by `provider` and `outcome` (`ok` or `error`).
-pub const PROVIDER_CALLS: &str = "calsync_provider_calls_total";
-/// Failed provider calls, by `provider` and `kind`.
-pub const PROVIDER_FAILURES: &str = "calsync_provider_failures_total";
-/// Operation attempts that will be retried, by `provider`.
-pub const PROVIDER_RETRIES: &str = "calsync_provider_retries_total";
-
-/// Counts one provider call and its outcome. The counters go to whatever
-/// `metrics` recorder the process installed (none: they cost nothing).
-pub(crate) fn count_call<T>(provider: crate::model::Provider, answer: &ProviderResult<T>) {
-    let provider = provider.as_str();
-    match answer {
-        Ok(_) => metrics::counter!(PROVIDER_CALLS, "provider" => provider, "outcome" => "ok")
-            .increment(1),
-        Err(error) => {
-            metrics::counter!(PROVIDER_CALLS, "provider" => provider, "outcome" => "error")
-                .increment(1);
-            let kind = serde_json::to_value(error.kind)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "unknown".to_owned());
-            metrics::counter!(PROVIDER_FAILURES, "provider" => provider, "kind" => kind)
-                .increment(1);
-        }
-    }
-}
-
 /// Runs `operations` in the background, one task each, and waits for them
 /// until `deadline`; answers each operation as it stood when it finished or
 /// when the deadline came (then still pending).
 pub(crate) async fn run_until(
-    inner: &Arc<Inner>,
+    engine: &Arc<Engine>,
     operations: Vec<Operation>,
     deadline: Option<Instant>,
 ) -> Vec<Operation> {
     let operations = operations.into_iter().map(|op| (op, None)).collect();
-    run_known_until(inner, operations, deadline).await
+    run_known_until(engine, operations, deadline).await
 }
 
 /// As [`run_until`], each operation with its account's record when the
 /// caller has just read it (the first attempt then does not read it again;
 /// retries do, since the account may change meanwhile).
 pub(crate) async fn run_known_until(
-    inner: &Arc<Inner>,
+    engine: &Arc<Engine>,
     operations: Vec<(Operation, Option<AccountRecord>)>,
     deadline: Option<Instant>,
 ) -> Vec<Operation> {
@@ -67,18 +40,18 @@ pub(crate) async fn run_known_until(
     let marked: Vec<_> = operations
         .into_iter()
         .map(|(operation, record)| {
-            let running = Running::mark(inner, &operation.id);
+            let running = Running::mark(engine, &operation.id);
             (operation, record, running)
         })
         .collect();
     {
-        let mut tasks = lock(&inner.tasks);
+        let mut tasks = lock(&engine.tasks);
         for (operation, record, running) in marked {
             let (sender, receiver) = oneshot::channel();
-            let task_inner = inner.clone();
+            let task_engine = engine.clone();
             let started = operation.clone();
             tasks.spawn(async move {
-                let finished = run(&task_inner, started, record).await;
+                let finished = run(&task_engine, started, record).await;
                 drop(running);
                 // The caller may have stopped waiting; the outcome is in the store.
                 let _ = sender.send(finished);
@@ -99,7 +72,7 @@ pub(crate) async fn run_known_until(
             Some(finished) => answers.push(finished),
             None => {
                 // Still running: answer it as last recorded (pending).
-                let latest = match inner.store.get_operation(&operation.id).await {
+                let latest = match engine.store.get_operation(&operation.id).await {
                     Ok(latest) => latest,
                     Err(error) => {
                         tracing::warn!(operation = %operation.id, %error, "cannot read the operation's progress");
@@ -151,11 +124,11 @@ pub(crate) fn results(operations: &[Operation]) -> BTreeMap<AccountId, SyncResul
 /// Carries out one operation until it succeeds, fails for good, or the
 /// store cannot record it (then it stays pending for a later resume).
 pub(crate) async fn run(
-    inner: &Arc<Inner>,
+    engine: &Arc<Engine>,
     mut op: Operation,
     record: Option<AccountRecord>,
 ) -> Operation {
-    match drive(inner, &mut op, record).await {
+    match drive(engine, &mut op, record).await {
         Ok(()) => op,
         Err(error) => {
             tracing::error!(operation = %op.id, %error, "operation left pending: the store failed");
@@ -165,30 +138,31 @@ pub(crate) async fn run(
 }
 
 async fn drive(
-    inner: &Arc<Inner>,
+    engine: &Arc<Engine>,
     op: &mut Operation,
     mut known: Option<AccountRecord>,
 ) -> Result<()> {
     if op.kind != OperationKind::Create {
-        match take_turn(inner, op).await? {
+        match take_turn(engine, op).await? {
             Turn::Ready => {}
-            Turn::Later(at) => return step_back(inner, op, at).await,
+            Turn::Later(at) => return step_back(engine, op, at).await,
             Turn::Nothing(why) if op.kind == OperationKind::Delete => {
                 tracing::debug!(operation = %op.id, %why, "nothing to delete");
-                return succeed(inner, op, None).await;
+                return succeed(engine, op, None).await;
             }
             Turn::Nothing(why) => {
-                return finish(inner, op, Some(format!("not updated: {why}"))).await;
+                return record_failure(engine, op, Some(format!("not updated: {why}"))).await;
             }
         }
     }
     loop {
         let record = match known.take() {
             Some(record) => Some(record),
-            None => inner.store.get_account(&op.account).await?,
+            None => engine.store.get_account(&op.account).await?,
         };
         let Some(record) = record else {
-            return finish(inner, op, Some("the account no longer exists".to_owned())).await;
+            return record_failure(engine, op, Some("the account no longer exists".to_owned()))
+                .await;
         };
         if !is_connected(&record) {
             let reason = format!(
@@ -201,13 +175,13 @@ async fn drive(
                     .map(|e| format!(": {}", e.reason))
                     .unwrap_or_default()
             );
-            return give_up(inner, op, reason).await;
+            return give_up(engine, op, reason).await;
         }
-        let outcome = attempt(inner, &record, op).await?;
+        let outcome = attempt(engine, &record, op).await?;
         match outcome {
-            Ok(reference) => return succeed(inner, op, reference).await,
+            Ok(reference) => return succeed(engine, op, reference).await,
             Err(error) => {
-                if let Some(wait) = failed_attempt(inner, op, &error).await? {
+                if let Some(wait) = failed_attempt(engine, op, &error).await? {
                     tokio::time::sleep(wait).await;
                 } else {
                     return Ok(());
@@ -218,17 +192,22 @@ async fn drive(
 }
 
 async fn attempt(
-    inner: &Arc<Inner>,
+    engine: &Arc<Engine>,
     record: &AccountRecord,
     op: &Operation,
 ) -> Result<ProviderResult<Option<ProviderEventRef>>> {
-    let adapter = inner.adapter(record.account.provider)?;
+    let adapter = engine.adapter(record.account.provider)?;
     let context = WriteContext {
         idempotency_key: op.idempotency_key.clone(),
         synced_id: op.event.clone(),
     };
-    let answer = inner
-        .call(record, |session| {
+    let call = match op.kind {
+        OperationKind::Create => ProviderCall::Create,
+        OperationKind::Update => ProviderCall::Update,
+        OperationKind::Delete => ProviderCall::Delete,
+    };
+    let answer = engine
+        .call_account(record, call, |session| {
             let adapter = adapter.clone();
             let context = context.clone();
             async move {
@@ -276,28 +255,21 @@ fn target(op: &Operation) -> ProviderResult<ProviderEventRef> {
 /// Records a failed attempt; answers how long to wait before the next one,
 /// or `None` when the operation has failed for good.
 async fn failed_attempt(
-    inner: &Arc<Inner>,
+    engine: &Arc<Engine>,
     op: &mut Operation,
     error: &ProviderError,
 ) -> Result<Option<std::time::Duration>> {
     op.attempts += 1;
-    let reason = format!("{:?}: {}", error.kind, error.message);
+    let reason = format!("{}: {}", error.kind.as_str(), error.message);
     if !error.kind.is_transient() {
-        // A refused refresh token was marked where it was refused; an access
-        // token refused even after a refresh means the grant is gone.
-        if error.kind == ProviderErrorKind::Unauthorized {
-            inner
-                .mark_error(
-                    &op.account,
-                    format!("{NEEDS_REAUTHORIZATION}: {}", error.message),
-                )
-                .await?;
-        }
-        give_up(inner, op, reason).await?;
+        // Refused credentials (an access token refused even after a refresh,
+        // or a refused refresh token) mean the grant is gone.
+        engine.mark_if_refused(&op.account, error).await?;
+        give_up(engine, op, reason).await?;
         return Ok(None);
     }
-    if op.attempts >= inner.config.retry.max_attempts {
-        inner
+    if op.attempts >= engine.config.retry.max_attempts {
+        engine
             .mark_error(
                 &op.account,
                 format!(
@@ -306,22 +278,18 @@ async fn failed_attempt(
                 ),
             )
             .await?;
-        give_up(inner, op, reason).await?;
+        give_up(engine, op, reason).await?;
         return Ok(None);
     }
     metrics::counter!(PROVIDER_RETRIES, "provider" => op.provider.as_str()).increment(1);
-    let wait = inner.config.retry.backoff(op.attempts, error.retry_after);
-    let now = inner.clock.now();
-    let wait_span = chrono::Duration::from_std(wait).unwrap_or_default();
+    let wait = engine.config.retry.backoff(op.attempts, error.retry_after);
+    let now = engine.clock.now();
+    let due = now + chrono::Duration::from_std(wait).unwrap_or_default();
     op.last_error = Some(reason);
-    op.next_attempt_at = now + wait_span;
-    op.lease_until = Some(now + wait_span + lease(inner));
-    op.lease_owner = Some(inner.instance.clone());
+    op.next_attempt_at = due;
+    op.lease_until = Some(engine.lease_from(due));
+    op.lease_owner = Some(engine.instance.clone());
     op.updated_at = now;
-    inner.store.update_operation(op).await?;
+    engine.store.update_operation(op).await?;
     Ok(Some(wait))
-}
-
-fn lease(inner: &Inner) -> chrono::Duration {
-    chrono::Duration::from_std(inner.config.lease).unwrap_or_else(|_| chrono::Duration::minutes(2))
 }

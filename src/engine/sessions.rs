@@ -1,41 +1,45 @@
-//! Credentials in use: unsealing, transparent token refresh, and the one
-//! place that writes an account record.
+//! Credentials in use: sealing and unsealing, transparent token refresh (one
+//! refresh at a time per account), the one place that writes an account
+//! record, and the one place that puts an account in `error`.
 
-use super::Inner;
+use super::{Engine, ProviderCall, lock};
 use crate::error::{Error, Result};
 use crate::model::{AccountError, AccountId, AccountRecord, SyncStatus};
-use crate::providers::{Credentials, ProviderError, ProviderErrorKind, ProviderResult, Session};
+use crate::providers::{Credentials, ProviderError, ProviderResult, Session};
+use crate::vault::VaultError;
 use std::future::Future;
 use std::sync::Arc;
 
-/// The reason an account shows when its refresh token or password is refused.
+/// The reason an account shows when its provider refused its credentials
+/// for good: a person must connect it again.
 pub(crate) const NEEDS_REAUTHORIZATION: &str = "needs re-authorization";
 
-impl Inner {
+impl Engine {
+    /// Seals `credentials` for `account` (the account id is bound in, so a
+    /// sealed value cannot be moved to another account).
     pub(crate) fn seal(&self, account: &AccountId, credentials: &Credentials) -> Result<Vec<u8>> {
-        let plain = serde_json::to_vec(credentials).map_err(|e| Error::Vault(e.to_string()))?;
-        self.vault
-            .seal(&plain, account.as_str().as_bytes())
-            .map_err(|e| Error::Vault(e.to_string()))
+        let plain =
+            serde_json::to_vec(credentials).map_err(|_| Error::Vault(VaultError::Damaged))?;
+        Ok(self.vault.seal(&plain, account.as_str().as_bytes())?)
     }
 
+    /// The account's credentials, unsealed.
     pub(crate) fn unseal(&self, record: &AccountRecord) -> Result<Credentials> {
         let Some(sealed) = &record.sealed_credentials else {
             return Err(Error::AccountNotConnected {
                 account: record.account.id.clone(),
-                status: record.account.sync_status.as_str(),
+                status: record.account.sync_status,
                 reason: Some("its credentials were wiped".to_owned()),
             });
         };
         let plain = self
             .vault
-            .open(sealed, record.account.id.as_str().as_bytes())
-            .map_err(|e| Error::Vault(e.to_string()))?;
-        serde_json::from_slice(&plain).map_err(|e| Error::Vault(e.to_string()))
+            .open(sealed, record.account.id.as_str().as_bytes())?;
+        serde_json::from_slice(&plain).map_err(|_| Error::Vault(VaultError::Damaged))
     }
 
     fn account_lock(&self, account: &AccountId) -> Arc<tokio::sync::Mutex<()>> {
-        super::lock(&self.refresh_locks)
+        lock(&self.account_locks)
             .entry(account.clone())
             .or_default()
             .clone()
@@ -75,7 +79,8 @@ impl Inner {
         Ok(record)
     }
 
-    /// Marks an account `error` with `reason`, now.
+    /// Puts an account in `error` with `reason`, now; a disconnected account
+    /// stays disconnected. The one place that does it.
     pub(crate) async fn mark_error(
         &self,
         account: &AccountId,
@@ -83,13 +88,25 @@ impl Inner {
     ) -> Result<AccountRecord> {
         let at = self.clock.now();
         self.update_account(account, |record| {
-            if record.account.sync_status != SyncStatus::Disconnected {
-                record.account.sync_status = SyncStatus::Error;
-                record.account.error = Some(AccountError { reason, at });
-            }
+            mark_error_in(record, reason, at);
             Ok(())
         })
         .await
+    }
+
+    /// Puts an account in `error` when its provider refused its credentials
+    /// for good ([`crate::providers::ProviderErrorKind::needs_reauthorization`]):
+    /// a person must connect it again. Other failures leave it as it is.
+    pub(crate) async fn mark_if_refused(
+        &self,
+        account: &AccountId,
+        error: &ProviderError,
+    ) -> Result<()> {
+        if error.kind.needs_reauthorization() {
+            self.mark_error(account, reauthorization_reason(error))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Refreshes an account's tokens. When `stale` is given and the stored
@@ -114,12 +131,11 @@ impl Inner {
         {
             return Ok(Ok(current));
         }
-        let adapter = self.adapter(record.account.provider)?;
-        let refreshed =
-            match tokio::time::timeout(self.config.call_timeout, adapter.refresh(&current)).await {
-                Ok(answer) => answer,
-                Err(_) => Err(timeout_error()),
-            };
+        let provider = record.account.provider;
+        let adapter = self.adapter(provider)?;
+        let refreshed = self
+            .call_provider(provider, ProviderCall::Refresh, adapter.refresh(&current))
+            .await;
         match refreshed {
             Ok(mut credentials) => {
                 credentials.normalise_expiry(self.clock.now());
@@ -132,15 +148,11 @@ impl Inner {
                 Ok(Ok(credentials))
             }
             Err(error) => {
-                if matches!(
-                    error.kind,
-                    ProviderErrorKind::InvalidGrant | ProviderErrorKind::InvalidCredentials
-                ) {
+                if error.kind.needs_reauthorization() {
                     let at = self.clock.now();
-                    let reason = format!("{NEEDS_REAUTHORIZATION}: {}", error.message);
+                    let reason = reauthorization_reason(&error);
                     self.update_account_locked(account, |record| {
-                        record.account.sync_status = SyncStatus::Error;
-                        record.account.error = Some(AccountError { reason, at });
+                        mark_error_in(record, reason, at);
                         Ok(())
                     })
                     .await?;
@@ -171,12 +183,14 @@ impl Inner {
         }))
     }
 
-    /// Makes one provider call for an account, within the call timeout; a
-    /// refused access token is refreshed once and the call made again.
-    pub(crate) async fn call<T, F, Fut>(
+    /// Makes one provider call for an account through the door: with a
+    /// session (refreshed first when due); a refused access token is
+    /// refreshed once and the call made again.
+    pub(crate) async fn call_account<T, F, Fut>(
         &self,
         record: &AccountRecord,
-        call: F,
+        call: ProviderCall,
+        make: F,
     ) -> Result<ProviderResult<T>>
     where
         F: Fn(Session) -> Fut,
@@ -191,9 +205,11 @@ impl Inner {
             .get_str("access_token")
             .map(str::to_owned);
         let provider = record.account.provider;
-        let first = self.timed(provider, call(session.clone())).await;
+        let first = self
+            .call_provider(provider, call, make(session.clone()))
+            .await;
         match first {
-            Err(error) if error.kind == ProviderErrorKind::Unauthorized => {
+            Err(error) if error.kind == crate::providers::ProviderErrorKind::Unauthorized => {
                 let fresh = match self
                     .refresh_credentials(&record.account.id, stale.as_deref())
                     .await?
@@ -205,29 +221,22 @@ impl Inner {
                     credentials: fresh,
                     ..session
                 };
-                Ok(self.timed(provider, call(retried)).await)
+                Ok(self.call_provider(provider, call, make(retried)).await)
             }
             other => Ok(other),
         }
     }
-
-    async fn timed<T>(
-        &self,
-        provider: crate::model::Provider,
-        call: impl Future<Output = ProviderResult<T>>,
-    ) -> ProviderResult<T> {
-        let answer = match tokio::time::timeout(self.config.call_timeout, call).await {
-            Ok(answer) => answer,
-            Err(_) => Err(timeout_error()),
-        };
-        super::run::count_call(provider, &answer);
-        answer
-    }
 }
 
-fn timeout_error() -> ProviderError {
-    ProviderError::new(
-        ProviderErrorKind::Timeout,
-        "the provider did not answer in time",
-    )
+/// The account's reason when its provider refused its credentials for good.
+pub(crate) fn reauthorization_reason(error: &ProviderError) -> String {
+    format!("{NEEDS_REAUTHORIZATION}: {}", error.message)
+}
+
+/// Sets `error` on an account record, unless it is disconnected.
+fn mark_error_in(record: &mut AccountRecord, reason: String, at: chrono::DateTime<chrono::Utc>) {
+    if record.account.sync_status != SyncStatus::Disconnected {
+        record.account.sync_status = SyncStatus::Error;
+        record.account.error = Some(AccountError { reason, at });
+    }
 }

@@ -1,0 +1,43 @@
+//! cancel: one delete per account, and the synced event removed once every
+//! copy is gone.
+
+use super::CalendarSync;
+use crate::engine::{results, run_until};
+use crate::error::Result;
+use crate::model::{EventId, SyncOutcome, UserId};
+use crate::operations::OperationKind;
+
+impl CalendarSync {
+    /// Removes a synced event from every provider.
+    ///
+    /// # Requires
+    /// - `eventId` is synced and belongs to `user`.
+    ///
+    /// # Effects
+    /// Deletes the event from each connected account's provider using the
+    /// stored ids (an event already gone counts as deleted). On an account
+    /// whose create is still pending the deletion is answered pending and
+    /// waits for the create, then deletes what it made (nothing, when it
+    /// failed); the synced event does not come back meanwhile. The synced
+    /// event is removed from state once every deletion succeeded; otherwise
+    /// it is kept with the accounts that still have it, and the answer says
+    /// which succeeded.
+    ///
+    /// # Errors
+    /// - [`Error::EventNotFound`]: not synced, or another user's.
+    pub async fn cancel(&self, user: &UserId, event_id: &EventId) -> Result<SyncOutcome> {
+        let synced = self.engine.owned_event(user, event_id).await?;
+        let (operations, mut skipped) = self
+            .plan(&synced, OperationKind::Delete, &synced.event, &[])
+            .await?;
+        self.engine.store().insert_operations(&operations).await?;
+        let finished = run_until(
+            &self.engine,
+            operations,
+            Some(self.engine.answer_deadline()),
+        )
+        .await;
+        skipped.extend(results(&finished));
+        self.outcome(event_id, synced, skipped).await
+    }
+}

@@ -1,0 +1,229 @@
+//! commit: intent recorded first, providers called concurrently, each
+//! outcome recorded, partial failure reported per account.
+
+use super::CalendarSync;
+use crate::engine::{Intent, is_connected, results, run_known_until, run_until};
+use crate::error::{Error, Result};
+use crate::model::{
+    AccountId, EventDetails, EventId, Provider, SyncOutcome, SyncResultStatus, SyncedEvent, UserId,
+};
+use crate::operations::{Operation, OperationKind};
+use std::collections::{BTreeMap, BTreeSet};
+
+impl CalendarSync {
+    /// Commits an event to every given account at once.
+    ///
+    /// # Requires
+    /// - the event is validated (every field obeys its rule);
+    /// - `accounts` is not empty, and every account exists and belongs to `user`;
+    /// - every account is connected.
+    ///
+    /// # Effects
+    /// Records one operation per account (with an idempotency key) before any
+    /// provider is called, then creates the event in each provider's calendar
+    /// concurrently. The synced event maps its internal id to each provider's
+    /// event id, and `syncedAt` is set. The answer says, per account,
+    /// succeeded (with the provider's id), failed (with the reason) or pending
+    /// (still being retried in the background).
+    ///
+    /// # Errors
+    /// - [`Error::Invalid`]: the event is not valid, or `accounts` is empty;
+    /// - [`Error::AccountNotFound`]: an account does not exist or is another user's;
+    /// - [`Error::AccountNotConnected`]: an account is disconnected or in error;
+    /// - [`Error::AllProvidersFailed`]: every provider refused the event (the
+    ///   refusals are recorded; no synced event is kept).
+    pub async fn commit(
+        &self,
+        user: &UserId,
+        event: &EventDetails,
+        accounts: &[AccountId],
+    ) -> Result<SyncOutcome> {
+        self.commit_keyed(user, event, accounts, None).await
+    }
+
+    /// [`CalendarSync::commit`] made repeatable: the synced event's id and
+    /// each account's idempotency key are derived from (`user`, `key`[,
+    /// account]) instead of drawn at random, so committing the same `key`
+    /// again (after a crash, or a second run of an import) finds the events
+    /// the first attempt created instead of creating them twice, and records
+    /// them under the same synced event. Requires, effects and errors are
+    /// those of commit; `key` must not be empty.
+    pub async fn commit_with_key(
+        &self,
+        user: &UserId,
+        event: &EventDetails,
+        accounts: &[AccountId],
+        key: &str,
+    ) -> Result<SyncOutcome> {
+        if key.is_empty() {
+            return Err(Error::invalid("key", "must not be empty"));
+        }
+        self.commit_keyed(user, event, accounts, Some(key)).await
+    }
+
+    /// The synced event id [`CalendarSync::commit_with_key`] gives `key`.
+    pub fn keyed_event_id(user: &UserId, key: &str) -> EventId {
+        let digest = digest(&[user.as_str(), key]);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        EventId(
+            uuid::Builder::from_custom_bytes(bytes)
+                .into_uuid()
+                .to_string(),
+        )
+    }
+
+    async fn commit_keyed(
+        &self,
+        user: &UserId,
+        event: &EventDetails,
+        accounts: &[AccountId],
+        key: Option<&str>,
+    ) -> Result<SyncOutcome> {
+        event.validate().map_err(|error| error.under("event"))?;
+        if accounts.is_empty() {
+            return Err(Error::invalid("accounts", "must name at least one account"));
+        }
+        let targets: BTreeSet<&AccountId> = accounts.iter().collect();
+        let mut has_meeting_account = false;
+        let mut records = Vec::with_capacity(targets.len());
+        for account in targets {
+            let record = self.engine.owned_account(user, account).await?;
+            if !is_connected(&record) {
+                return Err(Error::AccountNotConnected {
+                    account: account.clone(),
+                    status: record.account.sync_status,
+                    reason: record.account.error.as_ref().map(|e| e.reason.clone()),
+                });
+            }
+            self.engine.adapter(record.account.provider)?;
+            has_meeting_account |= record.account.provider == Provider::Zoom;
+            records.push(record);
+        }
+        if event.virtual_meeting && !has_meeting_account {
+            return Err(Error::invalid(
+                "event.virtualMeeting",
+                "needs a zoom account among the accounts, to make the meeting link",
+            ));
+        }
+        let internal_id = match key {
+            Some(key) => Self::keyed_event_id(user, key),
+            None => EventId::fresh(),
+        };
+        let now = self.engine.now();
+        let operations: Vec<Operation> = records
+            .iter()
+            .map(|record| {
+                let mut op = self.engine.new_operation(Intent {
+                    user,
+                    event: &internal_id,
+                    account: &record.account.id,
+                    provider: record.account.provider,
+                    kind: OperationKind::Create,
+                    details: event,
+                    target: None,
+                });
+                if let Some(key) = key {
+                    op.idempotency_key =
+                        hex(&digest(&[user.as_str(), key, record.account.id.as_str()])[..16]);
+                }
+                op
+            })
+            .collect();
+        self.engine.store().insert_operations(&operations).await?;
+        let finished = if event.virtual_meeting {
+            self.run_meeting_first(&internal_id, operations).await?
+        } else {
+            let known = operations.into_iter().zip(records.into_iter().map(Some));
+            run_known_until(
+                &self.engine,
+                known.collect(),
+                Some(self.engine.answer_deadline()),
+            )
+            .await
+        };
+        let results = results(&finished);
+        if results
+            .values()
+            .all(|r| r.status == SyncResultStatus::Failed)
+        {
+            return Err(Error::AllProvidersFailed(results));
+        }
+        let placeholder = SyncedEvent {
+            internal_id: internal_id.clone(),
+            user: user.clone(),
+            accounts: BTreeSet::new(),
+            provider_ids: BTreeMap::new(),
+            synced_at: now,
+            event: event.clone(),
+        };
+        self.outcome(&internal_id, placeholder, results).await
+    }
+
+    /// Creates the video meeting first, then writes its join link into the
+    /// event on the calendar accounts (Zoom has no link to calendar events:
+    /// the link goes into the event, the meeting id stays with calsync).
+    async fn run_meeting_first(
+        &self,
+        id: &EventId,
+        operations: Vec<Operation>,
+    ) -> Result<Vec<Operation>> {
+        let deadline = self.engine.answer_deadline();
+        let (meetings, mut calendars): (Vec<_>, Vec<_>) = operations
+            .into_iter()
+            .partition(|op| op.provider == Provider::Zoom);
+        let mut finished = run_until(&self.engine, meetings, Some(deadline)).await;
+        let link = finished
+            .iter()
+            .filter_map(|op| op.result.as_ref()?.join_url.clone())
+            .next();
+        if let Some(link) = link {
+            let details = calendars
+                .first()
+                .map(|op| with_meeting_link(&op.details, &link));
+            if let Some(details) = details {
+                for op in &mut calendars {
+                    op.details = details.clone();
+                    self.engine.store().update_operation(op).await?;
+                }
+                self.engine
+                    .store()
+                    .set_event_details(id, &details, self.engine.now())
+                    .await?;
+            }
+        }
+        finished.extend(run_until(&self.engine, calendars, Some(deadline)).await);
+        Ok(finished)
+    }
+}
+
+/// SHA-256 of `parts`, each ended by a NUL so that no two lists collide.
+fn digest(parts: &[&str]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().into()
+}
+
+/// Lowercase hex: a valid Google client-chosen id and CalDAV resource name.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The event with a video meeting's join link: as its location when it has
+/// none, and at the end of its description.
+fn with_meeting_link(details: &EventDetails, link: &str) -> EventDetails {
+    let mut linked = details.clone();
+    if linked.location.is_none() {
+        linked.location = Some(link.to_owned());
+    }
+    let line = format!("Join the video meeting: {link}");
+    linked.description = Some(match linked.description.take() {
+        Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
+        _ => line,
+    });
+    linked
+}

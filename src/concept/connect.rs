@@ -1,0 +1,136 @@
+//! connectAccount and disconnectAccount.
+
+use super::CalendarSync;
+use crate::engine::ProviderCall;
+use crate::error::{Error, Result};
+use crate::model::{Account, AccountId, AccountRecord, Provider, SyncStatus, UserId};
+use crate::providers::{Credentials, ProviderError};
+
+impl CalendarSync {
+    /// Connects a provider account for a user.
+    ///
+    /// # Requires
+    /// - `provider` is supported (one of google, outlook, apple, zoom, and
+    ///   configured here);
+    /// - `credentials` are valid: the provider accepts them.
+    ///
+    /// # Effects
+    /// Validates the credentials with the provider, seals them, and creates
+    /// the account with `syncStatus` "connected" and `lastSync` now. Answers
+    /// the account (never its credentials).
+    ///
+    /// # Errors
+    /// - [`Error::Invalid`]: `user` is empty or `credentials` is not an object;
+    /// - [`Error::UnsupportedProvider`]: the provider is unknown or not configured;
+    /// - [`Error::InvalidCredentials`]: the provider refused the credentials;
+    /// - [`Error::ProviderUnreachable`]: the provider could not be reached.
+    pub async fn connect_account(
+        &self,
+        user: &UserId,
+        provider: &str,
+        credentials: &Credentials,
+    ) -> Result<Account> {
+        if user.as_str().trim().is_empty() {
+            return Err(Error::invalid("user", "must not be empty"));
+        }
+        let provider: Provider = provider.parse().map_err(|_| Error::UnsupportedProvider {
+            provider: provider.to_owned(),
+            supported: "google, outlook, apple, zoom".to_owned(),
+        })?;
+        let adapter = self.engine.adapter(provider)?;
+        if credentials.0.is_empty() {
+            return Err(Error::invalid("credentials", "must be a non-empty object"));
+        }
+        let connected = self
+            .engine
+            .call_provider(
+                provider,
+                ProviderCall::Connect,
+                adapter.connect(credentials),
+            )
+            .await
+            .map_err(|error| connect_error(provider, error))?;
+        let now = self.engine.now();
+        let mut kept = connected.credentials;
+        kept.normalise_expiry(now);
+        let id = AccountId::fresh();
+        let record = AccountRecord {
+            account: Account {
+                id: id.clone(),
+                user: user.clone(),
+                provider,
+                sync_status: SyncStatus::Connected,
+                last_sync: Some(now),
+                error: None,
+                calendar_id: connected.calendar_id,
+                label: connected.label,
+                connected_at: now,
+            },
+            sealed_credentials: Some(self.engine.seal(&id, &kept)?),
+        };
+        self.engine.store().insert_account(&record).await?;
+        Ok(record.account)
+    }
+
+    /// Disconnects an account.
+    ///
+    /// # Requires
+    /// - the account exists and belongs to `user`.
+    ///
+    /// # Effects
+    /// Revokes the credentials at the provider, wipes them from the store, and
+    /// marks the account "disconnected". Events already committed stay on the
+    /// provider; the account takes no part in later operations (updates and
+    /// cancels say they skipped it). Disconnecting twice is harmless.
+    ///
+    /// # Errors
+    /// - [`Error::AccountNotFound`]: no such account, or another user's.
+    pub async fn disconnect_account(&self, user: &UserId, account: &AccountId) -> Result<Account> {
+        let record = self.engine.owned_account(user, account).await?;
+        if record.sealed_credentials.is_some() {
+            // Revocation is best effort: the credentials are wiped whatever the
+            // provider answers, and a refusal is kept in the log.
+            if let Err(error) = self.revoke(&record).await {
+                tracing::warn!(account = %account, %error, "not revoked at the provider; credentials are wiped anyway");
+            }
+        }
+        let record = self
+            .engine
+            .update_account(account, |record| {
+                record.sealed_credentials = None;
+                record.account.sync_status = SyncStatus::Disconnected;
+                record.account.error = None;
+                Ok(())
+            })
+            .await?;
+        Ok(record.account)
+    }
+
+    /// Revokes an account's credentials at its provider.
+    async fn revoke(&self, record: &AccountRecord) -> Result<()> {
+        let credentials = self.engine.unseal(record)?;
+        let provider = record.account.provider;
+        let adapter = self.engine.adapter(provider)?;
+        self.engine
+            .call_provider(provider, ProviderCall::Revoke, adapter.revoke(&credentials))
+            .await?;
+        Ok(())
+    }
+}
+
+/// What a refused connect means: the provider could not be reached (a
+/// transient failure), or it refused the credentials.
+fn connect_error(provider: Provider, error: ProviderError) -> Error {
+    let provider = provider.as_str().to_owned();
+    if error.kind.is_transient() {
+        Error::ProviderUnreachable {
+            provider,
+            reason: error.message,
+        }
+    } else {
+        Error::InvalidCredentials {
+            provider,
+            reason: error.message,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! getSyncedEvent, and the one-account query beside getAccountStatus.
+
+use super::CalendarSync;
+use crate::error::Result;
+use crate::model::{Account, AccountId, EventId, SyncedEvent, UserId};
+
+impl CalendarSync {
+    /// The synced event with its provider ids, or none if not synced.
+    ///
+    /// # Effects
+    /// None: answers the user's synced event `eventId` with its provider ids
+    /// and snapshot; none when it is not synced or is another user's.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`] when the store cannot be read.
+    pub async fn get_synced_event(
+        &self,
+        user: &UserId,
+        event_id: &EventId,
+    ) -> Result<Option<SyncedEvent>> {
+        Ok(self
+            .engine
+            .store()
+            .get_synced_event(event_id)
+            .await?
+            .filter(|event| &event.user == user))
+    }
+
+    /// One account of the user, as getAccountStatus shows it.
+    ///
+    /// # Effects
+    /// None: answers the user's account `account`, without credentials.
+    ///
+    /// # Errors
+    /// - [`crate::Error::AccountNotFound`]: no such account, or another user's.
+    pub async fn get_account(&self, user: &UserId, account: &AccountId) -> Result<Account> {
+        Ok(self.engine.owned_account(user, account).await?.account)
+    }
+}

@@ -1,0 +1,62 @@
+//! update: the new details recorded with one operation per account, then
+//! written to each provider.
+
+use super::CalendarSync;
+use crate::engine::{results, run_until};
+use crate::error::Result;
+use crate::model::{EventId, SyncOutcome, UserId};
+use crate::operations::OperationKind;
+use serde_json::{Map, Value};
+
+impl CalendarSync {
+    /// Propagates changes of a synced event to every provider that has it.
+    ///
+    /// # Requires
+    /// - `eventId` is synced and belongs to `user`;
+    /// - `changes` is a non-empty object of valid field names (title,
+    ///   description, location, start, end, timeZone, allDay, attendees,
+    ///   recurrence, transparency, virtualMeeting) whose result is a valid event.
+    ///
+    /// # Effects
+    /// Records the new details and one update operation per connected account
+    /// holding the event or still creating it, then writes the change to each
+    /// provider using the stored provider ids (and etags). On an account with
+    /// an earlier operation still pending (a create the commit answered as
+    /// pending, an earlier update) the update is answered pending and runs
+    /// once that has finished, on the provider event it left; when the create
+    /// failed there is nothing to update, and the operation fails saying so.
+    /// Accounts that are disconnected or in error are skipped and said so.
+    /// Partial failures are retried with backoff; an account whose retries
+    /// are spent is marked `error`. `syncedAt` is updated.
+    ///
+    /// # Errors
+    /// - [`Error::EventNotFound`]: not synced, or another user's;
+    /// - [`Error::Invalid`]: an unknown field, a wrong type, or an invalid result.
+    pub async fn update(
+        &self,
+        user: &UserId,
+        event_id: &EventId,
+        changes: &Map<String, Value>,
+    ) -> Result<SyncOutcome> {
+        let synced = self.engine.owned_event(user, event_id).await?;
+        let (details, changed) = synced.event.apply_changes(changes)?;
+        let (operations, mut skipped) = self
+            .plan(&synced, OperationKind::Update, &details, &changed)
+            .await?;
+        self.engine.store().insert_operations(&operations).await?;
+        self.engine
+            .store()
+            .set_event_details(event_id, &details, self.engine.now())
+            .await?;
+        let finished = run_until(
+            &self.engine,
+            operations,
+            Some(self.engine.answer_deadline()),
+        )
+        .await;
+        skipped.extend(results(&finished));
+        let mut fallback = synced;
+        fallback.event = details;
+        self.outcome(event_id, fallback, skipped).await
+    }
+}

@@ -1,0 +1,60 @@
+//! Leases, and taking up operations after a crash or restart.
+//!
+//! An instance holds each operation it runs by a lease in the store (owner
+//! and end). When an instance dies, its operations stay pending; once their
+//! leases end, any instance's resume takes them up and carries them out,
+//! re-sending creates with their idempotency keys so nothing is made twice.
+
+use super::{Engine, lock, run};
+use crate::error::Result;
+use crate::operations::Operation;
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// How many due operations one claim takes from the store.
+const CLAIM_BATCH: usize = 64;
+
+impl Engine {
+    /// The end of a lease taken at `at`.
+    pub(crate) fn lease_from(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at + chrono::Duration::from_std(self.config.lease)
+            .unwrap_or_else(|_| chrono::Duration::minutes(2))
+    }
+
+    /// Takes up every operation that is due and not held by a live instance,
+    /// carries each out, and answers them as they ended.
+    pub(crate) async fn resume(self: &Arc<Self>) -> Result<Vec<Operation>> {
+        let mut done = Vec::new();
+        loop {
+            let now = self.clock.now();
+            let claimed = self
+                .store
+                .claim_due_operations(now, &self.instance, self.lease_from(now), CLAIM_BATCH)
+                .await?;
+            if claimed.is_empty() {
+                return Ok(done);
+            }
+            done.extend(run::run_until(self, claimed, None).await);
+        }
+    }
+
+    /// Runs [`Engine::resume`] every `every` while `alive` can be upgraded.
+    pub(crate) fn spawn_resumer<T: Send + Sync + 'static>(
+        self: &Arc<Self>,
+        every: Duration,
+        alive: Weak<T>,
+    ) {
+        let engine = self.clone();
+        lock(&self.tasks).spawn(async move {
+            loop {
+                let Some(held) = alive.upgrade() else { return };
+                if let Err(error) = engine.resume().await {
+                    tracing::warn!(%error, "resuming operations failed; will try again");
+                }
+                drop(held);
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+}
