@@ -9,6 +9,7 @@ mod commit;
 mod conflicts;
 mod pending;
 mod principle;
+mod provider_calls;
 mod recovery;
 mod secrets;
 mod shared_store;
