@@ -228,3 +228,22 @@ async fn seeded_icalendar_events_are_busy_time() {
     assert_error(code, &refused, 400, "invalid_input");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn seeding_another_users_account_is_answered_as_missing_and_adds_nothing() {
+    let server = Server::start().await;
+    let adas = server.connect("ada", Provider::Google).await;
+    let start = next_tuesday(9);
+    let (code, refused) = server
+        .post(
+            "/api/sandbox/seed",
+            json!({"user": "bob", "account": adas["id"], "events": [{
+                "eventId": "planted", "title": "Planted",
+                "start": start.to_rfc3339(), "end": (start + Duration::minutes(30)).to_rfc3339(),
+            }]}),
+        )
+        .await;
+    assert_error(code, &refused, 404, "account_not_found");
+    assert!(server.events_on(&adas).is_empty(), "nothing added");
+    server.stop().await;
+}
