@@ -2,7 +2,6 @@
 //! copy is gone.
 
 use super::CalendarSync;
-use crate::engine::{results, run_until};
 use crate::error::Result;
 use crate::model::{EventId, SyncOutcome, UserId};
 use crate::operations::OperationKind;
@@ -27,17 +26,10 @@ impl CalendarSync {
     /// - [`Error::EventNotFound`]: not synced, or another user's.
     pub async fn cancel(&self, user: &UserId, event_id: &EventId) -> Result<SyncOutcome> {
         let synced = self.engine.owned_event(user, event_id).await?;
-        let (operations, mut skipped) = self
+        let (operations, skipped) = self
             .plan(&synced, OperationKind::Delete, &synced.event, &[])
             .await?;
         self.engine.store().insert_operations(&operations).await?;
-        let finished = run_until(
-            &self.engine,
-            operations,
-            Some(self.engine.answer_deadline()),
-        )
-        .await;
-        skipped.extend(results(&finished));
-        self.outcome(event_id, synced, skipped).await
+        self.run_and_answer(operations, skipped, synced).await
     }
 }

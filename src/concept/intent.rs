@@ -2,7 +2,7 @@
 //! of a synced event, and the answer they give.
 
 use super::CalendarSync;
-use crate::engine::{Intent, is_connected};
+use crate::engine::{Intent, is_connected, results, run_until};
 use crate::error::Result;
 use crate::model::{
     AccountId, EventDetails, EventId, Provider, ProviderEventRef, SyncOutcome, SyncResult,
@@ -85,6 +85,21 @@ impl CalendarSync {
             }
         }
         Ok((operations, skipped))
+    }
+
+    /// Runs the recorded `operations` until the answer deadline, and answers
+    /// with their results beside those of the accounts `skipped`.
+    pub(super) async fn run_and_answer(
+        &self,
+        operations: Vec<Operation>,
+        mut skipped: BTreeMap<AccountId, SyncResult>,
+        fallback: SyncedEvent,
+    ) -> Result<SyncOutcome> {
+        let id = fallback.internal_id.clone();
+        let deadline = self.engine.answer_deadline();
+        let finished = run_until(&self.engine, operations, Some(deadline)).await;
+        skipped.extend(results(&finished));
+        self.outcome(&id, fallback, skipped).await
     }
 
     /// The answer: the synced event as stored now (or `fallback` when it is

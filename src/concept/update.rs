@@ -2,7 +2,6 @@
 //! written to each provider.
 
 use super::CalendarSync;
-use crate::engine::{results, run_until};
 use crate::error::Result;
 use crate::model::{EventId, SyncOutcome, UserId};
 use crate::operations::OperationKind;
@@ -40,7 +39,7 @@ impl CalendarSync {
     ) -> Result<SyncOutcome> {
         let synced = self.engine.owned_event(user, event_id).await?;
         let (details, changed) = synced.event.apply_changes(changes)?;
-        let (operations, mut skipped) = self
+        let (operations, skipped) = self
             .plan(&synced, OperationKind::Update, &details, &changed)
             .await?;
         self.engine.store().insert_operations(&operations).await?;
@@ -48,15 +47,8 @@ impl CalendarSync {
             .store()
             .set_event_details(event_id, &details, self.engine.now())
             .await?;
-        let finished = run_until(
-            &self.engine,
-            operations,
-            Some(self.engine.answer_deadline()),
-        )
-        .await;
-        skipped.extend(results(&finished));
         let mut fallback = synced;
         fallback.event = details;
-        self.outcome(event_id, fallback, skipped).await
+        self.run_and_answer(operations, skipped, fallback).await
     }
 }

@@ -32,9 +32,7 @@ pub(crate) async fn succeed(
     op.result = reference;
     op.status = OperationStatus::Succeeded;
     op.last_error = None;
-    op.lease_owner = None;
-    op.lease_until = None;
-    op.updated_at = now;
+    release(op, now);
     // One write: the event change and the operation's success together.
     engine.store.complete_operation(op, &change, now).await?;
     Ok(())
@@ -55,6 +53,11 @@ pub(crate) async fn record_failure(
 fn mark_failed(op: &mut Operation, reason: Option<String>, now: DateTime<Utc>) {
     op.status = OperationStatus::Failed;
     op.last_error = reason;
+    release(op, now);
+}
+
+/// Lets go of an operation's lease: no instance holds it any more.
+fn release(op: &mut Operation, now: DateTime<Utc>) {
     op.lease_owner = None;
     op.lease_until = None;
     op.updated_at = now;
@@ -98,9 +101,7 @@ pub(crate) async fn step_back(
 ) -> Result<()> {
     tracing::debug!(operation = %op.id, due = %at, "waiting for an earlier operation on the account, held elsewhere");
     op.next_attempt_at = at;
-    op.lease_owner = None;
-    op.lease_until = None;
-    op.updated_at = engine.clock.now();
+    release(op, engine.clock.now());
     engine.store.update_operation(op).await?;
     Ok(())
 }
