@@ -183,11 +183,19 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// Whether a status says "too busy now, try again": 429, 503, and 423
+/// Locked, which Xandikos answers while another write to the same calendar
+/// holds its repository lock.
+pub fn is_busy(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 423 | 429 | 503)
+}
+
 /// The error for a non-success `answer` to `what`.
 pub fn status_error(what: &str, answer: &Answer) -> ProviderError {
     let status = answer.status;
     let kind = match status.as_u16() {
         401 => ProviderErrorKind::Unauthorized,
+        423 => ProviderErrorKind::Unavailable,
         404 | 410 => ProviderErrorKind::NotFound,
         412 => ProviderErrorKind::PreconditionFailed,
         429 => ProviderErrorKind::RateLimited,
@@ -256,6 +264,7 @@ mod tests {
             (403, ProviderErrorKind::Rejected),
             (404, ProviderErrorKind::NotFound),
             (412, ProviderErrorKind::PreconditionFailed),
+            (423, ProviderErrorKind::Unavailable),
             (429, ProviderErrorKind::RateLimited),
             (500, ProviderErrorKind::Unavailable),
             (503, ProviderErrorKind::Unavailable),

@@ -100,7 +100,7 @@ impl CalDavProvider {
         let mut turn = self.pacer.write_turn(href).await;
         let answer = objects::delete(&self.client, &account.auth, href, etag).await;
         let busy = match &answer {
-            Ok(answer) => matches!(answer.status.as_u16(), 429 | 503),
+            Ok(answer) => client::is_busy(answer.status),
             Err(error) => error.kind.is_transient(),
         };
         if busy {

@@ -24,7 +24,7 @@
 //! with an average over the whole run (a collection gets slower as it grows).
 //! Trials that fail come more and more rarely, and a trial that finds too few
 //! writes waiting to fill the gate is dropped. A write that the server
-//! answers with "too busy" (429, 503) or that times out halves the limit.
+//! answers with "too busy" (423, 429, 503) or that times out halves the limit.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
