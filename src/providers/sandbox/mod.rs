@@ -77,6 +77,10 @@ struct State {
     keys: HashMap<(String, String), String>,
     faults: Vec<FaultPlan>,
     latency: Duration,
+    /// Whether calls wait before taking effect (see [`SandboxProvider::hold`]).
+    held: bool,
+    /// Calls waiting now: held before taking effect, or hung after it.
+    waiting: usize,
     counts: CallCounts,
     version: u64,
 }
@@ -86,6 +90,8 @@ pub struct SandboxProvider {
     provider: Provider,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    /// Told whenever `held` or `waiting` changes.
+    changed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for SandboxProvider {
@@ -115,6 +121,7 @@ impl SandboxProvider {
             provider,
             clock,
             state: Mutex::new(State::default()),
+            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -147,6 +154,40 @@ impl SandboxProvider {
     /// Makes every call take `latency` before it answers.
     pub fn set_latency(&self, latency: Duration) {
         self.state().latency = latency;
+    }
+
+    /// Holds every call from now on before it takes effect, until
+    /// [`SandboxProvider::release`]: a provider that has not answered yet for
+    /// exactly as long as a test needs, however fast or slow the machine is.
+    /// A call takes its planned fault (if any) when it arrives, before it waits.
+    pub fn hold(&self) {
+        self.state().held = true;
+        self.changed.notify_waiters();
+    }
+
+    /// Lets the held calls, and every later one, go on.
+    pub fn release(&self) {
+        self.state().held = false;
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until `count` calls are waiting at once: held before taking
+    /// effect (see [`SandboxProvider::hold`]), or hung after it by
+    /// [`FaultKind::HangAfterApply`].
+    pub async fn until_waiting(&self, count: usize) {
+        self.until(|state| state.waiting >= count).await;
+    }
+
+    /// Waits until `ready` holds of the state; it is looked at again on every change.
+    async fn until(&self, ready: impl Fn(&State) -> bool) {
+        loop {
+            // Registered before the look, so that a change between the two is not missed.
+            let changed = self.changed.notified();
+            if ready(&self.state()) {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// How many calls of each kind were answered.
@@ -221,7 +262,9 @@ impl SandboxProvider {
         state.refresh_tokens.retain(|_, owner| owner != calendar);
     }
 
-    /// Waits the configured latency, then answers the fault due for this call, if any.
+    /// Takes the fault due for this call, if any, waits the configured
+    /// latency and, while the provider is held, until it is released; then
+    /// answers the fault.
     async fn enter(&self, call: Call, calendar: Option<&str>) -> Option<FaultKind> {
         let (latency, fault) = {
             let mut state = self.state();
@@ -230,6 +273,10 @@ impl SandboxProvider {
         };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
+        }
+        if self.state().held {
+            let _waiting = Waiting::start(self);
+            self.until(|state| !state.held).await;
         }
         fault
     }
@@ -245,7 +292,10 @@ impl SandboxProvider {
     /// Answers a fault that applies first (after the call took effect).
     async fn fail_after(&self, fault: Option<FaultKind>) -> ProviderResult<()> {
         match fault {
-            Some(FaultKind::HangAfterApply) => std::future::pending().await,
+            Some(FaultKind::HangAfterApply) => {
+                let _waiting = Waiting::start(self);
+                std::future::pending().await
+            }
             Some(kind) if kind.applies_first() => Err(self.fault_error(kind)),
             _ => Ok(()),
         }
@@ -320,6 +370,25 @@ impl SandboxProvider {
             Provider::Apple => format!("/calendars/{}/home", sanitize(who)),
             Provider::Zoom => format!("me:{who}"),
         }
+    }
+}
+
+/// Counts a call as waiting until dropped, however the call ends (a caller
+/// that gives up on it drops it too).
+struct Waiting<'a>(&'a SandboxProvider);
+
+impl<'a> Waiting<'a> {
+    fn start(sandbox: &'a SandboxProvider) -> Self {
+        sandbox.state().waiting += 1;
+        sandbox.changed.notify_waiters();
+        Waiting(sandbox)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.state().waiting -= 1;
+        self.0.changed.notify_waiters();
     }
 }
 
