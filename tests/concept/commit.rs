@@ -362,7 +362,7 @@ async fn when_every_provider_refuses_nothing_is_kept(h: Harness) {
 }
 
 async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background(h: Harness) {
-    let h = h.configured(answering_while_held());
+    let h = h.configured(answering_beside_held());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let zoom = h.connect(&ada, Provider::Zoom).await;

@@ -39,7 +39,7 @@ async fn assert_nothing_left(h: &Harness, id: &EventId) {
 }
 
 async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harness) {
-    let h = h.configured(answering_while_held());
+    let h = h.configured(answering_beside_held());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -55,6 +55,7 @@ async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harn
         SyncResultStatus::Pending
     );
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
 
     let first = h
         .sync
@@ -117,7 +118,7 @@ async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harn
 }
 
 async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
-    let h = h.configured(answering_while_held());
+    let h = h.configured(answering_beside_held());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -133,6 +134,7 @@ async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
         SyncResultStatus::Pending
     );
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
 
     let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
     assert_eq!(
@@ -160,7 +162,7 @@ async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
 }
 
 async fn a_cancel_recorded_before_a_restart_ends_with_the_event_nowhere(mut h: Harness) {
-    h = h.configured(answering_while_held());
+    h = h.configured(answering_at_once());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -180,6 +182,7 @@ async fn a_cancel_recorded_before_a_restart_ends_with_the_event_nowhere(mut h: H
     h.provider(Provider::Outlook).until_waiting(1).await;
     assert_eq!(h.events_on(&outlook).len(), 1, "the create reached Outlook");
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
     let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
     assert_eq!(
         cancelled.results[&outlook.id].status,
@@ -275,7 +278,7 @@ async fn a_cancel_recorded_after_a_restart_waits_for_the_resumed_create(mut h: H
 }
 
 async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: Harness) {
-    let h = h.configured(answering_while_held());
+    let h = h.configured(answering_at_once());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -293,6 +296,7 @@ async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: 
         SyncResultStatus::Pending
     );
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
     let updated = h
         .sync
         .update(&ada, &id, &changes(json!({"title": "Renamed"})))
@@ -346,7 +350,7 @@ async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: 
 }
 
 async fn a_late_delete_that_fails_keeps_the_event_to_be_cancelled_again(h: Harness) {
-    let h = h.configured(answering_while_held());
+    let h = h.configured(answering_at_once());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -359,6 +363,7 @@ async fn a_late_delete_that_fails_keeps_the_event_to_be_cancelled_again(h: Harne
         .await
         .expect("commit");
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
     // The create has already reached Outlook; every call after it fails.
     slow.until_waiting(1).await;
     slow.fail_next(50, FaultKind::ServerError);

@@ -30,17 +30,28 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// How long an answer waits for providers while the test holds one: the
-/// held one never answers in time, and every provider not held has
-/// answered long before (one store write and an in-memory call).
-pub const ANSWER_WHILE_HELD: std::time::Duration = std::time::Duration::from_secs(1);
+/// [`patient`], except that commit, update and cancel answer at once with
+/// each operation as the store records it then: a provider the test holds
+/// is answered as pending (with any other still at work), and the test
+/// waits itself for what it needs done.
+pub fn answering_at_once() -> Config {
+    Config {
+        answer_within: std::time::Duration::ZERO,
+        ..patient()
+    }
+}
+
+/// How long an answer waits when it must show a provider the test holds as
+/// pending beside others that answered: the held one never answers in
+/// time, and one not held (an in-memory call and a store write) has long
+/// answered by then.
+pub const ANSWER_BESIDE_HELD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// [`patient`], except that commit, update and cancel answer after
-/// [`ANSWER_WHILE_HELD`], so that a provider the test holds is answered as
-/// pending while its operation goes on in the background.
-pub fn answering_while_held() -> Config {
+/// [`ANSWER_BESIDE_HELD`].
+pub fn answering_beside_held() -> Config {
     Config {
-        answer_within: ANSWER_WHILE_HELD,
+        answer_within: ANSWER_BESIDE_HELD,
         ..patient()
     }
 }
