@@ -8,6 +8,7 @@
 //! names the real endpoint it stands in for.
 
 mod faults;
+mod hold;
 mod ids;
 mod seed;
 
@@ -156,40 +157,6 @@ impl SandboxProvider {
         self.state().latency = latency;
     }
 
-    /// Holds every call from now on before it takes effect, until
-    /// [`SandboxProvider::release`]: a provider that has not answered yet for
-    /// exactly as long as a test needs, however fast or slow the machine is.
-    /// A call takes its planned fault (if any) when it arrives, before it waits.
-    pub fn hold(&self) {
-        self.state().held = true;
-        self.changed.notify_waiters();
-    }
-
-    /// Lets the held calls, and every later one, go on.
-    pub fn release(&self) {
-        self.state().held = false;
-        self.changed.notify_waiters();
-    }
-
-    /// Waits until `count` calls are waiting at once: held before taking
-    /// effect (see [`SandboxProvider::hold`]), or hung after it by
-    /// [`FaultKind::HangAfterApply`].
-    pub async fn until_waiting(&self, count: usize) {
-        self.until(|state| state.waiting >= count).await;
-    }
-
-    /// Waits until `ready` holds of the state; it is looked at again on every change.
-    async fn until(&self, ready: impl Fn(&State) -> bool) {
-        loop {
-            // Registered before the look, so that a change between the two is not missed.
-            let changed = self.changed.notified();
-            if ready(&self.state()) {
-                return;
-            }
-            changed.await;
-        }
-    }
-
     /// How many calls of each kind were answered.
     pub fn counts(&self) -> CallCounts {
         self.state().counts
@@ -274,10 +241,7 @@ impl SandboxProvider {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        if self.state().held {
-            let _waiting = Waiting::start(self);
-            self.until(|state| !state.held).await;
-        }
+        self.pass_hold().await;
         fault
     }
 
@@ -292,10 +256,7 @@ impl SandboxProvider {
     /// Answers a fault that applies first (after the call took effect).
     async fn fail_after(&self, fault: Option<FaultKind>) -> ProviderResult<()> {
         match fault {
-            Some(FaultKind::HangAfterApply) => {
-                let _waiting = Waiting::start(self);
-                std::future::pending().await
-            }
+            Some(FaultKind::HangAfterApply) => self.hang().await,
             Some(kind) if kind.applies_first() => Err(self.fault_error(kind)),
             _ => Ok(()),
         }
@@ -370,25 +331,6 @@ impl SandboxProvider {
             Provider::Apple => format!("/calendars/{}/home", sanitize(who)),
             Provider::Zoom => format!("me:{who}"),
         }
-    }
-}
-
-/// Counts a call as waiting until dropped, however the call ends (a caller
-/// that gives up on it drops it too).
-struct Waiting<'a>(&'a SandboxProvider);
-
-impl<'a> Waiting<'a> {
-    fn start(sandbox: &'a SandboxProvider) -> Self {
-        sandbox.state().waiting += 1;
-        sandbox.changed.notify_waiters();
-        Waiting(sandbox)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.state().waiting -= 1;
-        self.0.changed.notify_waiters();
     }
 }
 
