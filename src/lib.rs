@@ -11,7 +11,7 @@
 //! |---|---|
 //! | [`concept`] | [`CalendarSync`]: the actions |
 //! | [`model`] | the state's types and the JSON wire format |
-//! | [`cli`] | the `calsync` command's subcommands |
+//! | `cli` | the `calsync` command's subcommands (feature `cli`) |
 //! | [`schedule`] | pure scheduling: busy time, conflicts, suggestions |
 //! | [`operations`] | durable intent: operations and the retry policy |
 //! | [`providers`] | the provider trait, its error kinds, and the adapters |
@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod clock;
 pub mod concept;
