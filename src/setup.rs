@@ -2,7 +2,9 @@
 //! prefix, where the data and the master key live, which providers.
 //!
 //! `calsync serve`, `calsync demo`, `calsync account` and `calsync import`
-//! all start here, so a setting means the same thing whichever command reads it.
+//! all start here, so a setting means the same thing whichever command reads
+//! it; an application that embeds calsync can start here too, without the
+//! command line (settings are plain values, parsed with [`str::parse`]).
 
 use crate::concept::{CalendarSync, Config};
 use crate::providers::Providers;
