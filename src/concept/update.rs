@@ -29,8 +29,8 @@ impl CalendarSync {
     /// are spent is marked `error`. `syncedAt` is updated.
     ///
     /// # Errors
-    /// - [`Error::EventNotFound`]: not synced, or another user's;
-    /// - [`Error::Invalid`]: an unknown field, a wrong type, or an invalid result.
+    /// - [`crate::Error::EventNotFound`]: not synced, or another user's;
+    /// - [`crate::Error::Invalid`]: an unknown field, a wrong type, or an invalid result.
     pub async fn update(
         &self,
         user: &UserId,

@@ -2,6 +2,7 @@
 //! events, conflict classification, ranked suggestions, iCalendar input.
 
 mod all_day;
+#[cfg(feature = "cli")]
 mod cli;
 mod conflicts;
 mod dst;
