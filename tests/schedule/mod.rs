@@ -1,4 +1,4 @@
-//! The scheduling engine against the spec and issue 4: busy time from real
+//! The scheduling engine against the spec: busy time from real
 //! events, conflict classification, ranked suggestions, iCalendar input.
 
 mod all_day;
