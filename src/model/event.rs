@@ -262,8 +262,9 @@ impl EventDetails {
             ));
         }
         for (index, line) in self.recurrence.iter().enumerate() {
-            crate::schedule::validate_recurrence_line(line)
-                .map_err(|rule| ValidationError::new(format!("recurrence[{index}]"), rule))?;
+            crate::schedule::validate_recurrence_line(line).map_err(|rule| {
+                ValidationError::new(format!("recurrence[{index}]"), rule.to_string())
+            })?;
         }
         let mut seen = std::collections::BTreeSet::new();
         for (index, attendee) in self.attendees.iter().enumerate() {
