@@ -17,10 +17,12 @@ pub mod conformance;
 #[cfg(feature = "mongodb")]
 mod mongodb;
 mod sqlite;
+mod uri;
 
 #[cfg(feature = "mongodb")]
 pub use self::mongodb::MongoStore;
 pub use sqlite::SqliteStore;
+pub use uri::redact_uri;
 
 /// The prefix collections get unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "CalendarSync.";
