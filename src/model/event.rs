@@ -48,9 +48,20 @@ pub enum EventTime {
     Date(NaiveDate),
 }
 
+/// A text that is neither an instant nor a date as [`EventTime::parse`] reads them.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is neither an RFC 3339 date-time with an offset \
+     (like 2025-01-07T14:00:00-05:00) nor a date (like 2025-01-07)"
+)]
+pub struct NotAnEventTime(pub String);
+
 impl EventTime {
     /// Parses an RFC 3339 instant with an offset, or a `YYYY-MM-DD` date.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// [`NotAnEventTime`]: the text is neither.
+    pub fn parse(text: &str) -> Result<Self, NotAnEventTime> {
         if text.len() == 10
             && let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         {
@@ -58,12 +69,7 @@ impl EventTime {
         }
         DateTime::parse_from_rfc3339(text)
             .map(|instant| EventTime::Instant(instant.with_timezone(&Utc)))
-            .map_err(|_| {
-                format!(
-                    "{text:?} is neither an RFC 3339 date-time with an offset \
-                     (like 2025-01-07T14:00:00-05:00) nor a date (like 2025-01-07)"
-                )
-            })
+            .map_err(|_| NotAnEventTime(text.to_owned()))
     }
 
     /// The instant, when this is one.
@@ -262,8 +268,9 @@ impl EventDetails {
             ));
         }
         for (index, line) in self.recurrence.iter().enumerate() {
-            crate::schedule::validate_recurrence_line(line)
-                .map_err(|rule| ValidationError::new(format!("recurrence[{index}]"), rule))?;
+            crate::schedule::validate_recurrence_line(line).map_err(|rule| {
+                ValidationError::new(format!("recurrence[{index}]"), rule.to_string())
+            })?;
         }
         let mut seen = std::collections::BTreeSet::new();
         for (index, attendee) in self.attendees.iter().enumerate() {

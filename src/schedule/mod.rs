@@ -29,7 +29,7 @@ mod zones;
 pub use conflicts::find_conflicts;
 pub use constraints::{AttendeeAvailability, BusySpan, DayHours, SuggestConstraints, WorkingHours};
 pub use index::{BusyIndex, BusyOccurrence};
-pub use recurrence::validate_recurrence_line;
+pub use recurrence::{RecurrenceError, validate_recurrence_line};
 pub use suggest::{suggest, suggestion_window};
 pub use zones::resolve_zone;
 

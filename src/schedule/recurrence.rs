@@ -12,6 +12,69 @@ use rrule::{RRule, RRuleSet, Unvalidated, Validated};
 /// would produce more (a minutely rule over a year) is cut here and reported.
 pub const MAX_OCCURRENCES: usize = 50_000;
 
+/// Why a recurrence line, or a date or date-time value in it, cannot be
+/// used. Each message names what is wrong in the words a user can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecurrenceError {
+    /// A value that is neither an iCalendar date nor a date-time.
+    #[error("{0:?} is not an iCalendar date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS[Z])")]
+    NotATime(String),
+    /// A line without the `:` between the property name and its value.
+    #[error("{0:?} has no ':' between the property name and its value")]
+    NoValue(String),
+    /// A parameter without `=`.
+    #[error("parameter {0:?} has no '='")]
+    ParameterWithoutValue(String),
+    /// A line that is not `RRULE:`, `EXRULE:`, `RDATE` or `EXDATE`.
+    #[error("{0:?} is not a recurrence line (RRULE:, EXRULE:, RDATE or EXDATE)")]
+    NotARecurrenceLine(String),
+    /// A part of a line (`RRULE`, `RDATE`, `UNTIL`...) that cannot be read.
+    #[error("{part}: {problem}")]
+    In {
+        /// The property or rule part.
+        part: String,
+        /// What is wrong with it.
+        problem: Box<RecurrenceError>,
+    },
+    /// An `RDATE` or `EXDATE` whose `TZID` names no known zone.
+    #[error("{property}: unknown time zone {zone:?}")]
+    UnknownZone {
+        /// `RDATE` or `EXDATE`.
+        property: String,
+        /// The `TZID` given.
+        zone: String,
+    },
+    /// An `RDATE` or `EXDATE` without a value.
+    #[error("{0} lists no dates")]
+    NoDates(String),
+    /// An `UNTIL` that names a local time skipped in the rule's zone.
+    #[error("UNTIL {value:?} does not exist in {zone}")]
+    UntilSkipped {
+        /// The `UNTIL` value.
+        value: String,
+        /// The rule's zone.
+        zone: String,
+    },
+    /// A rule the `rrule` crate refuses, in its words.
+    #[error("{0}")]
+    Rule(String),
+    /// A rule that makes more than [`MAX_OCCURRENCES`] occurrences in the window.
+    #[error(
+        "the rule makes more than {MAX_OCCURRENCES} occurrences in the window; the rest are left out"
+    )]
+    TooManyOccurrences,
+}
+
+impl RecurrenceError {
+    /// This error, as met in `part` of a line.
+    fn in_part(self, part: &str) -> Self {
+        RecurrenceError::In {
+            part: part.to_owned(),
+            problem: Box::new(self),
+        }
+    }
+}
+
 /// A date or date-time value as iCalendar writes it (`20250107`,
 /// `20250107T140000`, `20250107T140000Z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,11 +146,16 @@ mod gap_tests {
 
 /// Parses one iCalendar date or date-time value. `value_is_date` is whether
 /// the property said `VALUE=DATE`; a bare 8-digit value is a date either way.
-pub fn parse_ical_time(value: &str, zone: Tz, value_is_date: bool) -> Result<IcalTime, String> {
+///
+/// # Errors
+/// [`RecurrenceError::NotATime`]: the value is neither.
+pub fn parse_ical_time(
+    value: &str,
+    zone: Tz,
+    value_is_date: bool,
+) -> Result<IcalTime, RecurrenceError> {
     let value = value.trim();
-    let bad = || {
-        format!("{value:?} is not an iCalendar date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS[Z])")
-    };
+    let bad = || RecurrenceError::NotATime(value.to_owned());
     if value.len() == 8 || value_is_date {
         return NaiveDate::parse_from_str(value.get(..8).ok_or_else(bad)?, "%Y%m%d")
             .map(IcalTime::Date)
@@ -122,17 +190,17 @@ pub enum RecurrenceLine {
 type Params = Vec<(String, String)>;
 
 /// Splits `NAME;PARAM=X:VALUE` into the upper-cased name, the parameters and the value.
-fn split_line(line: &str) -> Result<(String, Params, &str), String> {
+fn split_line(line: &str) -> Result<(String, Params, &str), RecurrenceError> {
     let (head, value) = line
         .split_once(':')
-        .ok_or_else(|| format!("{line:?} has no ':' between the property name and its value"))?;
+        .ok_or_else(|| RecurrenceError::NoValue(line.to_owned()))?;
     let mut parts = head.split(';');
     let name = parts.next().unwrap_or_default().trim().to_ascii_uppercase();
     let mut params = Vec::new();
     for part in parts {
         let (key, val) = part
             .split_once('=')
-            .ok_or_else(|| format!("parameter {part:?} has no '='"))?;
+            .ok_or_else(|| RecurrenceError::ParameterWithoutValue(part.to_owned()))?;
         params.push((
             key.trim().to_ascii_uppercase(),
             val.trim_matches('"').to_owned(),
@@ -145,13 +213,13 @@ fn split_line(line: &str) -> Result<(String, Params, &str), String> {
 ///
 /// # Errors
 /// What is wrong with the line.
-pub fn parse_recurrence_line(line: &str, zone: Tz) -> Result<RecurrenceLine, String> {
+pub fn parse_recurrence_line(line: &str, zone: Tz) -> Result<RecurrenceLine, RecurrenceError> {
     let (name, params, value) = split_line(line.trim())?;
     match name.as_str() {
         "RRULE" | "EXRULE" => {
             let rule = normalize_until(value, zone)?
                 .parse::<RRule<Unvalidated>>()
-                .map_err(|error| format!("{name}: {error}"))?;
+                .map_err(|error| RecurrenceError::Rule(error.to_string()).in_part(&name))?;
             Ok(if name == "RRULE" {
                 RecurrenceLine::Rule(rule)
             } else {
@@ -164,8 +232,12 @@ pub fn parse_recurrence_line(line: &str, zone: Tz) -> Result<RecurrenceLine, Str
             for (key, val) in &params {
                 match key.as_str() {
                     "TZID" => {
-                        value_zone = super::zones::resolve_zone(val)
-                            .ok_or_else(|| format!("{name}: unknown time zone {val:?}"))?;
+                        value_zone = super::zones::resolve_zone(val).ok_or_else(|| {
+                            RecurrenceError::UnknownZone {
+                                property: name.clone(),
+                                zone: val.clone(),
+                            }
+                        })?;
                     }
                     "VALUE" => is_date = val.eq_ignore_ascii_case("DATE"),
                     _ => {}
@@ -177,11 +249,11 @@ pub fn parse_recurrence_line(line: &str, zone: Tz) -> Result<RecurrenceLine, Str
                 let start = item.split('/').next().unwrap_or(item);
                 times.push(
                     parse_ical_time(start, value_zone, is_date)
-                        .map_err(|error| format!("{name}: {error}"))?,
+                        .map_err(|error| error.in_part(&name))?,
                 );
             }
             if times.is_empty() {
-                return Err(format!("{name} lists no dates"));
+                return Err(RecurrenceError::NoDates(name));
             }
             Ok(if name == "RDATE" {
                 RecurrenceLine::RDate(times)
@@ -189,22 +261,20 @@ pub fn parse_recurrence_line(line: &str, zone: Tz) -> Result<RecurrenceLine, Str
                 RecurrenceLine::ExDate(times)
             })
         }
-        _ => Err(format!(
-            "{line:?} is not a recurrence line (RRULE:, EXRULE:, RDATE or EXDATE)"
-        )),
+        _ => Err(RecurrenceError::NotARecurrenceLine(line.to_owned())),
     }
 }
 
 /// Rewrites a date or floating `UNTIL` as the UTC instant it names in `zone`:
 /// the `rrule` crate wants UTC there and would read a floating value in the
 /// machine's own zone.
-fn normalize_until(rule: &str, zone: Tz) -> Result<String, String> {
+fn normalize_until(rule: &str, zone: Tz) -> Result<String, RecurrenceError> {
     let mut parts = Vec::new();
     for part in rule.trim().split(';').filter(|part| !part.is_empty()) {
         match part.split_once('=') {
             Some((key, value)) if key.trim().eq_ignore_ascii_case("UNTIL") => {
                 let until = match parse_ical_time(value, zone, false)
-                    .map_err(|error| format!("UNTIL: {error}"))?
+                    .map_err(|error| error.in_part("UNTIL"))?
                 {
                     IcalTime::Date(date) => {
                         local_to_utc(date.and_time(NaiveTime::MIN) + Duration::days(1), zone)
@@ -212,7 +282,10 @@ fn normalize_until(rule: &str, zone: Tz) -> Result<String, String> {
                     }
                     other => other.instant(),
                 }
-                .ok_or_else(|| format!("UNTIL {value:?} does not exist in {}", zone.name()))?;
+                .ok_or_else(|| RecurrenceError::UntilSkipped {
+                    value: value.to_owned(),
+                    zone: zone.name().to_owned(),
+                })?;
                 parts.push(format!("UNTIL={}", until.format("%Y%m%dT%H%M%SZ")));
             }
             _ => parts.push(part.to_owned()),
@@ -226,7 +299,7 @@ fn normalize_until(rule: &str, zone: Tz) -> Result<String, String> {
 ///
 /// # Errors
 /// What is wrong with the line.
-pub fn validate_recurrence_line(line: &str) -> Result<(), String> {
+pub fn validate_recurrence_line(line: &str) -> Result<(), RecurrenceError> {
     match parse_recurrence_line(line, Tz::UTC)? {
         RecurrenceLine::Rule(rule) | RecurrenceLine::ExRule(rule) => {
             // Range checks need a start; the far past keeps UNTIL after it.
@@ -234,7 +307,7 @@ pub fn validate_recurrence_line(line: &str) -> Result<(), String> {
                 .with_ymd_and_hms(1900, 1, 1, 0, 0, 0)
                 .single();
             match start {
-                Some(start) => rule.validate(start).map(|_| ()).map_err(|e| e.to_string()),
+                Some(start) => rule.validate(start).map(|_| ()).map_err(refused),
                 None => Ok(()),
             }
         }
@@ -263,8 +336,13 @@ pub fn expand(
     series: &Series<'_>,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Vec<EventTime>, String> {
+) -> Result<Vec<EventTime>, RecurrenceError> {
     expand_with(series, from, until, true)
+}
+
+/// A rule the `rrule` crate refused, in its words.
+fn refused(error: rrule::RRuleError) -> RecurrenceError {
+    RecurrenceError::Rule(error.to_string())
 }
 
 /// A plain daily or weekly rule with only exclusions beside it, as the
@@ -280,7 +358,7 @@ pub(crate) fn expand_with(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     direct: bool,
-) -> Result<Vec<EventTime>, String> {
+) -> Result<Vec<EventTime>, RecurrenceError> {
     let (zone, dt_start) = match series.start {
         EventTime::Instant(start) => {
             let zone = rrule::Tz::Tz(series.zone);
@@ -303,7 +381,7 @@ pub(crate) fn expand_with(
         set = match parse_recurrence_line(line, zone)? {
             RecurrenceLine::Rule(rule) => {
                 let step = simple_rule::step_days(&rule);
-                let rule = rule.validate(dt_start).map_err(|e| e.to_string())?;
+                let rule = rule.validate(dt_start).map_err(refused)?;
                 plain = match (plain, step) {
                     (None, Some(step)) => Some(Some(Plain {
                         rule: rule.clone(),
@@ -315,7 +393,7 @@ pub(crate) fn expand_with(
             }
             RecurrenceLine::ExRule(rule) => {
                 plain = Some(None);
-                set.exrule(rule.validate(dt_start).map_err(|e| e.to_string())?)
+                set.exrule(rule.validate(dt_start).map_err(refused)?)
             }
             RecurrenceLine::RDate(times) => {
                 plain = Some(None);
@@ -346,9 +424,7 @@ pub(crate) fn expand_with(
         }
         if instant > from {
             if starts.len() == MAX_OCCURRENCES {
-                return Err(format!(
-                    "the rule makes more than {MAX_OCCURRENCES} occurrences in the window; the rest are left out"
-                ));
+                return Err(RecurrenceError::TooManyOccurrences);
             }
             starts.push(match series.start {
                 EventTime::Instant(_) => EventTime::Instant(instant),

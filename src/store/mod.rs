@@ -18,10 +18,12 @@ pub mod conformance;
 #[cfg(feature = "mongodb")]
 mod mongodb;
 mod sqlite;
+mod uri;
 
 #[cfg(feature = "mongodb")]
 pub use self::mongodb::MongoStore;
 pub use sqlite::SqliteStore;
+pub use uri::redact_uri;
 
 /// The prefix collections get unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "CalendarSync.";
@@ -52,21 +54,6 @@ pub fn validate_prefix(prefix: &str) -> StoreResult<()> {
         )));
     }
     Ok(())
-}
-
-/// A store's connection URI fit to print or log: the user information
-/// before `@` (user name and password) replaced by `***`, the scheme, hosts,
-/// database and options left readable (`mongodb://***@db1:27017/app`).
-pub(crate) fn redact_uri(uri: &str) -> String {
-    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
-        return uri.to_owned();
-    };
-    let rest = &uri[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}***{}", &uri[..scheme_end], &rest[at..]),
-        None => uri.to_owned(),
-    }
 }
 
 /// What can go wrong in a store.

@@ -91,3 +91,21 @@ fn a_recurring_all_day_event_blocks_each_of_its_days() {
     assert_eq!(days, vec!["2024-03-14", "2025-03-14", "2026-03-14"]);
     assert_eq!(conflicts_at(&index, zone, at(zone, 2025, 3, 14, 0, 10)), 1);
 }
+
+#[test]
+fn an_event_time_is_an_instant_with_an_offset_or_a_date_and_nothing_else() {
+    assert_eq!(
+        EventTime::parse("2025-01-07"),
+        Ok(EventTime::Date(date(2025, 1, 7)))
+    );
+    assert_eq!(
+        EventTime::parse("2025-01-07T14:00:00-05:00"),
+        Ok(EventTime::Instant(at(Tz::UTC, 2025, 1, 7, 19, 0)))
+    );
+    let error = EventTime::parse("2025-01-07 14:00").expect_err("no offset");
+    assert_eq!(
+        error,
+        calsync::model::NotAnEventTime("2025-01-07 14:00".into())
+    );
+    assert!(error.to_string().contains("RFC 3339"), "{error}");
+}

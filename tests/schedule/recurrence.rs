@@ -1,6 +1,8 @@
 //! RRULE parts, RDATE, EXDATE, moved and cancelled instances, Windows zones.
 
 use super::*;
+use calsync::model::EventTime;
+use calsync::schedule::recurrence::{self, RecurrenceError, Series};
 use calsync::schedule::validate_recurrence_line;
 
 fn expand(
@@ -250,6 +252,68 @@ fn recurrence_lines_are_really_parsed() {
         ("RRULE FREQ=DAILY", "':'"),
     ] {
         let error = validate_recurrence_line(line).expect_err(line);
-        assert!(error.contains(words), "{line}: {error}");
+        assert!(error.to_string().contains(words), "{line}: {error}");
     }
+}
+
+#[test]
+fn each_failure_of_a_line_is_named() {
+    let named = |line: &str| validate_recurrence_line(line).expect_err(line);
+    assert_eq!(
+        named("RRULE FREQ=DAILY"),
+        RecurrenceError::NoValue("RRULE FREQ=DAILY".into())
+    );
+    assert_eq!(
+        named("EXDATE;VALUE:20250106"),
+        RecurrenceError::ParameterWithoutValue("VALUE".into())
+    );
+    assert_eq!(
+        named("DTSTART:20250106T090000Z"),
+        RecurrenceError::NotARecurrenceLine("DTSTART:20250106T090000Z".into())
+    );
+    assert_eq!(named("RDATE:"), RecurrenceError::NoDates("RDATE".into()));
+    assert_eq!(
+        named("EXDATE;TZID=Nowhere/Special:20250106T090000"),
+        RecurrenceError::UnknownZone {
+            property: "EXDATE".into(),
+            zone: "Nowhere/Special".into(),
+        }
+    );
+    let bad_date = named("EXDATE:2025-01-06");
+    assert_eq!(
+        bad_date,
+        RecurrenceError::In {
+            part: "EXDATE".into(),
+            problem: Box::new(RecurrenceError::NotATime("2025-01-06".into())),
+        }
+    );
+    assert_eq!(
+        bad_date.to_string(),
+        "EXDATE: \"2025-01-06\" is not an iCalendar date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS[Z])"
+    );
+    assert!(matches!(
+        named("RRULE:FREQ=FORTNIGHTLY"),
+        RecurrenceError::In { part, problem } if part == "RRULE"
+            && matches!(*problem, RecurrenceError::Rule(_))
+    ));
+    assert!(matches!(
+        named("RRULE:FREQ=DAILY;UNTIL=soon"),
+        RecurrenceError::In { part, .. } if part == "UNTIL"
+    ));
+}
+
+#[test]
+fn a_rule_with_too_many_occurrences_says_so() {
+    let start = DateTime::UNIX_EPOCH;
+    let lines = ["RRULE:FREQ=MINUTELY".to_owned()];
+    let series = Series {
+        start: EventTime::Instant(start),
+        length: chrono::Duration::minutes(1),
+        zone: Tz::UTC,
+        lines: &lines,
+    };
+    assert_eq!(
+        recurrence::expand(&series, start, start + chrono::Duration::days(365)),
+        Err(RecurrenceError::TooManyOccurrences)
+    );
 }

@@ -239,25 +239,42 @@ pub async fn make_calendar(
     })
 }
 
+/// The account names an event calendar it does not have.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("calendar: no event calendar is named {wanted:?}; the account has {}", quoted(.available))]
+pub struct NoCalendarNamed {
+    /// The name the account gives.
+    pub wanted: String,
+    /// The names of the event calendars it has.
+    pub available: Vec<String>,
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("{name:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Picks the calendar named `wanted`, or else the first writable event
 /// calendar.
+///
+/// # Errors
+/// [`NoCalendarNamed`]: `wanted` names none of the account's event calendars.
 pub fn choose<'a>(
     calendars: &'a [CalendarInfo],
     wanted: Option<&str>,
-) -> Result<Option<&'a CalendarInfo>, String> {
+) -> Result<Option<&'a CalendarInfo>, NoCalendarNamed> {
     let events: Vec<&CalendarInfo> = calendars.iter().filter(|c| c.supports_events).collect();
     match wanted {
         Some(name) => match events.iter().find(|c| c.is_named(name)) {
             Some(found) => Ok(Some(found)),
             None if events.is_empty() => Ok(None),
-            None => Err(format!(
-                "calendar: no event calendar is named {name:?}; the account has {}",
-                events
-                    .iter()
-                    .map(|c| format!("{:?}", c.label()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            None => Err(NoCalendarNamed {
+                wanted: name.to_owned(),
+                available: events.iter().map(|c| c.label()).collect(),
+            }),
         },
         None => Ok(events.iter().find(|c| c.writable).copied()),
     }
@@ -310,7 +327,8 @@ mod tests {
             Some("/u/work/".into())
         );
         let error = choose(&all, Some("Home")).expect_err("no such calendar");
-        assert!(error.contains("\"Work\""), "{error}");
+        assert_eq!(error.available, ["Shared", "Work"]);
+        assert!(error.to_string().contains("\"Work\""), "{error}");
         assert_eq!(choose(&all[..1], None).expect("ok"), None);
     }
 }

@@ -10,6 +10,31 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use icalendar::{Calendar, CalendarComponent, Component, Event, EventLike, Property};
 
+/// Why calsync cannot write an event as iCalendar.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IcalError {
+    /// The server's copy of the event cannot be read.
+    #[error("the server's copy is not iCalendar: {0}")]
+    NotICalendar(String),
+    /// The server's copy holds no series master (a `VEVENT` without `RECURRENCE-ID`).
+    #[error("the server's copy has no VEVENT")]
+    NoEvent,
+    /// The event's zone is not an IANA name.
+    #[error("timeZone: {0:?} is not an IANA time zone name")]
+    UnknownZone(String),
+    /// A recurrence line that is not an iCalendar content line.
+    #[error("recurrence: {line:?} is not an iCalendar line: {reason}")]
+    BadRecurrenceLine {
+        /// The line.
+        line: String,
+        /// What the parser found wrong.
+        reason: String,
+    },
+    /// The calendar cannot be written as text.
+    #[error(transparent)]
+    Write(#[from] serialize::WriteError),
+}
+
 /// The property that carries calsync's id for the event.
 pub const SYNCED_ID: &str = "X-CALSYNC-ID";
 const PRODID: &str = "-//calsync//calsync//EN";
@@ -26,7 +51,7 @@ pub fn render(
     uid: &str,
     synced_id: &EventId,
     now: DateTime<Utc>,
-) -> Result<String, String> {
+) -> Result<String, IcalError> {
     let mut vevent = Event::new();
     vevent.uid(uid);
     apply(&mut vevent, event, &all_fields())?;
@@ -38,7 +63,7 @@ pub fn render(
         calendar.push(timezone::vtimezone(zone, year_of(event)));
     }
     calendar.push(vevent);
-    serialize::calendar_text(&calendar)
+    Ok(serialize::calendar_text(&calendar)?)
 }
 
 /// The server's copy `server` with calsync's `changed` fields of `event`
@@ -49,10 +74,10 @@ pub fn merge(
     changed: &[String],
     synced_id: &EventId,
     now: DateTime<Utc>,
-) -> Result<String, String> {
-    let mut calendar: Calendar = server
-        .parse()
-        .map_err(|error| format!("the server's copy is not iCalendar: {error}"))?;
+) -> Result<String, IcalError> {
+    let mut calendar = server
+        .parse::<Calendar>()
+        .map_err(|error| IcalError::NotICalendar(error.to_string()))?;
     let fields: Vec<&str> = changed.iter().map(String::as_str).collect();
     let master = calendar
         .components
@@ -63,7 +88,7 @@ pub fn merge(
             }
             _ => None,
         })
-        .ok_or("the server's copy has no VEVENT")?;
+        .ok_or(IcalError::NoEvent)?;
     apply(master, event, &fields)?;
     let sequence = master.get_sequence().unwrap_or(0);
     master.sequence(sequence.saturating_add(1));
@@ -85,7 +110,7 @@ pub fn merge(
     if calendar.property_value("PRODID").is_none() {
         calendar.append_property(Property::new("PRODID", PRODID));
     }
-    serialize::calendar_text(&calendar)
+    Ok(serialize::calendar_text(&calendar)?)
 }
 
 fn all_fields() -> Vec<&'static str> {
@@ -97,12 +122,12 @@ fn stamp(vevent: &mut Event, synced_id: &EventId, now: DateTime<Utc>) {
     vevent.add_property(SYNCED_ID, synced_id.as_str());
 }
 
-fn zone_of(event: &EventDetails) -> Result<Option<Tz>, String> {
+fn zone_of(event: &EventDetails) -> Result<Option<Tz>, IcalError> {
     match (&event.time_zone, event.all_day) {
         (Some(name), false) => name
             .parse::<Tz>()
             .map(Some)
-            .map_err(|_| format!("timeZone: {name:?} is not an IANA time zone name")),
+            .map_err(|_| IcalError::UnknownZone(name.clone())),
         _ => Ok(None),
     }
 }
@@ -115,7 +140,7 @@ fn year_of(event: &EventDetails) -> i32 {
 }
 
 /// Writes the properties owned by `fields` from `event` onto `vevent`.
-fn apply(vevent: &mut Event, event: &EventDetails, fields: &[&str]) -> Result<(), String> {
+fn apply(vevent: &mut Event, event: &EventDetails, fields: &[&str]) -> Result<(), IcalError> {
     let has = |name: &str| fields.contains(&name);
     if has("title") {
         vevent.summary(&event.title);
@@ -159,9 +184,12 @@ fn apply(vevent: &mut Event, event: &EventDetails, fields: &[&str]) -> Result<()
             vevent.remove_multi_property(name);
         }
         for line in &event.recurrence {
-            let property: Property = line.parse().map_err(|error| {
-                format!("recurrence: {line:?} is not an iCalendar line: {error}")
-            })?;
+            let property =
+                line.parse::<Property>()
+                    .map_err(|error| IcalError::BadRecurrenceLine {
+                        line: line.clone(),
+                        reason: error.to_string(),
+                    })?;
             if property.key() == "RRULE" {
                 vevent.append_property(property);
             } else {
@@ -519,6 +547,7 @@ mod tests {
             at(9),
         )
         .expect_err("no VEVENT");
-        assert!(error.contains("no VEVENT"), "{error}");
+        assert_eq!(error, IcalError::NoEvent);
+        assert!(error.to_string().contains("no VEVENT"), "{error}");
     }
 }

@@ -114,7 +114,9 @@ impl CalDavProvider {
         let home = discovery::calendar_home(&self.client, &account.auth, principal).await?;
         let calendars = discovery::calendars(&self.client, &account.auth, &home).await?;
         let chosen = discovery::choose(&calendars, account.calendar.as_deref())
-            .map_err(|message| ProviderError::new(ProviderErrorKind::InvalidCredentials, message))?
+            .map_err(|error| {
+                ProviderError::new(ProviderErrorKind::InvalidCredentials, error.to_string())
+            })?
             .cloned();
         let calendar = match chosen {
             Some(calendar) => calendar,
@@ -255,8 +257,9 @@ fn at_href(mut event: CalendarEvent, href: &impl std::fmt::Display) -> CalendarE
     event
 }
 
-fn rejected(message: String) -> ProviderError {
-    ProviderError::new(ProviderErrorKind::Rejected, message)
+/// An event calsync cannot write as iCalendar: the provider would refuse it too.
+fn rejected(error: ical::IcalError) -> ProviderError {
+    ProviderError::new(ProviderErrorKind::Rejected, error.to_string())
 }
 
 #[async_trait]

@@ -11,8 +11,22 @@
 
 use icalendar::{Calendar, CalendarComponent, Component, Parameter, Property};
 
+/// Why a calendar cannot be written as text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// A component of a kind the `icalendar` crate added after this was written.
+    #[error("the calendar holds a component of an unknown kind")]
+    UnknownComponent,
+    /// A property the crate cannot write as a content line.
+    #[error("the {0} property could not be written")]
+    Property(String),
+}
+
 /// `calendar` as iCalendar text, each component with only its own properties.
-pub fn calendar_text(calendar: &Calendar) -> Result<String, String> {
+///
+/// # Errors
+/// [`WriteError`]: a component or property that cannot be written.
+pub fn calendar_text(calendar: &Calendar) -> Result<String, WriteError> {
     let mut out = String::from("BEGIN:VCALENDAR\r\n");
     for property in &calendar.properties {
         write_property(&mut out, property)?;
@@ -23,14 +37,14 @@ pub fn calendar_text(calendar: &Calendar) -> Result<String, String> {
             CalendarComponent::Todo(todo) => write_component(&mut out, todo)?,
             CalendarComponent::Venue(venue) => write_component(&mut out, venue)?,
             CalendarComponent::Other(other) => write_component(&mut out, other)?,
-            _ => return Err("the calendar holds a component of an unknown kind".to_owned()),
+            _ => return Err(WriteError::UnknownComponent),
         }
     }
     out.push_str("END:VCALENDAR\r\n");
     Ok(out)
 }
 
-fn write_component(out: &mut String, component: &impl Component) -> Result<(), String> {
+fn write_component(out: &mut String, component: &impl Component) -> Result<(), WriteError> {
     let kind = component.component_kind();
     out.push_str(&format!("BEGIN:{kind}\r\n"));
     let multi = component.multi_properties().values().flatten();
@@ -44,10 +58,10 @@ fn write_component(out: &mut String, component: &impl Component) -> Result<(), S
     Ok(())
 }
 
-fn write_property(out: &mut String, property: &Property) -> Result<(), String> {
+fn write_property(out: &mut String, property: &Property) -> Result<(), WriteError> {
     let line: String = quote_commas(property)
         .try_into()
-        .map_err(|_| format!("the {} property could not be written", property.key()))?;
+        .map_err(|_| WriteError::Property(property.key().to_owned()))?;
     out.push_str(&line);
     Ok(())
 }

@@ -15,6 +15,37 @@ pub const ICAL: &str = "http://apple.com/ns/ical/";
 /// CalendarServer's namespace (`getctag`).
 pub const CS: &str = "http://calendarserver.org/ns/";
 
+/// Why a server's XML answer cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    /// Not well-formed XML.
+    #[error("malformed XML after byte {position}: {message}")]
+    Malformed {
+        /// Where reading stopped, in bytes from the start.
+        position: u64,
+        /// What the XML reader found wrong.
+        message: String,
+    },
+    /// An end tag with no element open.
+    #[error("unbalanced end tag")]
+    UnbalancedEnd,
+    /// Text or an entity name in no encoding the reader knows.
+    #[error("{0}")]
+    Undecodable(String),
+    /// A character reference (`&#...;`) that names no character.
+    #[error("bad character reference: {0}")]
+    BadCharacterReference(String),
+    /// An entity that XML does not define.
+    #[error("unknown XML entity &{0};")]
+    UnknownEntity(String),
+    /// A document that ends before its root element does.
+    #[error("the XML document ended before its root element")]
+    EndedEarly,
+    /// A well-formed answer whose root is not `DAV:multistatus`.
+    #[error("expected a DAV:multistatus, got {0}")]
+    NotMultistatus(String),
+}
+
 /// One XML element: its namespace, local name, text and children.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Element {
@@ -74,14 +105,21 @@ impl Element {
 }
 
 /// Parses an XML document into its root element.
-pub fn parse(text: &str) -> Result<Element, String> {
+///
+/// # Errors
+/// The text is not a well-formed document ([`XmlError`] says how).
+pub fn parse(text: &str) -> Result<Element, XmlError> {
     let mut reader = NsReader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();
     loop {
         let position = reader.buffer_position();
-        let (resolved, event) = reader
-            .read_resolved_event()
-            .map_err(|error| format!("malformed XML after byte {position}: {error}"))?;
+        let (resolved, event) =
+            reader
+                .read_resolved_event()
+                .map_err(|error| XmlError::Malformed {
+                    position,
+                    message: error.to_string(),
+                })?;
         let ns = match resolved {
             ResolveResult::Bound(namespace) => String::from_utf8_lossy(namespace.as_ref()).into(),
             _ => String::new(),
@@ -96,7 +134,7 @@ pub fn parse(text: &str) -> Result<Element, String> {
                 }
             }
             Event::End(_) => {
-                let done = stack.pop().ok_or("unbalanced end tag")?;
+                let done = stack.pop().ok_or(XmlError::UnbalancedEnd)?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(done),
                     None => return Ok(done),
@@ -104,7 +142,9 @@ pub fn parse(text: &str) -> Result<Element, String> {
             }
             Event::Text(text) => {
                 if let Some(open) = stack.last_mut() {
-                    let decoded = text.decode().map_err(|error| error.to_string())?;
+                    let decoded = text
+                        .decode()
+                        .map_err(|error| XmlError::Undecodable(error.to_string()))?;
                     open.text.push_str(&decoded);
                 }
             }
@@ -118,7 +158,7 @@ pub fn parse(text: &str) -> Result<Element, String> {
                     open.text.push_str(&resolve_reference(&reference)?);
                 }
             }
-            Event::Eof => return Err("the XML document ended before its root element".into()),
+            Event::Eof => return Err(XmlError::EndedEarly),
             _ => {}
         }
     }
@@ -145,17 +185,19 @@ fn element(ns: String, start: &BytesStart<'_>) -> Element {
     }
 }
 
-fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<String, String> {
+fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<String, XmlError> {
     if let Some(character) = reference
         .resolve_char_ref()
-        .map_err(|error| format!("bad character reference: {error}"))?
+        .map_err(|error| XmlError::BadCharacterReference(error.to_string()))?
     {
         return Ok(character.to_string());
     }
-    let name = reference.decode().map_err(|error| error.to_string())?;
+    let name = reference
+        .decode()
+        .map_err(|error| XmlError::Undecodable(error.to_string()))?;
     quick_xml::escape::resolve_xml_entity(&name)
         .map(str::to_owned)
-        .ok_or_else(|| format!("unknown XML entity &{name};"))
+        .ok_or_else(|| XmlError::UnknownEntity(name.into_owned()))
 }
 
 /// Builds a request body: `root` in the namespaces `D`, `C`, `CS`, `ICAL`,
@@ -291,10 +333,13 @@ impl Response {
 }
 
 /// The responses of a `207 Multi-Status` body.
-pub fn multistatus(text: &str) -> Result<Vec<Response>, String> {
+///
+/// # Errors
+/// The body is not well-formed XML, or its root is not `DAV:multistatus`.
+pub fn multistatus(text: &str) -> Result<Vec<Response>, XmlError> {
     let root = parse(text)?;
     if !root.is(DAV, "multistatus") {
-        return Err(format!("expected a DAV:multistatus, got {}", root.name));
+        return Err(XmlError::NotMultistatus(root.name));
     }
     Ok(root
         .children_named(DAV, "response")
@@ -371,7 +416,18 @@ mod tests {
 
     #[test]
     fn broken_xml_is_an_error() {
-        assert!(multistatus("<multistatus xmlns=\"DAV:\"><response>").is_err());
-        assert!(multistatus("<other/>").is_err());
+        assert_eq!(
+            multistatus("<multistatus xmlns=\"DAV:\"><response>").err(),
+            Some(XmlError::EndedEarly)
+        );
+        assert_eq!(
+            multistatus("<other/>").err(),
+            Some(XmlError::NotMultistatus("other".into()))
+        );
+        assert_eq!(
+            parse("<a>&nope;</a>"),
+            Err(XmlError::UnknownEntity("nope".into()))
+        );
+        assert!(matches!(parse("<a></b>"), Err(XmlError::Malformed { .. })));
     }
 }

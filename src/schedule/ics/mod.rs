@@ -6,25 +6,18 @@
 //! `TZID`s that are not IANA or Windows names are read through the file's own
 //! `VTIMEZONE` components (see [`zones`](self)).
 
+mod problems;
 mod zones;
 
-use super::recurrence::{IcalTime, parse_recurrence_line};
+use super::recurrence::{IcalTime, RecurrenceError, parse_recurrence_line};
 use super::{CalendarEvent, EventStatus};
 use crate::model::{EventId, EventTime, Transparency};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use icalendar::parser::Property;
-use serde::Serialize;
+pub use problems::IcsProblem;
+use problems::LineError;
 use zones::{ZoneDefinition, Zones};
-
-/// A line of iCalendar input that could not be used.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct IcsProblem {
-    /// The 1-based line number in the text (of the first physical line of a folded line).
-    pub line: usize,
-    /// What is wrong.
-    pub message: String,
-}
 
 /// One unfolded content line and where it started.
 struct ContentLine {
@@ -67,12 +60,9 @@ impl Prop<'_> {
     }
 }
 
-fn parse_prop(line: &ContentLine) -> Result<Prop<'_>, String> {
+fn parse_prop(line: &ContentLine) -> Result<Prop<'_>, LineError> {
     if !line.text.contains(':') {
-        return Err(format!(
-            "{:?} is not a content line (NAME:VALUE)",
-            line.text
-        ));
+        return Err(LineError::NotAContentLine(line.text.clone()));
     }
     // The crate's property parser refuses BEGIN and END (it reads them as
     // component delimiters), so those two are split here.
@@ -87,13 +77,15 @@ fn parse_prop(line: &ContentLine) -> Result<Prop<'_>, String> {
             raw: &line.text,
         });
     }
-    let property = Property::try_from(line.text.as_str()).map_err(|error| {
-        format!(
-            "cannot read {:?}: {}",
-            line.text,
-            error.lines().next().unwrap_or("bad content line")
-        )
-    })?;
+    let property =
+        Property::try_from(line.text.as_str()).map_err(|error| LineError::Unreadable {
+            line: line.text.clone(),
+            reason: error
+                .lines()
+                .next()
+                .unwrap_or("bad content line")
+                .to_owned(),
+        })?;
     Ok(Prop {
         line: line.number,
         name: property.name.as_str().to_ascii_uppercase(),
@@ -170,11 +162,8 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
     for line in &lines {
         let prop = match parse_prop(line) {
             Ok(prop) => prop,
-            Err(message) => {
-                problems.push(IcsProblem {
-                    line: line.number,
-                    message,
-                });
+            Err(error) => {
+                problems.push(IcsProblem::new(line.number, &error));
                 continue;
             }
         };
@@ -213,10 +202,10 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
             }
             "X-WR-TIMEZONE" if depth.len() == 1 => match zones::zone_named(&prop.value) {
                 Some(zone) => default_zone = zone,
-                None => problems.push(IcsProblem {
-                    line: prop.line,
-                    message: format!("unknown time zone {:?}", prop.value),
-                }),
+                None => problems.push(IcsProblem::new(
+                    prop.line,
+                    &LineError::UnknownZone(prop.value.clone()),
+                )),
             },
             _ if depth.last().is_some_and(|(c, _)| c == "VEVENT") => current.push(prop),
             _ => {
@@ -263,13 +252,16 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
 }
 
 /// A date or date-time property with its zone.
-fn read_time(prop: &Prop<'_>, zones: &Zones<'_>) -> Result<(IcalTime, Option<Tz>), String> {
+fn read_time(prop: &Prop<'_>, zones: &Zones<'_>) -> Result<(IcalTime, Option<Tz>), LineError> {
     let is_date = prop
         .param("VALUE")
         .is_some_and(|v| v.eq_ignore_ascii_case("DATE"));
     zones
         .read(&prop.value, prop.param("TZID"), is_date)
-        .map_err(|e| format!("{}: {e}", prop.name))
+        .map_err(|problem| LineError::In {
+            property: prop.name.clone(),
+            problem: Box::new(problem),
+        })
 }
 
 fn to_event_time(time: IcalTime) -> Option<EventTime> {
@@ -328,10 +320,7 @@ fn end_from(
                 line: prop.line,
                 message: "DTEND does not exist in its zone".into(),
             }),
-            Err(message) => problems.push(IcsProblem {
-                line: prop.line,
-                message,
-            }),
+            Err(error) => problems.push(IcsProblem::new(prop.line, &error)),
         }
     } else if let Some(prop) = props.iter().find(|p| p.name == "DURATION") {
         match (parse_duration(&prop.value), start) {
@@ -350,7 +339,11 @@ fn end_from(
 
 /// A recurrence line in the form [`parse_recurrence_line`] reads, with a
 /// prefixed `TZID` replaced by its IANA name.
-fn recurrence_line(prop: &Prop<'_>, zone: Tz, zones: &Zones<'_>) -> Result<String, String> {
+fn recurrence_line(
+    prop: &Prop<'_>,
+    zone: Tz,
+    zones: &Zones<'_>,
+) -> Result<String, RecurrenceError> {
     let line = match prop.param("TZID").and_then(|name| zones.named(name)) {
         Some(tz) => {
             let other: Vec<String> = prop
@@ -383,11 +376,8 @@ fn build_event(
     let start_prop = find("DTSTART")?;
     let (start_time, zone) = match read_time(start_prop, zones) {
         Ok(read) => read,
-        Err(message) => {
-            problems.push(IcsProblem {
-                line: start_prop.line,
-                message,
-            });
+        Err(error) => {
+            problems.push(IcsProblem::new(start_prop.line, &error));
             return None;
         }
     };
@@ -401,20 +391,14 @@ fn build_event(
     {
         match recurrence_line(prop, series_zone, zones) {
             Ok(line) => recurrence.push(line),
-            Err(message) => problems.push(IcsProblem {
-                line: prop.line,
-                message,
-            }),
+            Err(error) => problems.push(IcsProblem::new(prop.line, &error)),
         }
     }
     let series = zones.with_default(series_zone);
     let recurrence_id = find("RECURRENCE-ID").and_then(|prop| match read_time(prop, &series) {
         Ok((time, _)) => to_event_time(time),
-        Err(message) => {
-            problems.push(IcsProblem {
-                line: prop.line,
-                message,
-            });
+        Err(error) => {
+            problems.push(IcsProblem::new(prop.line, &error));
             None
         }
     });

@@ -5,6 +5,7 @@
 //! standard rule (other clients' custom zones; daylight saving is lost).
 
 use super::Prop;
+use super::problems::LineError;
 use crate::schedule::recurrence::{IcalTime, parse_ical_time};
 use crate::schedule::zones::resolve_zone;
 use chrono::Duration;
@@ -90,7 +91,7 @@ impl<'a> Zones<'a> {
         value: &str,
         tzid: Option<&str>,
         is_date: bool,
-    ) -> Result<(IcalTime, Option<Tz>), String> {
+    ) -> Result<(IcalTime, Option<Tz>), LineError> {
         let Some(name) = tzid else {
             return Ok((parse_ical_time(value, self.default, is_date)?, None));
         };
@@ -100,7 +101,7 @@ impl<'a> Zones<'a> {
         let offset = self
             .definition(name)
             .and_then(|d| d.standard_offset.or(d.first_offset))
-            .ok_or_else(|| format!("unknown time zone {name:?}"))?;
+            .ok_or_else(|| LineError::UnknownZone(name.to_owned()))?;
         let time = match parse_ical_time(value, Tz::UTC, is_date)? {
             IcalTime::Zoned(local, _) => {
                 IcalTime::Utc((local - Duration::seconds(i64::from(offset))).and_utc())

@@ -10,11 +10,11 @@
 //! is already gone, changes nothing), then marks the operation done. The
 //! other order could mark an operation done whose event never recorded it.
 
-use super::documents::{date, escape_key};
+use super::documents::set_reference;
 use super::{MongoStore, map_error};
 use crate::model::ProviderEventRef;
 use crate::operations::Operation;
-use crate::store::{EventChange, Store, StoreError, StoreResult};
+use crate::store::{EventChange, Store, StoreResult};
 use bson::doc;
 use chrono::{DateTime, Utc};
 
@@ -88,15 +88,7 @@ impl MongoStore {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let account = &operation.account;
-        let reference = bson::to_bson(reference)
-            .map_err(|e| StoreError::Corrupt(format!("provider event as BSON: {e}")))?;
-        let update = doc! {
-            "$set": {
-                format!("providerIds.{}", escape_key(account)): reference,
-                "syncedAt": date(at),
-            },
-            "$addToSet": { "accounts": account.as_str() },
-        };
+        let update = set_reference(account, reference, at)?;
         self.synced_events
             .update_one(doc! { "_id": operation.event.as_str() }, update)
             .await

@@ -6,10 +6,10 @@
 //! escaped, because a key holding `.` or starting with `$` cannot be updated
 //! by path.
 
-use crate::model::{Account, AccountId, AccountRecord, SyncedEvent};
+use crate::model::{Account, AccountId, AccountRecord, ProviderEventRef, SyncedEvent};
 use crate::operations::Operation;
 use crate::store::{StoreError, StoreResult};
-use bson::{Bson, Document, spec::BinarySubtype};
+use bson::{Bson, Document, doc, spec::BinarySubtype};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -115,6 +115,24 @@ pub(super) fn escape_key(account: &AccountId) -> String {
 }
 
 /// Undoes [`escape_key`].
+/// The update that records `reference` as `account`'s provider event on a
+/// synced event, synced at `at`.
+pub(super) fn set_reference(
+    account: &AccountId,
+    reference: &ProviderEventRef,
+    at: DateTime<Utc>,
+) -> StoreResult<Document> {
+    let reference = bson::to_bson(reference)
+        .map_err(|e| StoreError::Corrupt(format!("provider event as BSON: {e}")))?;
+    Ok(doc! {
+        "$set": {
+            format!("providerIds.{}", escape_key(account)): reference,
+            "syncedAt": date(at),
+        },
+        "$addToSet": { "accounts": account.as_str() },
+    })
+}
+
 pub(super) fn unescape_key(key: &str) -> String {
     let mut account = String::with_capacity(key.len());
     let mut rest = key;

@@ -14,6 +14,7 @@ mod complete;
 mod documents;
 mod records;
 
+use crate::store::uri::redact_message;
 use crate::store::{StoreError, StoreResult, redact_uri, validate_prefix};
 use bson::{Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -179,19 +180,6 @@ fn validate_database_name(name: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// A driver message with the URI's credentials, should it quote them, hidden.
-fn redact_message(message: &str, uri: &str) -> String {
-    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
-        return message.to_owned();
-    };
-    let rest = &uri[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) if at > 0 => message.replace(&rest[..at], "***"),
-        _ => message.to_owned(),
-    }
-}
-
 /// The server's error codes in a driver error, wherever the driver put them.
 fn error_codes(error: &mongodb::error::Error) -> Vec<i32> {
     match error.kind.as_ref() {
@@ -233,24 +221,6 @@ fn map_error(error: mongodb::error::Error, doing: &str) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_are_redacted_from_uris_and_messages() {
-        let uri = "mongodb://calsync:s3cr%40t@db1.example:27017,db2.example/app?replicaSet=rs0";
-        let redacted = redact_uri(uri);
-        assert_eq!(
-            redacted,
-            "mongodb://***@db1.example:27017,db2.example/app?replicaSet=rs0"
-        );
-        let message = "auth failed for calsync:s3cr%40t on db1";
-        assert_eq!(redact_message(message, uri), "auth failed for *** on db1");
-        let plain = "mongodb://127.0.0.1:27017/?directConnection=true";
-        assert_eq!(redact_uri(plain), plain);
-        assert_eq!(
-            redact_uri("mongodb+srv://u:p@cluster0/x"),
-            "mongodb+srv://***@cluster0/x"
-        );
-    }
 
     #[test]
     fn database_names_are_checked() {

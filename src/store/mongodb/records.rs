@@ -3,7 +3,7 @@
 
 use super::documents::{
     CONFLICT_DATES, account_document, account_record, date, escape_key, operation,
-    operation_document, synced_event, to_document,
+    operation_document, set_reference, synced_event, to_document,
 };
 use super::{MongoStore, map_error};
 use crate::model::{
@@ -36,6 +36,37 @@ async fn find_all(
         .map_err(|e| map_error(e, what))
 }
 
+/// The document of `collection` whose `_id` is `id`, if any; `what` names
+/// the kind of record in the error.
+async fn find_by_id(
+    collection: &Collection<Document>,
+    id: &str,
+    what: &str,
+) -> StoreResult<Option<Document>> {
+    collection
+        .find_one(doc! { "_id": id })
+        .await
+        .map_err(|e| map_error(e, &format!("read {what} {id}")))
+}
+
+/// Replaces the document of `collection` whose `_id` is `id`; `NotFound`
+/// when there is none. `what` names the kind of record in the error.
+async fn replace_by_id(
+    collection: &Collection<Document>,
+    id: &str,
+    document: Document,
+    what: &str,
+) -> StoreResult<()> {
+    let result = collection
+        .replace_one(doc! { "_id": id }, document)
+        .await
+        .map_err(|e| map_error(e, &format!("update {what} {id}")))?;
+    match result.matched_count {
+        0 => Err(StoreError::NotFound(format!("{what} {id}"))),
+        _ => Ok(()),
+    }
+}
+
 impl MongoStore {
     /// The attach update; `AlreadyExists` when two first attaches raced to
     /// create the event (the caller then runs it again as an update).
@@ -48,16 +79,11 @@ impl MongoStore {
     ) -> StoreResult<()> {
         let event = bson::to_bson(&base.event)
             .map_err(|e| StoreError::Corrupt(format!("event details as BSON: {e}")))?;
-        let reference = bson::to_bson(reference)
-            .map_err(|e| StoreError::Corrupt(format!("provider event as BSON: {e}")))?;
-        let update = doc! {
-            "$setOnInsert": { "user": base.user.as_str(), "event": event },
-            "$set": {
-                format!("providerIds.{}", escape_key(account)): reference,
-                "syncedAt": date(at),
-            },
-            "$addToSet": { "accounts": account.as_str() },
-        };
+        let mut update = set_reference(account, reference, at)?;
+        update.insert(
+            "$setOnInsert",
+            doc! { "user": base.user.as_str(), "event": event },
+        );
         self.synced_events
             .update_one(doc! { "_id": base.internal_id.as_str() }, update)
             .upsert(true)
@@ -139,8 +165,7 @@ impl Store for MongoStore {
     }
 
     async fn get_account(&self, id: &AccountId) -> StoreResult<Option<AccountRecord>> {
-        let found = self.accounts.find_one(doc! { "_id": id.as_str() }).await;
-        let found = found.map_err(|e| map_error(e, &format!("read account {id}")))?;
+        let found = find_by_id(&self.accounts, id.as_str(), "account").await?;
         found.map(account_record).transpose()
     }
 
@@ -152,24 +177,12 @@ impl Store for MongoStore {
     }
 
     async fn update_account(&self, record: &AccountRecord) -> StoreResult<()> {
-        let id = &record.account.id;
-        let result = self
-            .accounts
-            .replace_one(doc! { "_id": id.as_str() }, account_document(record)?)
-            .await
-            .map_err(|e| map_error(e, &format!("update account {id}")))?;
-        match result.matched_count {
-            0 => Err(StoreError::NotFound(format!("account {id}"))),
-            _ => Ok(()),
-        }
+        let id = record.account.id.as_str();
+        replace_by_id(&self.accounts, id, account_document(record)?, "account").await
     }
 
     async fn get_synced_event(&self, id: &EventId) -> StoreResult<Option<SyncedEvent>> {
-        let found = self
-            .synced_events
-            .find_one(doc! { "_id": id.as_str() })
-            .await;
-        let found = found.map_err(|e| map_error(e, &format!("read synced event {id}")))?;
+        let found = find_by_id(&self.synced_events, id.as_str(), "synced event").await?;
         Ok(found.map(synced_event).transpose()?.flatten())
     }
 
@@ -338,16 +351,14 @@ impl Store for MongoStore {
     }
 
     async fn update_operation(&self, operation: &Operation) -> StoreResult<()> {
-        let id = &operation.id;
-        let result = self
-            .operations
-            .replace_one(doc! { "_id": id.as_str() }, operation_document(operation)?)
-            .await
-            .map_err(|e| map_error(e, &format!("update operation {id}")))?;
-        match result.matched_count {
-            0 => Err(StoreError::NotFound(format!("operation {id}"))),
-            _ => Ok(()),
-        }
+        let id = operation.id.as_str();
+        replace_by_id(
+            &self.operations,
+            id,
+            operation_document(operation)?,
+            "operation",
+        )
+        .await
     }
 
     async fn complete_operation(
@@ -360,8 +371,7 @@ impl Store for MongoStore {
     }
 
     async fn get_operation(&self, id: &OperationId) -> StoreResult<Option<Operation>> {
-        let found = self.operations.find_one(doc! { "_id": id.as_str() }).await;
-        let found = found.map_err(|e| map_error(e, &format!("read operation {id}")))?;
+        let found = find_by_id(&self.operations, id.as_str(), "operation").await?;
         found.map(operation).transpose()
     }
 

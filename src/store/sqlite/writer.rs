@@ -93,12 +93,7 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection, &Tables) -> StoreResult<T> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job = Box::new(Pending {
-            write: Some(write),
-            result: None,
-            reply,
-        });
+        let (job, answer) = job(write);
         self.queue
             .send(job)
             .map_err(|_| StoreError::Unavailable("the store writer stopped".to_owned()))?;
@@ -106,6 +101,21 @@ impl Writer {
             .await
             .map_err(|_| StoreError::Unavailable("the store writer stopped".to_owned()))?
     }
+}
+
+/// `write` as a job for the writer thread, and where its answer comes.
+fn job<T, F>(write: F) -> (Box<dyn Job>, oneshot::Receiver<StoreResult<T>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection, &Tables) -> StoreResult<T> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let job = Box::new(Pending {
+        write: Some(write),
+        result: None,
+        reply,
+    });
+    (job, answer)
 }
 
 /// The writer thread: waits for a job, takes every other job already
@@ -186,20 +196,6 @@ fn copy(error: &StoreError) -> StoreError {
 mod tests {
     use super::*;
 
-    fn pending<T, F>(write: F) -> (Box<dyn Job>, oneshot::Receiver<StoreResult<T>>)
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection, &Tables) -> StoreResult<T> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let job = Box::new(Pending {
-            write: Some(write),
-            result: None,
-            reply,
-        });
-        (job, answer)
-    }
-
     fn insert(connection: &Connection, name: &str) -> StoreResult<()> {
         connection
             .execute("INSERT INTO t (name) VALUES (?1)", [name])
@@ -225,17 +221,17 @@ mod tests {
             .execute_batch("CREATE TABLE t (name TEXT PRIMARY KEY)")
             .unwrap();
         let tables = Tables::new("T.");
-        let (first, first_answer) = pending(|c, _| insert(c, "a"));
+        let (first, first_answer) = job(|c, _| insert(c, "a"));
         // Writes one row, then fails: the row must not stay.
-        let (failing, failing_answer) = pending(|c, _| {
+        let (failing, failing_answer) = job(|c, _| {
             insert(c, "b")?;
             insert(c, "a")
         });
-        let (panicking, panicking_answer) = pending(|c, _| -> StoreResult<()> {
+        let (panicking, panicking_answer) = job(|c, _| -> StoreResult<()> {
             insert(c, "p")?;
             panic!("a bug in one write")
         });
-        let (last, last_answer) = pending(|c, _| insert(c, "c").map(|()| 7));
+        let (last, last_answer) = job(|c, _| insert(c, "c").map(|()| 7));
         let mut batch = vec![first, failing, panicking, last];
         let committed = run_batch(&connection, &tables, &mut batch);
         assert!(committed.is_ok(), "{committed:?}");
@@ -263,9 +259,9 @@ mod tests {
             .execute_batch("CREATE TABLE t (name TEXT PRIMARY KEY)")
             .unwrap();
         let tables = Tables::new("T.");
-        let (kept, kept_answer) = pending(|c, _| insert(c, "a"));
+        let (kept, kept_answer) = job(|c, _| insert(c, "a"));
         // Ending the outer transaction from inside a job breaks the batch.
-        let (breaking, _) = pending(|c, _| {
+        let (breaking, _) = job(|c, _| {
             c.execute_batch("ROLLBACK")
                 .map_err(|e| map_error(e, "rollback"))
         });
