@@ -268,7 +268,7 @@ impl EventDetails {
             ));
         }
         for (index, line) in self.recurrence.iter().enumerate() {
-            crate::schedule::validate_recurrence_line(line).map_err(|rule| {
+            super::recurrence::validate_recurrence_line(line).map_err(|rule| {
                 ValidationError::new(format!("recurrence[{index}]"), rule.to_string())
             })?;
         }

@@ -1,11 +1,16 @@
-//! The state's types and the wire format (serde, camelCase).
+//! The state's types and the wire format (serde, camelCase), with the rules
+//! of its values: recurrence lines ([`recurrence`]) and zone names
+//! ([`zones`]) are read and checked here, so that validating an event needs
+//! nothing from a higher layer.
 
 mod account;
 mod conflict;
 mod event;
 mod ids;
 mod provider;
+pub mod recurrence;
 mod synced_event;
+pub mod zones;
 
 pub use account::{Account, AccountError, AccountRecord};
 pub use conflict::{

@@ -1,8 +1,8 @@
 //! What suggestReschedules honours: the action's `constraints` argument on the
 //! wire, and its checked, defaulted form.
 
-use super::zones::resolve_zone;
 use crate::model::ValidationError;
+use crate::model::zones::resolve_zone;
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,8 @@
 //! array so that "what overlaps this span" costs O((k + 1) log n) for k hits.
 
 use super::recurrence::{self, Series};
-use super::zones::resolve_zone;
 use super::{AccountCalendar, CalendarEvent, EventStatus, Problem};
+use crate::model::zones::resolve_zone;
 use crate::model::{AccountId, EventId, EventTime, ExistingEvent, Transparency};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;

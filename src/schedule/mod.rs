@@ -6,8 +6,7 @@
 //!
 //! | file | what it does |
 //! |---|---|
-//! | `zones` | IANA and Windows (Outlook) zone names |
-//! | `recurrence` | RRULE/EXRULE/RDATE/EXDATE, expanded in the event's zone |
+//! | `recurrence` | RRULE/EXRULE/RDATE/EXDATE (read by [`crate::model::recurrence`]), expanded in the event's zone |
 //! | `simple_rule` | plain daily and weekly rules, expanded directly |
 //! | `index` | [`BusyIndex`]: busy occurrences with an interval query |
 //! | `conflicts` | [`find_conflicts`]: overlap, double booking, buffers |
@@ -24,14 +23,13 @@ mod index;
 pub mod recurrence;
 mod simple_rule;
 mod suggest;
-mod zones;
 
+pub use crate::model::zones::resolve_zone;
 pub use conflicts::find_conflicts;
 pub use constraints::{AttendeeAvailability, BusySpan, DayHours, SuggestConstraints, WorkingHours};
 pub use index::{BusyIndex, BusyOccurrence};
 pub use recurrence::{RecurrenceError, validate_recurrence_line};
 pub use suggest::{suggest, suggestion_window};
-pub use zones::resolve_zone;
 
 use crate::model::{
     AccountId, BufferKind, ConflictReason, DraftEvent, EventId, EventTime, ExistingEvent,

@@ -6,8 +6,8 @@
 
 use super::Prop;
 use super::problems::LineError;
+use crate::model::zones::resolve_zone;
 use crate::schedule::recurrence::{IcalTime, parse_ical_time};
-use crate::schedule::zones::resolve_zone;
 use chrono::Duration;
 use chrono_tz::Tz;
 
