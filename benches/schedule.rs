@@ -8,7 +8,7 @@ use calsync::model::{
     AccountId, DraftConstraints, DraftEvent, DraftId, EventDetails, EventTime, Transparency,
 };
 use calsync::schedule::{
-    AccountCalendar, AttendeeAvailability, BusyIndex, BusySpan, CalendarEvent, EventStatus,
+    AccountCalendar, AttendeeAvailability, BusyIndex, BusySpan, EventStatus, ProviderEvent,
     SuggestConstraints, find_conflicts, suggest,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -28,8 +28,8 @@ fn year_start() -> DateTime<Utc> {
         .expect("valid date")
 }
 
-fn event(id: String, start: DateTime<Utc>, minutes: i64) -> CalendarEvent {
-    CalendarEvent {
+fn event(id: String, start: DateTime<Utc>, minutes: i64) -> ProviderEvent {
+    ProviderEvent {
         uid: Some(format!("{id}@bench")),
         title: format!("Event {id}"),
         event_id: id,

@@ -6,7 +6,7 @@ use super::StoreLocationParser;
 use crate::model::{DraftConstraints, DraftEvent, DraftId, EventDetails, Provider, UserId};
 use crate::providers::Credentials;
 use crate::providers::sandbox::{Sandbox, read_seed};
-use crate::schedule::CalendarEvent;
+use crate::schedule::ProviderEvent;
 use crate::setup::{ProviderSet, Setup, StoreLocation};
 use crate::store::DEFAULT_PREFIX;
 use crate::{CalendarSync, Config};
@@ -163,7 +163,7 @@ async fn play(
     sandbox: &Sandbox,
     zone: Tz,
     now: DateTime<Utc>,
-    mut extra: Vec<CalendarEvent>,
+    mut extra: Vec<ProviderEvent>,
 ) -> Result<Trace, DemoError> {
     let mut trace = Trace {
         json: Map::new(),
@@ -195,7 +195,7 @@ async fn play(
         json!([to_json(&google)?, to_json(&outlook)?]),
     );
 
-    let busy: CalendarEvent = serde_json::from_value(json!({
+    let busy: ProviderEvent = serde_json::from_value(json!({
         "eventId": "design-review", "uid": "design-review@google.example", "title": "Design review",
         "start": two_pm.to_rfc3339(), "end": (two_pm + Duration::hours(1)).to_rfc3339(),
         "timeZone": zone.name(),

@@ -8,7 +8,7 @@ use super::error::{ApiError, ErrorBody};
 use super::json::Body;
 use crate::model::{AccountId, Provider, UserId};
 use crate::providers::sandbox::{FaultKind, FaultPlan, Sandbox, SandboxProvider};
-use crate::schedule::CalendarEvent;
+use crate::schedule::ProviderEvent;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ pub struct SeedRequest {
     /// `timeZone`, `transparency`, `status`, `recurrence`, ...).
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
-    pub events: Vec<CalendarEvent>,
+    pub events: Vec<ProviderEvent>,
     /// An iCalendar text whose events are added too (lines that cannot be
     /// used are answered in `problems`).
     #[serde(default)]

@@ -14,7 +14,7 @@ pub mod sandbox;
 pub use credentials::Credentials;
 
 use crate::model::{AccountId, EventDetails, EventId, Provider, ProviderEventRef};
-use crate::schedule::CalendarEvent;
+use crate::schedule::ProviderEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -200,7 +200,7 @@ pub trait CalendarProvider: Send + Sync + 'static {
         session: &Session,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> ProviderResult<Vec<CalendarEvent>>;
+    ) -> ProviderResult<Vec<ProviderEvent>>;
 }
 
 /// The providers a [`crate::CalendarSync`] talks to, one adapter each.

@@ -3,7 +3,7 @@
 //! array so that "what overlaps this span" costs O((k + 1) log n) for k hits.
 
 use super::recurrence::{self, Series};
-use super::{AccountCalendar, CalendarEvent, EventStatus, Problem};
+use super::{AccountCalendar, EventStatus, Problem, ProviderEvent};
 use crate::model::zones::resolve_zone;
 use crate::model::{AccountId, EventId, EventTime, ExistingEvent, Transparency};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
@@ -75,7 +75,7 @@ pub struct BusyOccurrence {
     pub synced_id: Option<EventId>,
 }
 
-fn is_busy(event: &CalendarEvent) -> bool {
+fn is_busy(event: &ProviderEvent) -> bool {
     event.status != EventStatus::Cancelled
         && !event.declined
         && event.transparency != Transparency::Free
@@ -107,7 +107,7 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn problem(&mut self, account: usize, event: &CalendarEvent, message: String) {
+    fn problem(&mut self, account: usize, event: &ProviderEvent, message: String) {
         self.problems.push(Problem {
             account: self.calendars[account].account.clone(),
             event_id: event.event_id.clone(),
@@ -132,7 +132,7 @@ impl Builder<'_> {
         }
     }
 
-    fn add_event(&mut self, account: usize, event: &CalendarEvent, moved: &[EventTime]) {
+    fn add_event(&mut self, account: usize, event: &ProviderEvent, moved: &[EventTime]) {
         if !is_busy(event) {
             return;
         }

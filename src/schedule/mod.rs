@@ -1,7 +1,7 @@
 //! The scheduling engine: busy time, conflicts and ranked reschedules.
 //!
 //! Pure: no I/O and no wall clock ("now" is an argument). The concept reads
-//! events from providers, hands them here as [`CalendarEvent`]s, and turns the
+//! events from providers, hands them here as [`ProviderEvent`]s, and turns the
 //! answers into the spec's conflicts and suggestions.
 //!
 //! | file | what it does |
@@ -13,7 +13,7 @@
 //! | `constraints` | [`SuggestConstraints`] and its checks |
 //! | `suggest` | [`suggest`]: ranked, distinct alternatives |
 //! | `busy_runs` | which candidate slots busy spans block, in one pass |
-//! | `ics` | [`ics::events_from_ics`]: iCalendar text to [`CalendarEvent`]s |
+//! | `ics` | [`ics::events_from_ics`]: iCalendar text to [`ProviderEvent`]s |
 
 mod busy_runs;
 mod conflicts;
@@ -52,10 +52,11 @@ pub enum EventStatus {
     Cancelled,
 }
 
-/// An event as read from a calendar: what busy time is computed from.
+/// A provider event: the copy of an event on one provider's calendar, as
+/// read from it (or from an .ics export); what busy time is computed from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CalendarEvent {
+pub struct ProviderEvent {
     /// The provider's id for the event (for an override: of the override).
     pub event_id: String,
     /// The iCalendar UID; a series and its overrides share it.
@@ -98,7 +99,7 @@ pub struct AccountCalendar {
     /// The account they were read from.
     pub account: AccountId,
     /// Its events (series masters unexpanded).
-    pub events: Vec<CalendarEvent>,
+    pub events: Vec<ProviderEvent>,
 }
 
 /// Something wrong with one input event; the rest is still used.

@@ -17,7 +17,7 @@ use calsync::providers::sandbox::Sandbox;
 use calsync::providers::{
     CalendarProvider, Connection, Credentials, ProviderResult, Providers, Session, WriteContext,
 };
-use calsync::schedule::CalendarEvent;
+use calsync::schedule::ProviderEvent;
 use calsync::store::SqliteStore;
 use calsync::{CalendarSync, Config};
 use chrono::{DateTime, Utc};
@@ -143,7 +143,7 @@ impl CalendarProvider for Stall {
         session: &Session,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> ProviderResult<Vec<CalendarEvent>> {
+    ) -> ProviderResult<Vec<ProviderEvent>> {
         self.hold(ProviderCall::List).await;
         self.inner.list_events(session, start, end).await
     }

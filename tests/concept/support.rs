@@ -245,7 +245,7 @@ impl Harness {
         &self,
         user: &UserId,
         account: &AccountId,
-        events: Vec<calsync::schedule::CalendarEvent>,
+        events: Vec<calsync::schedule::ProviderEvent>,
     ) -> calsync::Result<usize> {
         let account = self.sync.get_account(user, account).await?;
         Ok(self.sandbox.seed(&account, events))
@@ -380,7 +380,7 @@ pub fn existing(
     title: &str,
     start: DateTime<Utc>,
     minutes: i64,
-) -> calsync::schedule::CalendarEvent {
+) -> calsync::schedule::ProviderEvent {
     serde_json::from_value(json!({
         "eventId": id,
         "uid": format!("{id}@elsewhere"),

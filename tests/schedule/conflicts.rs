@@ -5,7 +5,7 @@ use super::*;
 use calsync::model::{BufferKind, ConflictReason, EventId};
 use calsync::schedule::find_conflicts;
 
-fn one_event(event: CalendarEvent) -> BusyIndex {
+fn one_event(event: ProviderEvent) -> BusyIndex {
     index(&[calendar("google", vec![event])], Tz::UTC)
 }
 

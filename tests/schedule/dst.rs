@@ -4,7 +4,7 @@
 use super::*;
 use calsync::schedule::find_conflicts;
 
-fn series(id: &str, zone: Tz, start: DateTime<Utc>, length: i64, rule: &str) -> CalendarEvent {
+fn series(id: &str, zone: Tz, start: DateTime<Utc>, length: i64, rule: &str) -> ProviderEvent {
     let mut event = timed(id, start, start + minutes(length), zone);
     event.recurrence = vec![rule.to_owned()];
     event

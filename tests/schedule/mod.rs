@@ -16,7 +16,7 @@ mod suggest;
 use calsync::model::{
     AccountId, DraftConstraints, DraftEvent, DraftId, EventDetails, EventTime, Transparency,
 };
-use calsync::schedule::{AccountCalendar, BusyIndex, CalendarEvent, EventStatus};
+use calsync::schedule::{AccountCalendar, BusyIndex, EventStatus, ProviderEvent};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -33,8 +33,8 @@ pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 /// A busy timed event in `zone`.
-pub fn timed(id: &str, start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz) -> CalendarEvent {
-    CalendarEvent {
+pub fn timed(id: &str, start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz) -> ProviderEvent {
+    ProviderEvent {
         event_id: id.to_owned(),
         uid: Some(format!("{id}@test")),
         title: id.to_owned(),
@@ -51,8 +51,8 @@ pub fn timed(id: &str, start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz) -> Ca
 }
 
 /// A busy all-day event from `first` to `end` (exclusive).
-pub fn all_day(id: &str, first: NaiveDate, end: NaiveDate) -> CalendarEvent {
-    CalendarEvent {
+pub fn all_day(id: &str, first: NaiveDate, end: NaiveDate) -> ProviderEvent {
+    ProviderEvent {
         start: EventTime::Date(first),
         end: EventTime::Date(end),
         time_zone: None,
@@ -60,7 +60,7 @@ pub fn all_day(id: &str, first: NaiveDate, end: NaiveDate) -> CalendarEvent {
     }
 }
 
-pub fn calendar(account: &str, events: Vec<CalendarEvent>) -> AccountCalendar {
+pub fn calendar(account: &str, events: Vec<ProviderEvent>) -> AccountCalendar {
     AccountCalendar {
         account: AccountId::from(account),
         events,

@@ -30,7 +30,7 @@ fn shape() -> impl Strategy<Value = Shape> {
     )
 }
 
-fn make_event(n: usize, s: &Shape) -> CalendarEvent {
+fn make_event(n: usize, s: &Shape) -> ProviderEvent {
     let (zone, day, hour, minute, length, all_day_event, kind, repeat) = *s;
     let zone = ZONES[zone];
     let first = date(2025, 3, 1) + Duration::days(day);
@@ -59,7 +59,7 @@ fn make_event(n: usize, s: &Shape) -> CalendarEvent {
 
 /// Every busy occurrence of `event` by plain iteration: daily repeats add a
 /// day to the local wall-clock start (the hours used never fall in a DST gap).
-fn brute_occurrences(event: &CalendarEvent, user: Tz) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+fn brute_occurrences(event: &ProviderEvent, user: Tz) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     if event.transparency == Transparency::Free
         || event.status == EventStatus::Cancelled
         || event.declined
@@ -106,7 +106,7 @@ fn brute_occurrences(event: &CalendarEvent, user: Tz) -> Vec<(DateTime<Utc>, Dat
 }
 
 fn brute_conflicts(
-    events: &[CalendarEvent],
+    events: &[ProviderEvent],
     draft: &DraftEvent,
     user: Tz,
 ) -> Vec<(String, i64, ConflictReason, Option<BufferKind>)> {
@@ -159,7 +159,7 @@ proptest! {
         rooms in (prop::sample::select(vec![0u32, 10, 30]), prop::sample::select(vec![0u32, 15, 60]), prop::sample::select(vec![0u32, 20, 45])),
     ) {
         let user = ZONES[user];
-        let events: Vec<CalendarEvent> = shapes.iter().enumerate().map(|(n, s)| make_event(n, s)).collect();
+        let events: Vec<ProviderEvent> = shapes.iter().enumerate().map(|(n, s)| make_event(n, s)).collect();
         let index = index(&[calendar("acct", events.clone())], user);
         let start = at(Tz::UTC, 2025, 3, 1, probe.1, probe.2) + Duration::days(probe.0);
         let draft = draft(start, start + minutes(probe.3), user, rooms);

@@ -32,7 +32,7 @@ use crate::providers::{
     CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
     Session, WriteContext,
 };
-use crate::schedule::CalendarEvent;
+use crate::schedule::ProviderEvent;
 use crate::schedule::ics::{IcsOptions, events_from_ics, events_from_ics_with};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -249,7 +249,7 @@ fn uid_of(text: &str) -> Option<String> {
 
 /// An event read from the resource at `href`, named by it (an overridden
 /// instance by `href#RECURRENCE-ID`), as the adapter's event ids are hrefs.
-fn at_href(mut event: CalendarEvent, href: &impl std::fmt::Display) -> CalendarEvent {
+fn at_href(mut event: ProviderEvent, href: &impl std::fmt::Display) -> ProviderEvent {
     event.event_id = match event.recurrence_id {
         Some(id) => format!("{href}#{id}"),
         None => href.to_string(),
@@ -441,7 +441,7 @@ impl CalendarProvider for CalDavProvider {
         session: &Session,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> ProviderResult<Vec<CalendarEvent>> {
+    ) -> ProviderResult<Vec<ProviderEvent>> {
         let account = Account::from(&session.credentials)?;
         let home = match &account.home_url {
             Some(home) => home.clone(),

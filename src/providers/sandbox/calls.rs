@@ -7,7 +7,7 @@ use crate::providers::{
     Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult, Session,
     WriteContext,
 };
-use crate::schedule::CalendarEvent;
+use crate::schedule::ProviderEvent;
 use chrono::{DateTime, Utc};
 
 /// Stands in for the provider's consent flow plus a first authenticated call
@@ -246,7 +246,7 @@ pub(super) async fn list_events(
     session: &Session,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> ProviderResult<Vec<CalendarEvent>> {
+) -> ProviderResult<Vec<ProviderEvent>> {
     // A listing changes nothing, so no fault is left to show after it.
     let (calendar, _) = sandbox.begin(session).await?;
     let mut state = sandbox.state();

@@ -21,7 +21,7 @@ use crate::model::{Account, EventDetails, EventTime, Provider, ProviderEventRef}
 use crate::providers::{
     CalendarProvider, Connection, Credentials, ProviderResult, Providers, Session, WriteContext,
 };
-use crate::schedule::{CalendarEvent, EventStatus};
+use crate::schedule::{EventStatus, ProviderEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as Span, Utc};
 use sha2::Digest;
@@ -36,7 +36,7 @@ const TOKEN_LIFETIME_SECONDS: i64 = 3600;
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredEvent {
     /// The event as conflict detection reads it.
-    pub event: CalendarEvent,
+    pub event: ProviderEvent,
     /// The details calsync wrote, when calsync wrote it.
     pub details: Option<EventDetails>,
     /// The version tag, bumped on every change.
@@ -174,7 +174,7 @@ impl SandboxProvider {
 
     /// Adds existing events to a calendar (as if made by another client);
     /// an event with an id already there replaces it. Answers how many were added.
-    pub fn seed(&self, calendar: &str, events: Vec<CalendarEvent>) -> usize {
+    pub fn seed(&self, calendar: &str, events: Vec<ProviderEvent>) -> usize {
         let mut state = self.state();
         let count = events.len();
         for event in events {
@@ -201,7 +201,7 @@ impl SandboxProvider {
         &self,
         calendar: &str,
         event_id: &str,
-        edit: impl FnOnce(&mut CalendarEvent),
+        edit: impl FnOnce(&mut ProviderEvent),
     ) -> bool {
         let mut state = self.state();
         let etag = state.next_etag();
@@ -281,7 +281,7 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
-fn overlaps(event: &CalendarEvent, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+fn overlaps(event: &ProviderEvent, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
     if !event.recurrence.is_empty() {
         // A series may have occurrences anywhere after its first start.
         return begin(event.start) < end;
@@ -304,8 +304,8 @@ fn finish(time: EventTime) -> DateTime<Utc> {
     }
 }
 
-fn calendar_event(id: &str, details: &EventDetails, context: &WriteContext) -> CalendarEvent {
-    CalendarEvent {
+fn calendar_event(id: &str, details: &EventDetails, context: &WriteContext) -> ProviderEvent {
+    ProviderEvent {
         event_id: id.to_owned(),
         uid: Some(context.idempotency_key.clone()),
         title: details.title.clone(),
@@ -362,7 +362,7 @@ impl Sandbox {
     /// client had made them; answers how many were added. The account is one
     /// that [`crate::CalendarSync`] answered (for example
     /// [`crate::CalendarSync::get_account`], which checks its owner).
-    pub fn seed(&self, account: &Account, events: Vec<CalendarEvent>) -> usize {
+    pub fn seed(&self, account: &Account, events: Vec<ProviderEvent>) -> usize {
         let calendar = account.calendar_id.as_deref().unwrap_or_default();
         self.get(account.provider).seed(calendar, events)
     }
@@ -432,7 +432,7 @@ impl CalendarProvider for SandboxProvider {
         session: &Session,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> ProviderResult<Vec<CalendarEvent>> {
+    ) -> ProviderResult<Vec<ProviderEvent>> {
         calls::list_events(self, session, start, end).await
     }
 }

@@ -1,7 +1,7 @@
 //! Existing events for a sandbox calendar, from iCalendar or JSON text.
 
 use crate::model::ValidationError;
-use crate::schedule::CalendarEvent;
+use crate::schedule::ProviderEvent;
 use crate::schedule::ics::{IcsProblem, events_from_ics};
 use serde_json::Value;
 
@@ -9,12 +9,12 @@ use serde_json::Value;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SeedEvents {
     /// The events.
-    pub events: Vec<CalendarEvent>,
+    pub events: Vec<ProviderEvent>,
     /// iCalendar lines that were skipped, and why.
     pub problems: Vec<IcsProblem>,
 }
 
-/// Reads seed text: a JSON array of events (the `CalendarEvent` wire format),
+/// Reads seed text: a JSON array of events (the `ProviderEvent` wire format),
 /// a JSON object with an `events` array, or iCalendar (`BEGIN:VCALENDAR`).
 /// Bad iCalendar lines are reported and skipped; bad JSON is refused whole.
 ///

@@ -1,4 +1,4 @@
-//! iCalendar (RFC 5545) text to [`CalendarEvent`]s, tolerant of bad input:
+//! iCalendar (RFC 5545) text to [`ProviderEvent`]s, tolerant of bad input:
 //! every line that cannot be read is reported with its line number and the
 //! rest of the file is still used. Content lines are read with the
 //! `icalendar` crate's property parser after unfolding here, which keeps the
@@ -10,7 +10,7 @@ mod problems;
 mod zones;
 
 use super::recurrence::{IcalTime, RecurrenceError, parse_recurrence_line};
-use super::{CalendarEvent, EventStatus};
+use super::{EventStatus, ProviderEvent};
 use crate::model::{EventId, EventTime, Transparency};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -109,7 +109,7 @@ fn parse_prop(line: &ContentLine) -> Result<Prop<'_>, LineError> {
 /// are read in the calendar's `X-WR-TIMEZONE`, else UTC. calsync's own id is
 /// read from `X-CALSYNC-ID`. Outlook's `X-MICROSOFT-CDO-BUSYSTATUS:FREE` marks
 /// an event free.
-pub fn events_from_ics(text: &str) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
+pub fn events_from_ics(text: &str) -> (Vec<ProviderEvent>, Vec<IcsProblem>) {
     events_from_ics_with(text, &IcsOptions::default())
 }
 
@@ -125,7 +125,7 @@ pub struct IcsOptions<'a> {
 pub fn events_from_ics_with(
     text: &str,
     options: &IcsOptions<'_>,
-) -> (Vec<CalendarEvent>, Vec<IcsProblem>) {
+) -> (Vec<ProviderEvent>, Vec<IcsProblem>) {
     let (events, problems) = read_ics(text, options);
     (
         events.into_iter().map(|read| read.event).collect(),
@@ -138,7 +138,7 @@ pub fn events_from_ics_with(
 #[derive(Clone, Debug, PartialEq)]
 pub struct IcsEvent {
     /// The event as scheduling sees it.
-    pub event: CalendarEvent,
+    pub event: ProviderEvent,
     /// `DESCRIPTION`, unescaped.
     pub description: Option<String>,
     /// `LOCATION`, unescaped.
@@ -370,7 +370,7 @@ fn build_event(
     zones: &Zones<'_>,
     options: &IcsOptions<'_>,
     problems: &mut Vec<IcsProblem>,
-) -> Option<CalendarEvent> {
+) -> Option<ProviderEvent> {
     let default_zone = zones.default_zone();
     let find = |name: &str| props.iter().find(|p| p.name == name);
     let start_prop = find("DTSTART")?;
@@ -418,7 +418,7 @@ fn build_event(
         (Some(uid), None) => uid.clone(),
         (None, _) => format!("line-{}", start_prop.line),
     };
-    Some(CalendarEvent {
+    Some(ProviderEvent {
         event_id,
         uid,
         title: find("SUMMARY")
