@@ -6,6 +6,7 @@
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
 //! - `http`: the HTTP service over a real socket (feature `server`).
+//! - `patience`: settings under which no outcome depends on the machine's speed.
 //! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
 //!   suggestions, iCalendar reading, the command line).
 //! - `store`: the store conformance suite on every backend.
@@ -19,5 +20,6 @@ mod cli;
 mod concept;
 #[cfg(feature = "server")]
 mod http;
+mod patience;
 mod schedule;
 mod store;

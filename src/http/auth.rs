@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// The environment variable holding API keys, comma-separated.
@@ -142,7 +143,16 @@ impl std::fmt::Debug for RateLimit {
 impl RateLimit {
     /// `per_second` requests a second per key, in bursts of up to `burst`.
     pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
-        let quota = Quota::per_second(per_second).allow_burst(burst);
+        Self::of(Quota::per_second(per_second).allow_burst(burst))
+    }
+
+    /// One request every `period` per key, in bursts of up to `burst`;
+    /// `None` when `period` is zero.
+    pub fn one_every(period: Duration, burst: NonZeroU32) -> Option<Self> {
+        Quota::with_period(period).map(|quota| Self::of(quota.allow_burst(burst)))
+    }
+
+    fn of(quota: Quota) -> Self {
         RateLimit {
             limiter: Arc::new(RateLimiter::keyed(quota)),
         }
@@ -192,7 +202,9 @@ mod tests {
 
     #[test]
     fn a_key_over_its_rate_waits() {
-        let limit = RateLimit::new(NonZeroU32::MIN, NonZeroU32::MIN.saturating_add(1));
+        // One a day: no request here waits long enough for a new one.
+        let day = Duration::from_secs(24 * 3600);
+        let limit = RateLimit::one_every(day, NonZeroU32::MIN.saturating_add(1)).expect("a period");
         assert!(limit.check(KeyIndex(0)).is_ok());
         assert!(limit.check(KeyIndex(0)).is_ok());
         assert!(matches!(

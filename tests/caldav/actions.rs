@@ -2,13 +2,14 @@
 //! with an `apple` account on each real server.
 
 use super::support::{Server, at, calendar_sync, meeting, servers};
+use crate::patience::patient;
 use calsync::model::{Account, DraftEvent, SyncResultStatus, UserId};
-use calsync::{CalendarSync, Config, Error};
+use calsync::{CalendarSync, Error};
 use serde_json::{Map, json};
 
 /// A concept with one apple account on a calendar of its own.
 async fn setup(server: &Server, dir: &tempfile::TempDir) -> (CalendarSync, UserId, Account) {
-    let sync = calendar_sync(dir.path(), Config::quick()).await;
+    let sync = calendar_sync(dir.path(), patient()).await;
     let user = UserId::from(format!("ada-{}", server.name));
     let calendar = server.new_calendar().await;
     let account = sync

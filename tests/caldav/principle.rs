@@ -2,7 +2,7 @@
 //! connect, see a series another client made, commit, update, cancel.
 
 use super::support::{at, calendar_sync, servers};
-use calsync::Config;
+use crate::patience::patient;
 use calsync::model::{DraftEvent, EventDetails, Provider, SyncResultStatus, UserId};
 use serde_json::{Map, json};
 
@@ -10,7 +10,7 @@ use serde_json::{Map, json};
 async fn the_operational_principle_holds_on_real_caldav_servers() {
     for server in servers("the_operational_principle_holds_on_real_caldav_servers") {
         let dir = tempfile::tempdir().expect("temp dir");
-        let sync = calendar_sync(dir.path(), Config::quick()).await;
+        let sync = calendar_sync(dir.path(), patient()).await;
         let ada = UserId::from(format!("ada-{}", server.name));
         let target = server.new_calendar().await;
         let account = sync

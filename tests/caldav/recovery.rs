@@ -3,15 +3,20 @@
 //! after it already happened (a crash between the server's answer and the
 //! store's record); detectConflicts calls the account unknown meanwhile.
 
-use super::support::{OwnRadicale, at, calendar_sync, meeting};
+use super::support::{OwnRadicale, at, calendar_sync_on, meeting};
+use crate::patience::patient;
 use calsync::Config;
+use calsync::clock::ManualClock;
 use calsync::model::{DraftEvent, SyncResultStatus, UserId};
 use calsync::operations::{OperationKind, OperationStatus, RetryPolicy};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Retries that outlast the answer: the commit answers pending.
-fn patient() -> Config {
+/// Retries that outlast the answer, against a server that is down: the
+/// commit answers pending, whatever the machine's speed, since nothing can
+/// succeed before the server is back.
+fn retrying_through_the_outage() -> Config {
     Config {
         retry: RetryPolicy {
             max_attempts: 1000,
@@ -21,8 +26,7 @@ fn patient() -> Config {
         },
         answer_within: Duration::from_millis(500),
         lease: Duration::from_secs(1),
-        call_timeout: Duration::from_secs(2),
-        ..Config::quick()
+        ..patient()
     }
 }
 
@@ -35,7 +39,8 @@ async fn a_server_stopped_mid_commit_then_restarted_gets_the_event_once() {
     };
     let server = radicale.server();
     let dir = tempfile::tempdir().expect("temp dir");
-    let sync = calendar_sync(dir.path(), patient()).await;
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let sync = calendar_sync_on(dir.path(), retrying_through_the_outage(), clock.clone()).await;
     let user = UserId::from("ada");
     let account = sync
         .connect_account(&user, "apple", &server.credentials(None))
@@ -66,8 +71,8 @@ async fn a_server_stopped_mid_commit_then_restarted_gets_the_event_once() {
     drop(sync);
 
     radicale.resume().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await; // the dead instance's lease
-    let restarted = calendar_sync(dir.path(), Config::quick()).await;
+    clock.advance(chrono::Duration::minutes(5)); // past the dead instance's lease
+    let restarted = calendar_sync_on(dir.path(), patient(), clock.clone()).await;
     let resumed = restarted.resume_operations().await.expect("resume");
     assert!(
         resumed

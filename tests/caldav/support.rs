@@ -211,6 +211,21 @@ pub async fn calendar_sync(
     dir: &std::path::Path,
     config: calsync::Config,
 ) -> calsync::CalendarSync {
+    calendar_sync_on(
+        dir,
+        config,
+        std::sync::Arc::new(calsync::clock::SystemClock),
+    )
+    .await
+}
+
+/// [`calendar_sync`], reading time from `clock` (a clock the test moves
+/// sees operation leases run out exactly when it says).
+pub async fn calendar_sync_on(
+    dir: &std::path::Path,
+    config: calsync::Config,
+    clock: std::sync::Arc<dyn calsync::clock::Clock>,
+) -> calsync::CalendarSync {
     use calsync::store::{SqliteStore, Store};
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(
         SqliteStore::open(dir.join("calsync.db"), "CalendarSync.")
@@ -220,6 +235,7 @@ pub async fn calendar_sync(
     calsync::CalendarSync::builder(store)
         .providers(calsync::providers::Providers::new().with(std::sync::Arc::new(provider())))
         .vault(calsync::vault::Vault::new(&[7; 32]))
+        .clock(clock)
         .config(config)
         .build()
 }
@@ -291,7 +307,9 @@ impl OwnRadicale {
         }
     }
 
-    /// Starts the process again on the same port and storage; waits until it answers.
+    /// Starts the process again on the same port and storage; waits until it
+    /// answers (however long a loaded machine takes to start it), failing
+    /// when the process exits instead.
     pub async fn resume(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("radicale.log")).expect("log");
         let child = std::process::Command::new(&self.binary)
@@ -301,14 +319,21 @@ impl OwnRadicale {
             .stderr(log)
             .spawn()
             .expect("start Radicale");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if reqwest::get(&self.url).await.is_ok() {
-                return;
+        let child = self.child.insert(child);
+        let deadline = tokio::time::Instant::now() + crate::patience::GIVE_UP;
+        while reqwest::get(&self.url).await.is_err() {
+            if let Some(status) = child.try_wait().expect("Radicale's status") {
+                let log = std::fs::read_to_string(self.dir.path().join("radicale.log"));
+                panic!("Radicale exited at start ({status}): {log:?}");
             }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Radicale did not answer at {} within {:?}",
+                self.url,
+                crate::patience::GIVE_UP
+            );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("Radicale did not answer at {}", self.url);
     }
 }
 

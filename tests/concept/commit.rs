@@ -362,14 +362,11 @@ async fn when_every_provider_refuses_nothing_is_kept(h: Harness) {
 }
 
 async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background(h: Harness) {
-    let mut config = calsync::Config::quick();
-    config.answer_within = std::time::Duration::from_millis(50);
-    let h = h.configured(config);
+    let h = h.configured(answering_beside_held());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let zoom = h.connect(&ada, Provider::Zoom).await;
-    h.provider(Provider::Zoom)
-        .set_latency(std::time::Duration::from_millis(300));
+    h.provider(Provider::Zoom).hold();
     let outcome = h
         .sync
         .commit(
@@ -384,6 +381,7 @@ async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background(h
         SyncResultStatus::Succeeded
     );
     assert_eq!(outcome.results[&zoom.id].status, SyncResultStatus::Pending);
+    h.provider(Provider::Zoom).release();
     h.sync.settle().await;
     let synced = h
         .sync

@@ -8,7 +8,6 @@ use calsync::model::{EventId, Provider, SyncResultStatus};
 use calsync::operations::{Operation, OperationKind, OperationStatus};
 use calsync::providers::sandbox::FaultKind;
 use serde_json::{Map, Value, json};
-use std::time::Duration;
 
 on_every_store!(
     updates_while_the_create_is_pending_reach_that_account_in_order,
@@ -18,14 +17,6 @@ on_every_store!(
     an_update_after_a_create_that_failed_calls_no_provider_and_says_why,
     a_late_delete_that_fails_keeps_the_event_to_be_cancelled_again,
 );
-
-/// Answers within 50 ms, so that a provider slower than that is answered
-/// as pending while its operation goes on in the background.
-fn answering_quickly(h: Harness) -> Harness {
-    let mut config = calsync::Config::quick();
-    config.answer_within = Duration::from_millis(50);
-    h.configured(config)
-}
 
 fn changes(value: Value) -> Map<String, Value> {
     value.as_object().cloned().expect("object")
@@ -48,12 +39,11 @@ async fn assert_nothing_left(h: &Harness, id: &EventId) {
 }
 
 async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harness) {
-    let h = answering_quickly(h);
+    let h = h.configured(answering_beside_held());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
-    h.provider(Provider::Outlook)
-        .set_latency(Duration::from_millis(300));
+    h.provider(Provider::Outlook).hold();
     let both = [google.id.clone(), outlook.id.clone()];
     let committed = h
         .sync
@@ -65,6 +55,7 @@ async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harn
         SyncResultStatus::Pending
     );
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
 
     let first = h
         .sync
@@ -93,6 +84,7 @@ async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harn
         second.results[&outlook.id].status,
         SyncResultStatus::Pending
     );
+    h.provider(Provider::Outlook).release();
     h.sync.settle().await;
 
     let synced = h
@@ -126,12 +118,11 @@ async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harn
 }
 
 async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
-    let h = answering_quickly(h);
+    let h = h.configured(answering_beside_held());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
-    h.provider(Provider::Outlook)
-        .set_latency(Duration::from_millis(300));
+    h.provider(Provider::Outlook).hold();
     let both = [google.id.clone(), outlook.id.clone()];
     let committed = h
         .sync
@@ -143,6 +134,7 @@ async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
         SyncResultStatus::Pending
     );
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
 
     let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
     assert_eq!(
@@ -154,6 +146,7 @@ async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
         SyncResultStatus::Pending,
         "the delete waits for the account's create"
     );
+    h.provider(Provider::Outlook).release();
     h.sync.settle().await;
 
     assert!(h.events_on(&google).is_empty());
@@ -169,7 +162,7 @@ async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
 }
 
 async fn a_cancel_recorded_before_a_restart_ends_with_the_event_nowhere(mut h: Harness) {
-    h = answering_quickly(h);
+    h = h.configured(answering_at_once());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
@@ -186,15 +179,19 @@ async fn a_cancel_recorded_before_a_restart_ends_with_the_event_nowhere(mut h: H
         committed.results[&outlook.id].status,
         SyncResultStatus::Pending
     );
+    h.provider(Provider::Outlook).until_waiting(1).await;
     assert_eq!(h.events_on(&outlook).len(), 1, "the create reached Outlook");
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
     let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
     assert_eq!(
         cancelled.results[&outlook.id].status,
         SyncResultStatus::Pending
     );
+    // Google's create and delete are done before the process dies.
+    h.until_done(&id, &google.id).await;
 
-    // The process dies with the create and the delete both pending.
+    // The process dies with Outlook's create and delete both pending.
     h.reopen().await;
     assert!(
         h.sync.resume_operations().await.expect("resume").is_empty(),
@@ -225,19 +222,23 @@ async fn a_cancel_recorded_before_a_restart_ends_with_the_event_nowhere(mut h: H
 }
 
 async fn a_cancel_recorded_after_a_restart_waits_for_the_resumed_create(mut h: Harness) {
-    h = answering_quickly(h);
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
     h.provider(Provider::Outlook)
         .fail_next(1, FaultKind::HangAfterApply);
     let both = [google.id.clone(), outlook.id.clone()];
-    let committed = h
-        .sync
-        .commit(&ada, &event("Crash", tuesday(10), 30), &both)
-        .await
-        .expect("commit");
-    let id = committed.synced_event.internal_id.clone();
+    let crash = event("Crash", tuesday(10), 30);
+    // The process dies once Google has the event and Outlook's create hangs.
+    let id = tokio::select! {
+        answer = h.sync.commit(&ada, &crash, &both) => {
+            panic!("the commit answered while Outlook hangs: {answer:?}")
+        }
+        synced = async {
+            h.provider(Provider::Outlook).until_waiting(1).await;
+            h.until_synced_on(&ada, &google.id).await
+        } => synced.internal_id,
+    };
     h.reopen().await;
 
     // The create is held by the dead instance: the delete cannot wait for it
@@ -277,12 +278,12 @@ async fn a_cancel_recorded_after_a_restart_waits_for_the_resumed_create(mut h: H
 }
 
 async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: Harness) {
-    let h = answering_quickly(h);
+    let h = h.configured(answering_at_once());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
     let slow = h.provider(Provider::Outlook);
-    slow.set_latency(Duration::from_millis(300));
+    slow.hold();
     slow.fail_next(50, FaultKind::ServerError);
     let both = [google.id.clone(), outlook.id.clone()];
     let committed = h
@@ -295,6 +296,7 @@ async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: 
         SyncResultStatus::Pending
     );
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
     let updated = h
         .sync
         .update(&ada, &id, &changes(json!({"title": "Renamed"})))
@@ -304,6 +306,7 @@ async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: 
         updated.results[&outlook.id].status,
         SyncResultStatus::Pending
     );
+    slow.release();
     h.sync.settle().await;
 
     let counts = slow.counts();
@@ -347,12 +350,12 @@ async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: 
 }
 
 async fn a_late_delete_that_fails_keeps_the_event_to_be_cancelled_again(h: Harness) {
-    let h = answering_quickly(h);
+    let h = h.configured(answering_at_once());
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let outlook = h.connect(&ada, Provider::Outlook).await;
     let slow = h.provider(Provider::Outlook);
-    slow.set_latency(Duration::from_millis(300));
+    slow.hold();
     let both = [google.id.clone(), outlook.id.clone()];
     let committed = h
         .sync
@@ -360,13 +363,16 @@ async fn a_late_delete_that_fails_keeps_the_event_to_be_cancelled_again(h: Harne
         .await
         .expect("commit");
     let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
     // The create has already reached Outlook; every call after it fails.
+    slow.until_waiting(1).await;
     slow.fail_next(50, FaultKind::ServerError);
     let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
     assert_eq!(
         cancelled.results[&outlook.id].status,
         SyncResultStatus::Pending
     );
+    slow.release();
     h.sync.settle().await;
 
     assert_eq!(h.events_on(&outlook).len(), 1, "the deletion failed");
@@ -384,7 +390,8 @@ async fn a_late_delete_that_fails_keeps_the_event_to_be_cancelled_again(h: Harne
     h.assert_invariants(&[&ada]).await;
 
     slow.clear_faults();
-    slow.set_latency(Duration::ZERO);
+    // Nothing runs now; from here on answers wait for every provider.
+    let h = h.configured(patient());
     h.sync
         .refresh_sync(&ada, &outlook.id)
         .await

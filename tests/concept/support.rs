@@ -5,11 +5,19 @@
 //!
 //! [`on_every_store!`] turns test bodies `async fn name(h: Harness)` into one
 //! `#[tokio::test]` per backend: `sqlite::name` and `mongodb::name`.
+//!
+//! No outcome here depends on how fast the machine is: answers wait for every
+//! provider ([`patient`]), a provider that must not have answered yet is held
+//! by the sandbox until the test releases it, and the test waits for the
+//! events it needs (a call held, an operation recorded) rather than for time.
 
+pub use crate::patience::patient;
 use calsync::clock::ManualClock;
 use calsync::model::{
-    Account, AccountId, DraftConstraints, DraftEvent, DraftId, EventDetails, Provider, UserId,
+    Account, AccountId, DraftConstraints, DraftEvent, DraftId, EventDetails, EventId, Provider,
+    SyncedEvent, UserId,
 };
+use calsync::operations::OperationStatus;
 use calsync::providers::Credentials;
 use calsync::providers::sandbox::{Sandbox, SandboxProvider};
 use calsync::store::{SqliteStore, Store};
@@ -21,6 +29,32 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// [`patient`], except that commit, update and cancel answer at once with
+/// each operation as the store records it then: a provider the test holds
+/// is answered as pending (with any other still at work), and the test
+/// waits itself for what it needs done.
+pub fn answering_at_once() -> Config {
+    Config {
+        answer_within: std::time::Duration::ZERO,
+        ..patient()
+    }
+}
+
+/// How long an answer waits when it must show a provider the test holds as
+/// pending beside others that answered: the held one never answers in
+/// time, and one not held (an in-memory call and a store write) has long
+/// answered by then.
+pub const ANSWER_BESIDE_HELD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// [`patient`], except that commit, update and cancel answer after
+/// [`ANSWER_BESIDE_HELD`].
+pub fn answering_beside_held() -> Config {
+    Config {
+        answer_within: ANSWER_BESIDE_HELD,
+        ..patient()
+    }
+}
 
 /// Monday 2026-11-23, 07:00 in New York.
 pub fn start_of_test() -> DateTime<Utc> {
@@ -126,7 +160,7 @@ impl Harness {
     }
 
     async fn on(backend: Backend, dir: tempfile::TempDir) -> Harness {
-        let config = Config::quick();
+        let config = patient();
         let clock = Arc::new(ManualClock::new(start_of_test()));
         let sandbox = Sandbox::with_clock(clock.clone());
         let store = backend.open().await;
@@ -215,6 +249,42 @@ impl Harness {
     ) -> calsync::Result<usize> {
         let account = self.sync.get_account(user, account).await?;
         Ok(self.sandbox.seed(&account, events))
+    }
+
+    /// Waits until every operation of `event` on `account` has ended, as the
+    /// store records it (looking again after each short pause).
+    pub async fn until_done(&self, event: &EventId, account: &AccountId) {
+        loop {
+            let operations = self
+                .store
+                .operations_of_event(event)
+                .await
+                .expect("operations");
+            if operations
+                .iter()
+                .filter(|op| &op.account == account)
+                .all(|op| op.status != OperationStatus::Pending)
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits until the store holds a synced event of `user` on `account`
+    /// (looking again after each short pause); answers it.
+    pub async fn until_synced_on(&self, user: &UserId, account: &AccountId) -> SyncedEvent {
+        loop {
+            let events = self
+                .store
+                .synced_events_of_user(user)
+                .await
+                .expect("events");
+            if let Some(event) = events.into_iter().find(|e| e.accounts.contains(account)) {
+                return event;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// The events a sandbox calendar holds for an account.

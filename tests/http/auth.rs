@@ -82,10 +82,9 @@ async fn health_checks_need_no_key() {
 #[tokio::test]
 async fn a_key_over_its_rate_is_429_with_retry_after() {
     let server = Server::start_with(|state| {
-        state.rate_limit = Some(RateLimit::new(
-            NonZeroU32::MIN,
-            NonZeroU32::new(3).expect("3"),
-        ));
+        // One an hour: none of the five requests waits long enough for a new one.
+        state.rate_limit =
+            RateLimit::one_every(crate::patience::NEVER, NonZeroU32::new(3).expect("3"));
     })
     .await;
     let mut statuses = Vec::new();

@@ -8,6 +8,7 @@
 //! as the other MongoDB tests do.
 
 use super::support::*;
+use crate::patience::{GIVE_UP, patient};
 use calsync::http::{AppState, Auth};
 use calsync::model::{Provider, UserId};
 use calsync::providers::Credentials;
@@ -54,7 +55,7 @@ impl PrivateServer {
                     program.display()
                 )
             });
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + GIVE_UP;
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
@@ -64,7 +65,7 @@ impl PrivateServer {
             }
             assert!(
                 Instant::now() < deadline,
-                "SecantusDB did not listen on {port} within 30 s"
+                "SecantusDB did not listen on {port} within {GIVE_UP:?}"
             );
             sleep(Duration::from_millis(100)).await;
         }
@@ -112,7 +113,7 @@ async fn a_mongodb_that_goes_down_answers_503_and_calsync_recovers_when_it_retur
         )),
         database: Some("storedown".to_owned()),
         data_dir: Some(dir.path().to_owned()),
-        config: calsync::Config::quick(),
+        config: patient(),
         ..Setup::default()
     };
     let opened = setup
@@ -151,7 +152,7 @@ async fn a_mongodb_that_goes_down_answers_503_and_calsync_recovers_when_it_retur
 
     // The server returns on the same port (empty: it kept its data in memory).
     let mongo = PrivateServer::start(port).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + GIVE_UP;
     loop {
         let (status, body) = service
             .call("connectAccount", connect_body(Provider::Outlook))
@@ -163,7 +164,7 @@ async fn a_mongodb_that_goes_down_answers_503_and_calsync_recovers_when_it_retur
         assert_error(status, &body, 503, "store_unavailable");
         assert!(
             Instant::now() < deadline,
-            "calsync did not recover within 30 s"
+            "calsync did not recover within {GIVE_UP:?}"
         );
         sleep(Duration::from_millis(200)).await;
     }

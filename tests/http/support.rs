@@ -1,10 +1,14 @@
 //! A service on a loopback port with a fresh store file and sandbox providers.
+//! Answers wait for every provider and requests are never cut off by the
+//! service's timeout, unless a test says otherwise: no outcome depends on how
+//! fast the machine is.
 
+use crate::patience::{NEVER, patient};
+use calsync::CalendarSync;
 use calsync::http::{AppState, Auth};
 use calsync::model::Provider;
 use calsync::providers::sandbox::{Sandbox, SandboxProvider, StoredEvent};
 use calsync::store::SqliteStore;
-use calsync::{CalendarSync, Config};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -35,9 +39,10 @@ impl Server {
         let sandbox = Sandbox::new();
         let sync = CalendarSync::builder(Arc::new(store))
             .providers(sandbox.providers())
-            .config(Config::quick())
+            .config(patient())
             .build();
         let mut state = AppState::new(sync, Some(sandbox.clone()), Auth::keys([KEY]));
+        state.request_timeout = NEVER;
         adjust(&mut state);
         Server::serving(state, sandbox, Some(dir)).await
     }

@@ -1,6 +1,7 @@
 //! The sandbox's answers to each call, and the real endpoints they stand in for.
 
-use super::{Call, SandboxProvider, StoredEvent, calendar_event, ids, overlaps};
+use super::entry::Call;
+use super::{SandboxProvider, StoredEvent, calendar_event, ids, overlaps};
 use crate::model::{EventDetails, Provider, ProviderEventRef};
 use crate::providers::{
     Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult, Session,
@@ -17,8 +18,8 @@ pub(super) async fn connect(
     sandbox: &SandboxProvider,
     credentials: &Credentials,
 ) -> ProviderResult<Connection> {
-    let fault = sandbox.enter(Call::Other, None).await;
-    sandbox.fail_before(fault).await?;
+    // Nothing here is left to fail after taking effect.
+    sandbox.admit(None).await?;
     let Some(access_token) = credentials
         .get_str("access_token")
         .filter(|t| !t.is_empty())
@@ -96,8 +97,8 @@ pub(super) async fn revoke(
     sandbox: &SandboxProvider,
     credentials: &Credentials,
 ) -> ProviderResult<()> {
-    let fault = sandbox.enter(Call::Other, None).await;
-    sandbox.fail_before(fault).await?;
+    // Nothing here is left to fail after taking effect.
+    sandbox.admit(None).await?;
     let mut state = sandbox.state();
     if let Some(token) = credentials.get_str("access_token") {
         state.access_tokens.remove(token);
@@ -112,11 +113,7 @@ pub(super) async fn revoke(
 /// /calendars/{calendarId}`, Graph `GET /me/calendars/{id}`, CalDAV `PROPFIND`
 /// Depth 0 on the calendar, Zoom `GET /users/me`).
 pub(super) async fn validate(sandbox: &SandboxProvider, session: &Session) -> ProviderResult<()> {
-    let fault = sandbox
-        .enter(Call::Other, session.calendar_id.as_deref())
-        .await;
-    sandbox.fail_before(fault).await?;
-    sandbox.authorize(session).map(|_| ())
+    sandbox.begin(session).await.map(|_| ())
 }
 
 /// Stands in for Google `POST /calendars/{calendarId}/events` with a
@@ -132,47 +129,40 @@ pub(super) async fn create_event(
     details: &EventDetails,
     context: &WriteContext,
 ) -> ProviderResult<ProviderEventRef> {
-    let fault = sandbox
-        .enter(Call::Other, session.calendar_id.as_deref())
-        .await;
-    sandbox.fail_before(fault).await?;
-    let calendar = sandbox.authorize(session)?;
-    let reference = {
-        let mut state = sandbox.state();
-        let key = (calendar.clone(), context.idempotency_key.clone());
-        let existing = state.keys.get(&key).cloned().and_then(|id| {
-            let stored = state.calendars.get(&calendar)?.get(&id)?;
-            Some((id, stored.etag.clone()))
-        });
-        let (id, etag) = match existing {
-            Some(found) => {
-                state.counts.repeated_creates += 1;
-                found
-            }
-            None => {
-                let id = ids::event_id(sandbox.provider, &calendar, &context.idempotency_key);
-                state.version += 1;
-                let etag = format!("\"{}\"", state.version);
-                let stored = StoredEvent {
-                    event: calendar_event(&id, details, context),
-                    details: Some(details.clone()),
-                    etag: etag.clone(),
-                    key: Some(context.idempotency_key.clone()),
-                };
-                state
-                    .calendars
-                    .entry(calendar.clone())
-                    .or_default()
-                    .insert(id.clone(), stored);
-                state.keys.insert(key, id.clone());
-                state.counts.creates += 1;
-                (id, etag)
-            }
-        };
-        reference(sandbox.provider, id, etag, &calendar)
-    };
-    sandbox.fail_after(fault).await?;
-    Ok(reference)
+    sandbox
+        .write(session, |state, calendar| {
+            let key = (calendar.to_owned(), context.idempotency_key.clone());
+            let existing = state.keys.get(&key).cloned().and_then(|id| {
+                let stored = state.calendars.get(calendar)?.get(&id)?;
+                Some((id, stored.etag.clone()))
+            });
+            let (id, etag) = match existing {
+                Some(found) => {
+                    state.counts.repeated_creates += 1;
+                    found
+                }
+                None => {
+                    let id = ids::event_id(sandbox.provider, calendar, &context.idempotency_key);
+                    let etag = state.next_etag();
+                    let stored = StoredEvent {
+                        event: calendar_event(&id, details, context),
+                        details: Some(details.clone()),
+                        etag: etag.clone(),
+                        key: Some(context.idempotency_key.clone()),
+                    };
+                    state
+                        .calendars
+                        .entry(calendar.to_owned())
+                        .or_default()
+                        .insert(id.clone(), stored);
+                    state.keys.insert(key, id.clone());
+                    state.counts.creates += 1;
+                    (id, etag)
+                }
+            };
+            Ok(reference(sandbox.provider, id, etag, calendar))
+        })
+        .await
 }
 
 fn reference(provider: Provider, id: String, etag: String, calendar: &str) -> ProviderEventRef {
@@ -196,30 +186,28 @@ pub(super) async fn update_event(
     details: &EventDetails,
     context: &WriteContext,
 ) -> ProviderResult<ProviderEventRef> {
-    let fault = sandbox
-        .enter(Call::Other, session.calendar_id.as_deref())
-        .await;
-    sandbox.fail_before(fault).await?;
-    let calendar = sandbox.authorize(session)?;
-    let reference = {
-        let mut state = sandbox.state();
-        state.version += 1;
-        let etag = format!("\"{}\"", state.version);
-        let Some(stored) = state
-            .calendars
-            .get_mut(&calendar)
-            .and_then(|events| events.get_mut(&target.event_id))
-        else {
-            return Err(not_found(&target.event_id));
-        };
-        stored.event = calendar_event(&target.event_id, details, context);
-        stored.details = Some(details.clone());
-        stored.etag = etag.clone();
-        state.counts.updates += 1;
-        reference(sandbox.provider, target.event_id.clone(), etag, &calendar)
-    };
-    sandbox.fail_after(fault).await?;
-    Ok(reference)
+    sandbox
+        .write(session, |state, calendar| {
+            let etag = state.next_etag();
+            let Some(stored) = state
+                .calendars
+                .get_mut(calendar)
+                .and_then(|events| events.get_mut(&target.event_id))
+            else {
+                return Err(not_found(&target.event_id));
+            };
+            stored.event = calendar_event(&target.event_id, details, context);
+            stored.details = Some(details.clone());
+            stored.etag = etag.clone();
+            state.counts.updates += 1;
+            Ok(reference(
+                sandbox.provider,
+                target.event_id.clone(),
+                etag,
+                calendar,
+            ))
+        })
+        .await
 }
 
 fn not_found(id: &str) -> ProviderError {
@@ -238,19 +226,15 @@ pub(super) async fn delete_event(
     session: &Session,
     target: &ProviderEventRef,
 ) -> ProviderResult<()> {
-    let fault = sandbox
-        .enter(Call::Other, session.calendar_id.as_deref())
-        .await;
-    sandbox.fail_before(fault).await?;
-    let calendar = sandbox.authorize(session)?;
-    {
-        let mut state = sandbox.state();
-        if let Some(events) = state.calendars.get_mut(&calendar) {
-            events.remove(&target.event_id);
-        }
-        state.counts.deletes += 1;
-    }
-    sandbox.fail_after(fault).await
+    sandbox
+        .write(session, |state, calendar| {
+            if let Some(events) = state.calendars.get_mut(calendar) {
+                events.remove(&target.event_id);
+            }
+            state.counts.deletes += 1;
+            Ok(())
+        })
+        .await
 }
 
 /// Stands in for Google `GET /calendars/{calendarId}/events?timeMin&timeMax`
@@ -263,11 +247,8 @@ pub(super) async fn list_events(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> ProviderResult<Vec<CalendarEvent>> {
-    let fault = sandbox
-        .enter(Call::Other, session.calendar_id.as_deref())
-        .await;
-    sandbox.fail_before(fault).await?;
-    let calendar = sandbox.authorize(session)?;
+    // A listing changes nothing, so no fault is left to show after it.
+    let (calendar, _) = sandbox.begin(session).await?;
     let mut state = sandbox.state();
     state.counts.lists += 1;
     Ok(state

@@ -7,7 +7,9 @@
 //! rotate refresh tokens), and failures or delays on demand. Each call's doc
 //! names the real endpoint it stands in for.
 
+mod entry;
 mod faults;
+mod hold;
 mod ids;
 mod seed;
 
@@ -17,8 +19,7 @@ pub use seed::{SeedEvents, read_seed};
 use crate::clock::{Clock, SystemClock};
 use crate::model::{Account, EventDetails, EventTime, Provider, ProviderEventRef};
 use crate::providers::{
-    CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
-    Providers, Session, WriteContext,
+    CalendarProvider, Connection, Credentials, ProviderResult, Providers, Session, WriteContext,
 };
 use crate::schedule::{CalendarEvent, EventStatus};
 use async_trait::async_trait;
@@ -77,8 +78,20 @@ struct State {
     keys: HashMap<(String, String), String>,
     faults: Vec<FaultPlan>,
     latency: Duration,
+    /// Whether calls wait before taking effect (see [`SandboxProvider::hold`]).
+    held: bool,
+    /// Calls waiting now: held before taking effect, or hung after it.
+    waiting: usize,
     counts: CallCounts,
     version: u64,
+}
+
+impl State {
+    /// A version tag never given before (every change bumps it).
+    fn next_etag(&mut self) -> String {
+        self.version += 1;
+        format!("\"{}\"", self.version)
+    }
 }
 
 /// One simulated provider.
@@ -86,6 +99,8 @@ pub struct SandboxProvider {
     provider: Provider,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    /// Told whenever `held` or `waiting` changes.
+    changed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for SandboxProvider {
@@ -94,13 +109,6 @@ impl std::fmt::Debug for SandboxProvider {
             .field("provider", &self.provider)
             .finish_non_exhaustive()
     }
-}
-
-/// What a call is, for fault matching.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Refresh,
-    Other,
 }
 
 impl SandboxProvider {
@@ -115,6 +123,7 @@ impl SandboxProvider {
             provider,
             clock,
             state: Mutex::new(State::default()),
+            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -169,8 +178,7 @@ impl SandboxProvider {
         let mut state = self.state();
         let count = events.len();
         for event in events {
-            state.version += 1;
-            let etag = format!("\"{}\"", state.version);
+            let etag = state.next_etag();
             state
                 .calendars
                 .entry(calendar.to_owned())
@@ -196,8 +204,7 @@ impl SandboxProvider {
         edit: impl FnOnce(&mut CalendarEvent),
     ) -> bool {
         let mut state = self.state();
-        state.version += 1;
-        let etag = format!("\"{}\"", state.version);
+        let etag = state.next_etag();
         match state
             .calendars
             .get_mut(calendar)
@@ -219,67 +226,6 @@ impl SandboxProvider {
             .access_tokens
             .retain(|_, token| token.calendar != calendar);
         state.refresh_tokens.retain(|_, owner| owner != calendar);
-    }
-
-    /// Waits the configured latency, then answers the fault due for this call, if any.
-    async fn enter(&self, call: Call, calendar: Option<&str>) -> Option<FaultKind> {
-        let (latency, fault) = {
-            let mut state = self.state();
-            let fault = take_fault(&mut state, call, calendar);
-            (state.latency, fault)
-        };
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        fault
-    }
-
-    /// Answers a fault that does not apply first.
-    async fn fail_before(&self, fault: Option<FaultKind>) -> ProviderResult<()> {
-        match fault {
-            Some(kind) if !kind.applies_first() => Err(self.fault_error(kind)),
-            _ => Ok(()),
-        }
-    }
-
-    /// Answers a fault that applies first (after the call took effect).
-    async fn fail_after(&self, fault: Option<FaultKind>) -> ProviderResult<()> {
-        match fault {
-            Some(FaultKind::HangAfterApply) => std::future::pending().await,
-            Some(kind) if kind.applies_first() => Err(self.fault_error(kind)),
-            _ => Ok(()),
-        }
-    }
-
-    fn fault_error(&self, kind: FaultKind) -> ProviderError {
-        let retry_after = self
-            .state()
-            .faults
-            .first()
-            .and_then(|plan| plan.retry_after_ms)
-            .unwrap_or(10);
-        kind.error(Duration::from_millis(retry_after))
-    }
-
-    /// Checks the session's access token; answers its calendar.
-    fn authorize(&self, session: &Session) -> ProviderResult<String> {
-        let now = self.clock.now();
-        let token = session
-            .credentials
-            .get_str("access_token")
-            .unwrap_or_default();
-        let state = self.state();
-        match state.access_tokens.get(token) {
-            Some(known) if known.expires_at > now => Ok(known.calendar.clone()),
-            Some(_) => Err(ProviderError::new(
-                ProviderErrorKind::Unauthorized,
-                "401 Unauthorized: the access token expired",
-            )),
-            None => Err(ProviderError::new(
-                ProviderErrorKind::Unauthorized,
-                "401 Unauthorized: invalid access token",
-            )),
-        }
     }
 
     fn issue_access_token(
@@ -333,25 +279,6 @@ fn sanitize(text: &str) -> String {
             }
         })
         .collect()
-}
-
-fn take_fault(state: &mut State, call: Call, calendar: Option<&str>) -> Option<FaultKind> {
-    let index = state.faults.iter().position(|plan| {
-        plan.remaining > 0
-            && (plan.kind == FaultKind::InvalidGrant) == (call == Call::Refresh)
-            && plan
-                .calendar
-                .as_deref()
-                .is_none_or(|only| Some(only) == calendar)
-    })?;
-    let plan = &mut state.faults[index];
-    plan.remaining -= 1;
-    let kind = plan.kind;
-    if plan.remaining == 0 {
-        state.faults.remove(index);
-    }
-    state.counts.faults += 1;
-    Some(kind)
 }
 
 fn overlaps(event: &CalendarEvent, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
