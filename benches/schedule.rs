@@ -1,4 +1,4 @@
-//! The scheduling engine at the size issue 4 names: 4 accounts x 10,000
+//! The scheduling engine at a busy deployment's size: 4 accounts x 10,000
 //! events over a year (5% weekly series, some with exceptions and moved
 //! instances). Measures building the busy index, one conflict check, and one
 //! suggestion run over two weeks at 15-minute granularity with 10 attendees x

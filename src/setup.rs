@@ -2,12 +2,14 @@
 //! prefix, where the data and the master key live, which providers.
 //!
 //! `calsync serve`, `calsync demo`, `calsync account` and `calsync import`
-//! all start here, so a setting means the same thing whichever command reads it.
+//! all start here, so a setting means the same thing whichever command reads
+//! it; an application that embeds calsync can start here too, without the
+//! command line (settings are plain values, parsed with [`str::parse`]).
 
 use crate::concept::{CalendarSync, Config};
 use crate::providers::Providers;
 use crate::providers::sandbox::Sandbox;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, redact_uri};
 use crate::vault::{Vault, VaultError};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -51,35 +53,6 @@ impl FromStr for StoreLocation {
     }
 }
 
-/// The command-line parser of a [`StoreLocation`]: unlike clap's default,
-/// its errors never repeat the value, which may be a URI with a password.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StoreLocationParser;
-
-impl clap::builder::TypedValueParser for StoreLocationParser {
-    type Value = StoreLocation;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<StoreLocation, clap::Error> {
-        let name = arg.map_or_else(|| "--store".to_owned(), ToString::to_string);
-        let refuse = |reason: &str| {
-            clap::Error::raw(
-                clap::error::ErrorKind::ValueValidation,
-                format!("{name}: {reason}\n"),
-            )
-            .with_cmd(cmd)
-        };
-        let text = value
-            .to_str()
-            .ok_or_else(|| refuse("must be valid UTF-8"))?;
-        text.parse().map_err(|reason: String| refuse(&reason))
-    }
-}
-
 impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -97,20 +70,6 @@ impl fmt::Debug for StoreLocation {
                 f.debug_tuple("MongoDb").field(&redact_uri(uri)).finish()
             }
         }
-    }
-}
-
-/// The URI with the user information before `@` (user name and password)
-/// replaced by `***`; the hosts, database and options stay readable.
-fn redact_uri(uri: &str) -> String {
-    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
-        return uri.to_owned();
-    };
-    let rest = &uri[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}***{}", &uri[..scheme_end], &rest[at..]),
-        None => uri.to_owned(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! calsync's integration tests, one binary. Modules:
 //! - `caldav`: the CalDAV adapter against real Radicale and Xandikos servers
 //!   (feature `caldav`; start them with `scripts/caldav-servers.sh start`).
-//! - `cli`: the `calsync` command line, run as a user would.
+//! - `cli`: the `calsync` command line, run as a user would (feature `cli`).
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
@@ -16,6 +16,7 @@
 
 #[cfg(feature = "caldav")]
 mod caldav;
+#[cfg(feature = "cli")]
 mod cli;
 mod concept;
 #[cfg(feature = "server")]

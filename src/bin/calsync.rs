@@ -1,7 +1,6 @@
-//! `calsync`: the command line. Thin: each command lives in `calsync::cli`
-//! (and `calsync serve` in `calsync::http::config`).
+//! `calsync`: the command line. Thin: each command lives in `calsync::cli`.
 
-use calsync::cli::{account, demo, engine, import};
+use calsync::cli::{account, demo, import, scheduling};
 use clap::{Parser, Subcommand};
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -19,9 +18,9 @@ enum Command {
     /// Play the operational principle on the embedded store and the sandbox providers.
     Demo(demo::DemoArgs),
     /// Conflicts of a draft with the events of .ics calendar files.
-    Conflicts(engine::ConflictsArgs),
+    Conflicts(scheduling::ConflictsArgs),
     /// Ranked alternative times for a draft, given .ics calendar files.
-    Suggest(engine::SuggestArgs),
+    Suggest(scheduling::SuggestArgs),
     /// Commit every event of an .ics file (or a folder of them) to accounts.
     Import(import::ImportArgs),
     /// Connect or list a user's provider accounts.
@@ -29,15 +28,15 @@ enum Command {
     Account(account::AccountCommand),
     /// Serve the CalendarSync actions over HTTP.
     #[cfg(feature = "server")]
-    Serve(calsync::http::config::ServeArgs),
+    Serve(calsync::cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
     match &cli.command {
-        Command::Conflicts(args) => finish(engine::run_conflicts(args, &mut out, &mut err)),
-        Command::Suggest(args) => finish(engine::run_suggest(args, &mut out, &mut err)),
+        Command::Conflicts(args) => finish(scheduling::run_conflicts(args, &mut out, &mut err)),
+        Command::Suggest(args) => finish(scheduling::run_suggest(args, &mut out, &mut err)),
         Command::Demo(args) => block_on(demo::run(args), &mut out),
         Command::Account(command) => block_on(account::run(command), &mut out),
         Command::Import(args) => match runtime() {
@@ -54,9 +53,9 @@ fn main() -> ExitCode {
         },
         #[cfg(feature = "server")]
         Command::Serve(args) => {
-            calsync::http::config::init_logging(args.log_format);
+            calsync::cli::serve::init_logging(args.log_format);
             match runtime() {
-                Ok(runtime) => finish(runtime.block_on(calsync::http::config::run(args.clone()))),
+                Ok(runtime) => finish(runtime.block_on(calsync::cli::serve::run(args.clone()))),
                 Err(error) => finish::<std::io::Error>(Err(error)),
             }
         }

@@ -2,11 +2,12 @@
 //! and the store the options name (by default an embedded file in a
 //! temporary directory), built through [`Setup`] as `calsync serve` is.
 
+use super::StoreLocationParser;
 use crate::model::{DraftConstraints, DraftEvent, DraftId, EventDetails, Provider, UserId};
 use crate::providers::Credentials;
 use crate::providers::sandbox::{Sandbox, read_seed};
 use crate::schedule::CalendarEvent;
-use crate::setup::{ProviderSet, Setup, StoreLocation, StoreLocationParser};
+use crate::setup::{ProviderSet, Setup, StoreLocation};
 use crate::store::DEFAULT_PREFIX;
 use crate::{CalendarSync, Config};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};

@@ -27,7 +27,7 @@ impl CalendarSync {
     /// which succeeded.
     ///
     /// # Errors
-    /// - [`Error::EventNotFound`]: not synced, or another user's.
+    /// - [`crate::Error::EventNotFound`]: not synced, or another user's.
     pub async fn cancel(&self, user: &UserId, event_id: &EventId) -> Result<SyncOutcome> {
         let synced = self.engine.owned_event(user, event_id).await?;
         let (operations, skipped) = self

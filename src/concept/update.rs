@@ -32,8 +32,8 @@ impl CalendarSync {
     /// given up, and the account stays connected. `syncedAt` is updated.
     ///
     /// # Errors
-    /// - [`Error::EventNotFound`]: not synced, or another user's;
-    /// - [`Error::Invalid`]: an unknown field, a wrong type, or an invalid result.
+    /// - [`crate::Error::EventNotFound`]: not synced, or another user's;
+    /// - [`crate::Error::Invalid`]: an unknown field, a wrong type, or an invalid result.
     pub async fn update(
         &self,
         user: &UserId,

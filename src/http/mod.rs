@@ -9,9 +9,12 @@
 //! | `GET /metrics` | Prometheus metrics ([`metrics`]) | yes |
 //! | `GET /openapi.json` | the OpenAPI document ([`openapi`]) | yes |
 //! | `GET /healthz`, `GET /readyz` | alive; store reachable | no |
+//!
+//! This module is the service alone: [`app`] builds its router and [`serve`]
+//! runs it on a listener. The flags, logging and start-up of `calsync serve`
+//! belong to the command line (`calsync::cli::serve`, feature `cli`).
 
 pub mod auth;
-pub mod config;
 pub mod error;
 pub mod json;
 pub mod metrics;

@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is a trait with an embedded backend ([`SqliteStore`], one file)
 //! and room for others; every backend passes the one conformance suite in
-//! [`conformance`]. Collections are named `{prefix}accounts`,
+//! `conformance` (feature `test-support`). Collections are named `{prefix}accounts`,
 //! `{prefix}syncedEvents`, `{prefix}conflicts` and `{prefix}operations`.
 
 use crate::model::{
@@ -13,6 +13,7 @@ use crate::operations::{Operation, OperationKind, OperationStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+#[cfg(feature = "test-support")]
 pub mod conformance;
 #[cfg(feature = "mongodb")]
 mod mongodb;
@@ -51,6 +52,21 @@ pub fn validate_prefix(prefix: &str) -> StoreResult<()> {
         )));
     }
     Ok(())
+}
+
+/// A store's connection URI fit to print or log: the user information
+/// before `@` (user name and password) replaced by `***`, the scheme, hosts,
+/// database and options left readable (`mongodb://***@db1:27017/app`).
+pub(crate) fn redact_uri(uri: &str) -> String {
+    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
+        return uri.to_owned();
+    };
+    let rest = &uri[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &uri[..scheme_end], &rest[at..]),
+        None => uri.to_owned(),
+    }
 }
 
 /// What can go wrong in a store.

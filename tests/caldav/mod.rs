@@ -5,6 +5,7 @@
 //! same adapter code must handle both.
 
 mod actions;
+#[cfg(feature = "cli")]
 mod import;
 mod principle;
 mod recovery;

@@ -1,7 +1,8 @@
-//! The scheduling engine against the spec and issue 4: busy time from real
+//! The scheduling engine against the spec: busy time from real
 //! events, conflict classification, ranked suggestions, iCalendar input.
 
 mod all_day;
+#[cfg(feature = "cli")]
 mod cli;
 mod conflicts;
 mod dst;

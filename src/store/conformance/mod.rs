@@ -1,4 +1,5 @@
-//! The conformance suite every [`Store`] backend passes.
+//! The conformance suite every [`Store`] backend passes (cargo feature
+//! `test-support`, which calsync's own tests turn on).
 //!
 //! Each case is a public async function taking a [`StoreMaker`], which opens
 //! stores of the backend under test; a case panics (as a test does) when the

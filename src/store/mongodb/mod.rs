@@ -14,7 +14,7 @@ mod complete;
 mod documents;
 mod records;
 
-use crate::store::{StoreError, StoreResult, validate_prefix};
+use crate::store::{StoreError, StoreResult, redact_uri, validate_prefix};
 use bson::{Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{
@@ -177,19 +177,6 @@ fn validate_database_name(name: &str) -> StoreResult<()> {
         )));
     }
     Ok(())
-}
-
-/// The URI with any user name and password replaced by `***`.
-pub(crate) fn redact_uri(uri: &str) -> String {
-    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
-        return uri.to_owned();
-    };
-    let rest = &uri[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}***{}", &uri[..scheme_end], &rest[at..]),
-        None => uri.to_owned(),
-    }
 }
 
 /// A driver message with the URI's credentials, should it quote them, hidden.

@@ -1,12 +1,14 @@
-//! `calsync serve`: its settings (flags and environment) and start-up.
+//! `calsync serve`: its settings (flags and environment), logging, and the
+//! start-up and shutdown of the HTTP service ([`crate::http`]).
 //!
 //! A bad value stops start-up with a message naming the setting; so does a
 //! service with no API key unless it is bound to loopback with
 //! `--insecure-no-auth`.
 
-use super::{AppState, Auth, RateLimit};
+use super::StoreLocationParser;
 use crate::concept::Config;
-use crate::setup::{DEFAULT_STORE, ProviderSet, Setup, StoreLocation, StoreLocationParser};
+use crate::http::{self, AppState, Auth, RateLimit};
+use crate::setup::{DEFAULT_STORE, ProviderSet, Setup, StoreLocation};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -159,7 +161,7 @@ impl ServeArgs {
             (None, false) => Err(format!(
                 "no API key configured: set {} (comma-separated) or --api-keys-file, \
                  or serve on loopback with --insecure-no-auth",
-                super::auth::API_KEYS_ENV
+                http::auth::API_KEYS_ENV
             )),
         }
     }
@@ -240,12 +242,12 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let upkeep = tokio::spawn(async {
         loop {
             tokio::time::sleep(Duration::from_secs(5)).await;
-            if let Some(handle) = super::metrics::handle() {
+            if let Some(handle) = http::metrics::handle() {
                 handle.run_upkeep();
             }
         }
     });
-    let served = super::serve(listener, super::app(state), shutdown_signal()).await;
+    let served = http::serve(listener, http::app(state), shutdown_signal()).await;
     upkeep.abort();
     tracing::info!("stopped taking requests; pending provider operations stay recorded");
     opened.sync.shutdown();
@@ -362,7 +364,7 @@ mod tests {
         let args = parse(&["--api-keys-file", "/nonexistent/keys"]).unwrap();
         assert!(args.auth().unwrap_err().contains("/nonexistent/keys"));
         let open = parse(&["--insecure-no-auth"]).unwrap();
-        if std::env::var(super::super::auth::API_KEYS_ENV).is_err() {
+        if std::env::var(http::auth::API_KEYS_ENV).is_err() {
             assert!(matches!(open.auth(), Ok(Auth::Open)));
             let public = parse(&["--insecure-no-auth", "--bind", "0.0.0.0:8080"]).unwrap();
             assert!(public.auth().unwrap_err().contains("loopback"));
