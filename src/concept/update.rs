@@ -45,11 +45,14 @@ impl CalendarSync {
         let (operations, skipped) = self
             .plan(&synced, OperationKind::Update, &details, &changed)
             .await?;
-        self.engine.store().insert_operations(&operations).await?;
+        // The details first, then the operations: each operation writes the
+        // details stored when it runs, so the last one to run on an account
+        // always finds the last details stored.
         self.engine
             .store()
             .set_event_details(event_id, &details, self.engine.now())
             .await?;
+        self.engine.store().insert_operations(&operations).await?;
         let mut fallback = synced;
         fallback.event = details;
         self.run_and_answer(operations, skipped, fallback).await
