@@ -13,8 +13,12 @@ impl CalendarSync {
     /// - `eventId` is synced and belongs to `user`.
     ///
     /// # Effects
-    /// Deletes the event from each connected account's provider using the
-    /// stored ids (an event already gone counts as deleted). On an account
+    /// Deletes the event from each account's provider using the stored ids
+    /// (an event already gone counts as deleted); disconnected accounts are
+    /// skipped and said so, and on an account in error the deletion is
+    /// answered pending and runs once the account is connected again.
+    /// Transient failures are retried with backoff, round after round, never
+    /// given up. On an account
     /// whose create is still pending the deletion is answered pending and
     /// waits for the create, then deletes what it made (nothing, when it
     /// failed); the synced event does not come back meanwhile. The synced

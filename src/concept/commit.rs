@@ -23,8 +23,10 @@ impl CalendarSync {
     /// provider is called, then creates the event in each provider's calendar
     /// concurrently. The synced event maps its internal id to each provider's
     /// event id, and `syncedAt` is set. The answer says, per account,
-    /// succeeded (with the provider's id), failed (with the reason) or pending
-    /// (still being retried in the background).
+    /// succeeded (with the provider's id), failed (the provider refused the
+    /// event, with its reason) or pending (still being retried in the
+    /// background: a transient failure never fails a create, nor puts the
+    /// account in error).
     ///
     /// # Errors
     /// - [`Error::Invalid`]: the event is not valid, or `accounts` is empty;

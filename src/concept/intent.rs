@@ -2,17 +2,18 @@
 //! of a synced event, and the answer they give.
 
 use super::CalendarSync;
-use crate::engine::{Intent, is_connected, results, run_until};
+use crate::engine::{Intent, results, run_until};
 use crate::error::Result;
 use crate::model::{
     AccountId, EventDetails, EventId, Provider, ProviderEventRef, SyncOutcome, SyncResult,
-    SyncResultStatus, SyncedEvent,
+    SyncResultStatus, SyncStatus, SyncedEvent,
 };
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use std::collections::BTreeMap;
 
 impl CalendarSync {
-    /// One operation per connected account of the event; the rest skipped.
+    /// One operation per account of the event that is connected or in
+    /// error; disconnected and removed accounts are skipped.
     ///
     /// The accounts are those holding the event and those with an operation
     /// of it still pending (a create the commit answered as pending): each
@@ -52,7 +53,9 @@ impl CalendarSync {
         for (account, (provider, reference)) in accounts {
             let record = self.engine.store().get_account(&account).await?;
             match record {
-                Some(record) if is_connected(&record) => {
+                // An account in error gets its operation too: it waits,
+                // pending, until the account comes back.
+                Some(record) if record.account.sync_status != SyncStatus::Disconnected => {
                     let mut op = self.engine.new_operation(Intent {
                         user: &synced.user,
                         event: &synced.internal_id,

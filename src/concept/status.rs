@@ -16,13 +16,18 @@ impl CalendarSync {
     /// # Effects
     /// Refreshes the OAuth tokens when they expire within five minutes,
     /// validates the connection with the provider, and sets `lastSync` and
-    /// `syncStatus`: "connected" when the provider answers, "error: needs
-    /// re-authorization" when the refresh token is refused, "error" with the
-    /// provider's reason otherwise.
+    /// `syncStatus`: "connected" when the provider answers (operations that
+    /// waited for the account then run at the next resume), "error: needs
+    /// re-authorization" when the credentials are refused, "error" with the
+    /// provider's reason when it refuses for another reason a person must
+    /// fix. When the provider cannot be reached (a transient failure) the
+    /// account is left as it was.
     ///
     /// # Errors
     /// - [`Error::AccountNotFound`]: no such account, or another user's;
-    /// - [`Error::AccountNotConnected`]: the account is disconnected.
+    /// - [`Error::AccountNotConnected`]: the account is disconnected;
+    /// - [`Error::ProviderUnreachable`]: the provider could not be reached
+    ///   (timeout, 5xx, throttled); nothing changed.
     pub async fn refresh_sync(&self, user: &UserId, account: &AccountId) -> Result<Account> {
         let record = self.engine.owned_account(user, account).await?;
         if record.account.sync_status == SyncStatus::Disconnected
@@ -53,6 +58,12 @@ impl CalendarSync {
                         Ok(())
                     })
                     .await?
+            }
+            Err(error) if error.kind.is_transient() => {
+                return Err(Error::ProviderUnreachable {
+                    provider: record.account.provider.as_str().to_owned(),
+                    reason: error.message,
+                });
             }
             Err(error) => {
                 let reason = if error.kind.needs_reauthorization() {

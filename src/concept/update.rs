@@ -17,16 +17,19 @@ impl CalendarSync {
     ///   recurrence, transparency, virtualMeeting) whose result is a valid event.
     ///
     /// # Effects
-    /// Records the new details and one update operation per connected account
-    /// holding the event or still creating it, then writes the change to each
+    /// Records the new details and one update operation per account (connected
+    /// or in error) holding the event or still creating it, then writes the
+    /// change to each
     /// provider using the stored provider ids (and etags). On an account with
     /// an earlier operation still pending (a create the commit answered as
     /// pending, an earlier update) the update is answered pending and runs
     /// once that has finished, on the provider event it left; when the create
     /// failed there is nothing to update, and the operation fails saying so.
-    /// Accounts that are disconnected or in error are skipped and said so.
-    /// Partial failures are retried with backoff; an account whose retries
-    /// are spent is marked `error`. `syncedAt` is updated.
+    /// Disconnected accounts are skipped and said so; on an account in error
+    /// the update is answered pending with the account's reason and runs
+    /// once the account is connected again. Transient failures are retried
+    /// with backoff, round after round: the update stays pending, never
+    /// given up, and the account stays connected. `syncedAt` is updated.
     ///
     /// # Errors
     /// - [`crate::Error::EventNotFound`]: not synced, or another user's;
@@ -42,11 +45,14 @@ impl CalendarSync {
         let (operations, skipped) = self
             .plan(&synced, OperationKind::Update, &details, &changed)
             .await?;
-        self.engine.store().insert_operations(&operations).await?;
+        // The details first, then the operations: each operation writes the
+        // details stored when it runs, so the last one to run on an account
+        // always finds the last details stored.
         self.engine
             .store()
             .set_event_details(event_id, &details, self.engine.now())
             .await?;
+        self.engine.store().insert_operations(&operations).await?;
         let mut fallback = synced;
         fallback.event = details;
         self.run_and_answer(operations, skipped, fallback).await

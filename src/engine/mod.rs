@@ -273,6 +273,16 @@ pub(crate) struct Intent<'a> {
     pub(crate) target: Option<crate::model::ProviderEventRef>,
 }
 
+/// The longest the engine waits before trying an operation again, whatever
+/// a provider's Retry-After asks.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// `wait` after `now`, a wait longer than [`LONGEST_WAIT`] counting as that.
+pub(crate) fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    let span = chrono::Duration::from_std(wait.min(LONGEST_WAIT)).unwrap_or_default();
+    now + span
+}
+
 /// Whether an account takes part in sync (connected; `error` accounts are
 /// skipped until refreshSync brings them back).
 pub(crate) fn is_connected(record: &AccountRecord) -> bool {

@@ -18,7 +18,7 @@
 
 use super::{Engine, lock};
 use crate::error::Result;
-use crate::model::{OperationId, ProviderEventRef, SyncedEvent};
+use crate::model::{EVENT_FIELDS, OperationId, ProviderEventRef, SyncedEvent};
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -77,7 +77,8 @@ pub(crate) enum Turn {
 
 /// Waits until every operation recorded before `op` for the same synced
 /// event and account has finished, then sets `op.target` to the provider
-/// event they left.
+/// event they left and, for an update, `op.details` to the synced event's
+/// details as they are now.
 pub(crate) async fn take_turn(engine: &Arc<Engine>, op: &mut Operation) -> Result<Turn> {
     // An earlier operation found neither running here nor finished, once:
     // it may have finished between the two looks, so the store is read again.
@@ -91,6 +92,20 @@ pub(crate) async fn take_turn(engine: &Arc<Engine>, op: &mut Operation) -> Resul
         else {
             let synced = engine.store.get_synced_event(&op.event).await?;
             op.target = current_target(synced.as_ref(), &earlier, op);
+            if op.kind == OperationKind::Update
+                && let Some(synced) = &synced
+            {
+                // The desired state: calsync's fields as they are now, all of
+                // them, never a diff against a record that may be ahead of
+                // (or behind) what this account holds. So the last update to
+                // run on an account writes the latest details, and an update
+                // sent again repairs an account that missed one.
+                op.details = synced.event.clone();
+                op.changed_fields = EVENT_FIELDS
+                    .iter()
+                    .map(|field| (*field).to_owned())
+                    .collect();
+            }
             return Ok(match op.target {
                 Some(_) => Turn::Ready,
                 None => Turn::Nothing(why_nothing(&earlier)),

@@ -92,6 +92,24 @@ pub(crate) async fn give_up(
     Ok(())
 }
 
+/// Leaves an operation pending with `reason`, held by no one and due again
+/// after `wait`, for a later resume: its account failed transiently round
+/// after round, or is in error.
+pub(crate) async fn park(
+    engine: &Arc<Engine>,
+    op: &mut Operation,
+    reason: String,
+    wait: std::time::Duration,
+) -> Result<()> {
+    let now = engine.clock.now();
+    tracing::info!(operation = %op.id, account = %op.account, %reason, wait_seconds = wait.as_secs(), "operation stays pending");
+    op.last_error = Some(reason);
+    op.next_attempt_at = super::later(now, wait);
+    release(op, now);
+    engine.store.update_operation(op).await?;
+    Ok(())
+}
+
 /// Leaves an update or delete pending, due at `at` and held by no one, for a
 /// later resume: an earlier operation on its account is held elsewhere.
 pub(crate) async fn step_back(

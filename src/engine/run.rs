@@ -3,10 +3,12 @@
 
 use super::calls::PROVIDER_RETRIES;
 use super::order::{Running, Turn, take_turn};
-use super::outcome::{give_up, record_failure, step_back, succeed};
-use super::{Engine, ProviderCall, is_connected, lock};
+use super::outcome::{give_up, park, record_failure, step_back, succeed};
+use super::{Engine, ProviderCall, lock};
 use crate::error::Result;
-use crate::model::{AccountId, AccountRecord, ProviderEventRef, SyncResult, SyncResultStatus};
+use crate::model::{
+    AccountId, AccountRecord, ProviderEventRef, SyncResult, SyncResultStatus, SyncStatus,
+};
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use crate::providers::{ProviderError, ProviderErrorKind, ProviderResult, WriteContext};
 use std::collections::BTreeMap;
@@ -164,10 +166,11 @@ async fn drive(
             return record_failure(engine, op, Some("the account no longer exists".to_owned()))
                 .await;
         };
-        if !is_connected(&record) {
+        let status = record.account.sync_status;
+        if status != SyncStatus::Connected {
             let reason = format!(
                 "account is {}{}",
-                record.account.sync_status.as_str(),
+                status.as_str(),
                 record
                     .account
                     .error
@@ -175,7 +178,12 @@ async fn drive(
                     .map(|e| format!(": {}", e.reason))
                     .unwrap_or_default()
             );
-            return give_up(engine, op, reason).await;
+            if status == SyncStatus::Disconnected {
+                return give_up(engine, op, reason).await;
+            }
+            // In error: the work waits for the account to come back.
+            let wait = engine.config.retry.park;
+            return park(engine, op, reason, wait).await;
         }
         let outcome = attempt(engine, &record, op).await?;
         match outcome {
@@ -268,23 +276,21 @@ async fn failed_attempt(
         give_up(engine, op, reason).await?;
         return Ok(None);
     }
-    if op.attempts >= engine.config.retry.max_attempts {
-        engine
-            .mark_error(
-                &op.account,
-                format!(
-                    "retries spent after {} attempts: {}",
-                    op.attempts, error.message
-                ),
-            )
-            .await?;
-        give_up(engine, op, reason).await?;
+    if engine.config.retry.round_spent(op.attempts) {
+        // A transient failure never drops the work nor marks the account:
+        // the operation stays pending, for a later resume.
+        let wait = engine
+            .config
+            .retry
+            .parked(op.attempts)
+            .max(error.retry_after.unwrap_or_default());
+        park(engine, op, reason, wait).await?;
         return Ok(None);
     }
     metrics::counter!(PROVIDER_RETRIES, "provider" => op.provider.as_str()).increment(1);
     let wait = engine.config.retry.backoff(op.attempts, error.retry_after);
     let now = engine.clock.now();
-    let due = now + chrono::Duration::from_std(wait).unwrap_or_default();
+    let due = super::later(now, wait);
     op.last_error = Some(reason);
     op.next_attempt_at = due;
     op.lease_until = Some(engine.lease_from(due));

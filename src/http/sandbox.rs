@@ -57,7 +57,7 @@ pub struct FailuresRequest {
     #[schema(value_type = String)]
     pub provider: Provider,
     /// `timeout`, `timeout_after_apply`, `rate_limited`, `server_error`,
-    /// `unauthorized`, `invalid_grant` or `hang_after_apply`.
+    /// `unauthorized`, `invalid_grant`, `hang_after_apply` or `refused`.
     #[schema(value_type = String)]
     pub kind: FaultKind,
     /// How many calls to fail (at least 1).

@@ -12,6 +12,13 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// No backoff is longer than this.
     pub cap: Duration,
+    /// When `max_attempts` attempts in a row failed transiently, the
+    /// operation stays pending (it is never given up for a transient
+    /// failure) and is tried again this long later by a resume, then twice
+    /// as long after each further round, up to `park_cap`.
+    pub park: Duration,
+    /// The longest wait between two rounds of attempts.
+    pub park_cap: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -20,6 +27,8 @@ impl Default for RetryPolicy {
             max_attempts: 6,
             base: Duration::from_secs(1),
             cap: Duration::from_secs(32),
+            park: Duration::from_secs(60),
+            park_cap: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -31,6 +40,8 @@ impl RetryPolicy {
             max_attempts: 4,
             base: Duration::from_millis(5),
             cap: Duration::from_millis(40),
+            park: Duration::from_secs(60),
+            park_cap: Duration::from_secs(15 * 60),
         }
     }
 
@@ -49,6 +60,25 @@ impl RetryPolicy {
             Some(asked) => asked.max(jittered),
             None => jittered,
         }
+    }
+}
+
+impl RetryPolicy {
+    /// Whether failed attempt number `attempt` (1-based) ends a round of
+    /// `max_attempts` attempts in a row.
+    pub fn round_spent(&self, attempt: u32) -> bool {
+        attempt % self.max_attempts.max(1) == 0
+    }
+
+    /// How long an operation waits after its rounds of attempts ended with
+    /// attempt number `attempt`: `park`, doubled per earlier round, at most
+    /// `park_cap`.
+    pub fn parked(&self, attempt: u32) -> Duration {
+        let rounds = attempt / self.max_attempts.max(1);
+        let exponent = rounds.saturating_sub(1).min(30);
+        self.park
+            .saturating_mul(1u32 << exponent)
+            .min(self.park_cap)
     }
 }
 
@@ -75,5 +105,23 @@ mod tests {
         let policy = RetryPolicy::quick();
         let asked = Duration::from_secs(3);
         assert_eq!(policy.backoff(1, Some(asked)), asked);
+    }
+
+    #[test]
+    fn parked_operations_wait_longer_each_round_up_to_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            park: Duration::from_secs(60),
+            park_cap: Duration::from_secs(300),
+            ..RetryPolicy::default()
+        };
+        assert!(!policy.round_spent(2));
+        assert!(policy.round_spent(3));
+        assert!(policy.round_spent(6));
+        assert_eq!(policy.parked(3), Duration::from_secs(60));
+        assert_eq!(policy.parked(6), Duration::from_secs(120));
+        assert_eq!(policy.parked(9), Duration::from_secs(240));
+        assert_eq!(policy.parked(12), Duration::from_secs(300));
+        assert_eq!(policy.parked(3000), Duration::from_secs(300));
     }
 }

@@ -22,6 +22,7 @@ fn retrying_through_the_outage() -> Config {
             max_attempts: 1000,
             base: Duration::from_millis(100),
             cap: Duration::from_millis(100),
+            ..RetryPolicy::quick()
         },
         answer_within: Duration::from_millis(500),
         lease: Duration::from_secs(1),

@@ -21,6 +21,7 @@ on_every_store!(
     refresh_sync_marks_a_refused_refresh_token_as_needing_reauthorization,
     refresh_sync_requires_a_connected_account_of_the_user,
     refresh_sync_brings_an_account_in_error_back,
+    refresh_sync_on_a_transient_failure_answers_unreachable_and_changes_nothing,
 );
 
 fn credentials(value: serde_json::Value) -> Credentials {
@@ -321,11 +322,35 @@ async fn refresh_sync_requires_a_connected_account_of_the_user(h: Harness) {
 async fn refresh_sync_brings_an_account_in_error_back(h: Harness) {
     let ada = user("ada");
     let zoom = h.connect(&ada, Provider::Zoom).await;
-    h.provider(Provider::Zoom)
-        .fail_next(1, FaultKind::ServerError);
+    h.provider(Provider::Zoom).fail_next(1, FaultKind::Refused);
     let down = h.sync.refresh_sync(&ada, &zoom.id).await.expect("refresh");
     assert_eq!(down.sync_status, SyncStatus::Error);
     let up = h.sync.refresh_sync(&ada, &zoom.id).await.expect("refresh");
     assert_eq!(up.sync_status, SyncStatus::Connected);
     assert!(up.error.is_none());
+}
+
+async fn refresh_sync_on_a_transient_failure_answers_unreachable_and_changes_nothing(h: Harness) {
+    let ada = user("ada");
+    let zoom = h.connect(&ada, Provider::Zoom).await;
+    h.provider(Provider::Zoom)
+        .fail_next(1, FaultKind::ServerError);
+    h.clock.advance(chrono::Duration::minutes(1));
+    let error = h
+        .sync
+        .refresh_sync(&ada, &zoom.id)
+        .await
+        .expect_err("unreachable");
+    assert!(
+        matches!(&error, Error::ProviderUnreachable { reason, .. } if reason.contains("503")),
+        "{error}"
+    );
+    let after = h
+        .store
+        .get_account(&zoom.id)
+        .await
+        .expect("get")
+        .expect("record")
+        .account;
+    assert_eq!(after, zoom, "syncStatus, error and lastSync as they were");
 }

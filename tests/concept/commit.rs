@@ -3,6 +3,7 @@
 use super::support::*;
 use calsync::Error;
 use calsync::model::{Provider, SyncResultStatus, SyncStatus};
+use calsync::operations::OperationStatus;
 use calsync::providers::sandbox::{FaultKind, FaultPlan};
 use chrono::Duration;
 
@@ -14,7 +15,7 @@ on_every_store!(
     commit_requires_all_accounts_connected,
     transient_failures_are_retried_and_leave_no_duplicate,
     an_expired_token_is_refreshed_once_and_the_call_retried,
-    partial_failure_is_reported_per_account_and_marks_the_account,
+    partial_failure_is_reported_per_account_and_stays_pending,
     refused_credentials_fail_the_account_without_retries,
     when_every_provider_refuses_nothing_is_kept,
     a_slow_provider_is_answered_as_pending_and_finishes_in_the_background,
@@ -254,7 +255,7 @@ async fn an_expired_token_is_refreshed_once_and_the_call_retried(h: Harness) {
     assert_eq!(h.events_on(&zoom).len(), 2);
 }
 
-async fn partial_failure_is_reported_per_account_and_marks_the_account(h: Harness) {
+async fn partial_failure_is_reported_per_account_and_stays_pending(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     let apple = h.connect(&ada, Provider::Apple).await;
@@ -273,15 +274,25 @@ async fn partial_failure_is_reported_per_account_and_marks_the_account(h: Harnes
         outcome.results[&google.id].status,
         SyncResultStatus::Succeeded
     );
-    let failed = &outcome.results[&apple.id];
-    assert_eq!(failed.status, SyncResultStatus::Failed);
-    assert!(
-        failed.reason.as_deref().unwrap_or_default().contains("503"),
-        "{failed:?}"
-    );
+    h.sync.settle().await;
+    // Spent retries never drop the create: it stays pending, with its reason.
+    let id = outcome.synced_event.internal_id.clone();
+    let create = h
+        .store
+        .operations_of_event(&id)
+        .await
+        .expect("operations")
+        .into_iter()
+        .find(|op| op.account == apple.id)
+        .expect("recorded");
+    assert_eq!(create.status, OperationStatus::Pending);
+    let reason = create.last_error.clone().unwrap_or_default();
+    assert!(reason.contains("503"), "{reason}");
+    assert!(create.next_attempt_at > start_of_test(), "due again later");
     // The event stays in calsync, on the account that has it.
     assert!(outcome.stored);
     assert_eq!(outcome.synced_event.accounts.len(), 1);
+    // A transient failure does not make the account unhealthy.
     let account = h
         .store
         .get_account(&apple.id)
@@ -289,10 +300,25 @@ async fn partial_failure_is_reported_per_account_and_marks_the_account(h: Harnes
         .expect("get")
         .expect("record")
         .account;
-    assert_eq!(account.sync_status, SyncStatus::Error);
-    let error = account.error.expect("error recorded");
-    assert!(error.reason.contains("retries spent"), "{}", error.reason);
-    assert_eq!(error.at, start_of_test());
+    assert_eq!(account.sync_status, SyncStatus::Connected);
+    assert!(account.error.is_none());
+
+    // Once the provider answers again, a resume brings the event there.
+    h.provider(Provider::Apple).clear_faults();
+    h.clock
+        .advance(chrono::Duration::from_std(h.config.retry.park_cap).expect("span"));
+    h.sync.resume_operations().await.expect("resume");
+    let synced = h
+        .sync
+        .get_synced_event(&ada, &id)
+        .await
+        .expect("get")
+        .expect("synced");
+    assert_eq!(
+        synced.accounts,
+        [google.id.clone(), apple.id.clone()].into()
+    );
+    assert_eq!(h.events_on(&apple).len(), 1);
     h.assert_invariants(&[&ada]).await;
 }
 
@@ -339,7 +365,7 @@ async fn when_every_provider_refuses_nothing_is_kept(h: Harness) {
     let ada = user("ada");
     let google = h.connect(&ada, Provider::Google).await;
     h.provider(Provider::Google)
-        .fail_next(50, FaultKind::ServerError);
+        .fail_next(50, FaultKind::Refused);
     let error = h
         .sync
         .commit(&ada, &event("x", tuesday(10), 30), &[google.id.clone()])

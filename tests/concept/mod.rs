@@ -7,6 +7,7 @@ mod support;
 mod accounts;
 mod commit;
 mod conflicts;
+mod convergence;
 mod pending;
 mod principle;
 mod provider_calls;

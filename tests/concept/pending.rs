@@ -284,7 +284,7 @@ async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: 
     let outlook = h.connect(&ada, Provider::Outlook).await;
     let slow = h.provider(Provider::Outlook);
     slow.hold();
-    slow.fail_next(50, FaultKind::ServerError);
+    slow.fail_next(50, FaultKind::Refused);
     let both = [google.id.clone(), outlook.id.clone()];
     let committed = h
         .sync
@@ -331,7 +331,7 @@ async fn an_update_after_a_create_that_failed_calls_no_provider_and_says_why(h: 
     let reason = update.last_error.clone().unwrap_or_default();
     assert!(reason.contains("its create failed"), "{reason}");
     assert!(
-        reason.contains("503"),
+        reason.contains("403"),
         "the create's reason is given: {reason}"
     );
 
@@ -366,7 +366,7 @@ async fn a_late_delete_that_fails_keeps_the_event_to_be_cancelled_again(h: Harne
     h.until_done(&id, &google.id).await;
     // The create has already reached Outlook; every call after it fails.
     slow.until_waiting(1).await;
-    slow.fail_next(50, FaultKind::ServerError);
+    slow.fail_next(50, FaultKind::Refused);
     let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
     assert_eq!(
         cancelled.results[&outlook.id].status,

@@ -195,7 +195,7 @@ async fn cancel_with_a_failing_provider_keeps_what_is_left_and_says_which_succee
         .expect("commit");
     let id = committed.synced_event.internal_id.clone();
     h.provider(Provider::Outlook)
-        .fail_next(50, FaultKind::ServerError);
+        .fail_next(50, FaultKind::Refused);
     let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
     assert_eq!(
         cancelled.results[&google.id].status,

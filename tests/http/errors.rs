@@ -182,7 +182,7 @@ async fn every_provider_refusing_is_502() {
     let (status, _) = server
         .post(
             "/api/sandbox/failures",
-            json!({"provider": "google", "kind": "server_error", "count": 50}),
+            json!({"provider": "google", "kind": "refused", "count": 50}),
         )
         .await;
     assert_eq!(status, 200);

@@ -23,6 +23,9 @@ pub enum FaultKind {
     InvalidGrant,
     /// The call takes effect and then never answers (a provider that hangs).
     HangAfterApply,
+    /// 403 Forbidden: the provider refuses the request for good (a calendar
+    /// the account may not write, say); a person must act.
+    Refused,
 }
 
 impl FaultKind {
@@ -51,6 +54,10 @@ impl FaultKind {
             FaultKind::InvalidGrant => ProviderError::new(
                 ProviderErrorKind::InvalidGrant,
                 "invalid_grant: Token has been expired or revoked.",
+            ),
+            FaultKind::Refused => ProviderError::new(
+                ProviderErrorKind::Rejected,
+                "403 Forbidden: the calendar does not allow this request",
             ),
         }
     }

@@ -1,0 +1,113 @@
+//! Copies converge to the last details stored: concurrent updates of the
+//! same events end with every account holding what calsync holds, and an
+//! update sent again repairs an account that missed one.
+
+use super::support::*;
+use calsync::model::{EventId, Provider, SyncResultStatus};
+use calsync::providers::sandbox::FaultKind;
+use serde_json::{Map, Value, json};
+
+on_every_store!(an_update_sent_again_repairs_an_account_that_missed_it);
+
+fn changes(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().expect("object")
+}
+
+/// On the embedded store only: 400 concurrent updates are a load test of the
+/// MongoDB-wire test server rather than of calsync.
+#[tokio::test]
+async fn concurrent_updates_converge_on_every_account() {
+    let h = Harness::new().await;
+    const EVENTS: usize = 8;
+    const UPDATES: usize = 50;
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let outlook = h.connect(&ada, Provider::Outlook).await;
+    let both = [google.id.clone(), outlook.id.clone()];
+    let mut ids: Vec<EventId> = Vec::new();
+    for n in 0..EVENTS {
+        let committed = h
+            .sync
+            .commit(&ada, &event(&format!("e-{n}"), tuesday(9), 30), &both)
+            .await
+            .expect("commit");
+        ids.push(committed.synced_event.internal_id);
+    }
+    let updates = ids
+        .iter()
+        .flat_map(|id| (0..UPDATES).map(move |u| (id.clone(), u)));
+    let answers = futures::future::join_all(updates.map(|(id, u)| {
+        let sync = h.sync.clone();
+        let ada = ada.clone();
+        async move {
+            let body = changes(json!({"title": format!("u-{u}"), "location": format!("room {u}")}));
+            sync.update(&ada, &id, &body).await
+        }
+    }))
+    .await;
+    for answer in answers {
+        let answer = answer.expect("update answers");
+        for result in answer.results.values() {
+            assert_ne!(result.status, SyncResultStatus::Failed, "{result:?}");
+        }
+    }
+    h.sync.settle().await;
+
+    for id in &ids {
+        let synced = h
+            .sync
+            .get_synced_event(&ada, id)
+            .await
+            .expect("get")
+            .expect("synced");
+        for account in [&google, &outlook] {
+            let copy = h
+                .events_on(account)
+                .into_iter()
+                .find(|stored| stored.event.event_id == synced.provider_ids[&account.id].event_id)
+                .expect("the copy");
+            let held = copy.details.expect("details");
+            assert_eq!(
+                (&held.title, &held.location),
+                (&synced.event.title, &synced.event.location),
+                "{} on {}",
+                id,
+                account.provider
+            );
+        }
+    }
+    h.assert_invariants(&[&ada]).await;
+}
+
+async fn an_update_sent_again_repairs_an_account_that_missed_it(h: Harness) {
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let outlook = h.connect(&ada, Provider::Outlook).await;
+    let committed = h
+        .sync
+        .commit(
+            &ada,
+            &event("Review", tuesday(10), 30),
+            &[google.id.clone(), outlook.id.clone()],
+        )
+        .await
+        .expect("commit");
+    let id = committed.synced_event.internal_id.clone();
+    h.provider(Provider::Outlook)
+        .fail_next(1, FaultKind::Refused);
+    let moved = changes(json!({"location": "Room 4"}));
+    let first = h.sync.update(&ada, &id, &moved).await.expect("update");
+    assert_eq!(first.results[&outlook.id].status, SyncResultStatus::Failed);
+    let again = h
+        .sync
+        .update(&ada, &id, &moved)
+        .await
+        .expect("update again");
+    assert_eq!(
+        again.results[&outlook.id].status,
+        SyncResultStatus::Succeeded
+    );
+    let held = h.events_on(&outlook)[0].details.clone().expect("details");
+    assert_eq!(held.location.as_deref(), Some("Room 4"));
+    h.assert_invariants(&[&ada]).await;
+}
