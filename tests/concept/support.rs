@@ -6,10 +6,11 @@
 //! [`on_every_store!`] turns test bodies `async fn name(h: Harness)` into one
 //! `#[tokio::test]` per backend: `sqlite::name` and `mongodb::name`.
 //!
-//! No outcome here depends on how fast the machine is: answers wait for every
+//! Outcomes do not depend on how fast the machine is: answers wait for every
 //! provider ([`patient`]), a provider that must not have answered yet is held
 //! by the sandbox until the test releases it, and the test waits for the
 //! events it needs (a call held, an operation recorded) rather than for time.
+//! The one wait on the clock left is [`ANSWER_BESIDE_HELD`].
 
 pub use crate::patience::patient;
 use calsync::clock::ManualClock;
@@ -43,8 +44,11 @@ pub fn answering_at_once() -> Config {
 
 /// How long an answer waits when it must show a provider the test holds as
 /// pending beside others that answered: the held one never answers in
-/// time, and one not held (an in-memory call and a store write) has long
-/// answered by then.
+/// time, and one not held (an in-memory call and a store write, a few
+/// milliseconds even on a loaded machine) has long answered by then. This is
+/// the one outcome left to the clock: the concept's answer deadline runs on
+/// the runtime's timer, which a test cannot stop while real store I/O is in
+/// flight.
 pub const ANSWER_BESIDE_HELD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// [`patient`], except that commit, update and cancel answer after

@@ -115,6 +115,11 @@ pub(super) fn escape_key(account: &AccountId) -> String {
 }
 
 /// Undoes [`escape_key`].
+/// `value` as a BSON value; `what` names it in the error.
+pub(super) fn to_bson<T: Serialize>(value: &T, what: &str) -> StoreResult<Bson> {
+    bson::to_bson(value).map_err(|e| StoreError::Corrupt(format!("{what} as BSON: {e}")))
+}
+
 /// The update that records `reference` as `account`'s provider event on a
 /// synced event, synced at `at`.
 pub(super) fn set_reference(
@@ -122,8 +127,7 @@ pub(super) fn set_reference(
     reference: &ProviderEventRef,
     at: DateTime<Utc>,
 ) -> StoreResult<Document> {
-    let reference = bson::to_bson(reference)
-        .map_err(|e| StoreError::Corrupt(format!("provider event as BSON: {e}")))?;
+    let reference = to_bson(reference, "provider event")?;
     Ok(doc! {
         "$set": {
             format!("providerIds.{}", escape_key(account)): reference,

@@ -3,7 +3,7 @@
 
 use super::documents::{
     CONFLICT_DATES, account_document, account_record, date, escape_key, operation,
-    operation_document, set_reference, synced_event, to_document,
+    operation_document, set_reference, synced_event, to_bson, to_document,
 };
 use super::{MongoStore, map_error};
 use crate::model::{
@@ -77,8 +77,7 @@ impl MongoStore {
         reference: &ProviderEventRef,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let event = bson::to_bson(&base.event)
-            .map_err(|e| StoreError::Corrupt(format!("event details as BSON: {e}")))?;
+        let event = to_bson(&base.event, "event details")?;
         let mut update = set_reference(account, reference, at)?;
         update.insert(
             "$setOnInsert",
@@ -267,8 +266,7 @@ impl Store for MongoStore {
         details: &EventDetails,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let details = bson::to_bson(details)
-            .map_err(|e| StoreError::Corrupt(format!("event details as BSON: {e}")))?;
+        let details = to_bson(details, "event details")?;
         let result = self
             .synced_events
             .update_one(
