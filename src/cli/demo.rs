@@ -83,7 +83,11 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         database: args.database.clone(),
         data_dir: Some(dir),
         providers: ProviderSet::Sandbox,
-        config: Config::quick(),
+        // Answers wait for every provider, so that the demo shows each one's.
+        config: Config {
+            answer_within: std::time::Duration::from_secs(3600),
+            ..Config::quick()
+        },
     };
     let opened = setup
         .open()

@@ -48,7 +48,8 @@ pub struct Config {
     /// How transient provider failures are retried.
     pub retry: RetryPolicy,
     /// How long commit, update and cancel wait for providers before answering
-    /// with what is still pending (which goes on in the background).
+    /// with what is still pending (which goes on in the background), by the
+    /// concept's clock.
     pub answer_within: Duration,
     /// How long an instance holds an operation before another may take it.
     pub lease: Duration,
@@ -199,9 +200,10 @@ impl Engine {
         }
     }
 
-    /// When an answer stops waiting for providers: the answer deadline from now.
-    pub(crate) fn answer_deadline(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now() + self.config.answer_within
+    /// When an answer stops waiting for providers: the answer deadline from
+    /// now, by the engine's clock.
+    pub(crate) fn answer_deadline(&self) -> DateTime<Utc> {
+        later(self.clock.now(), self.config.answer_within)
     }
 
     /// Stops background operations now, as a crash would (they stay durable).

@@ -11,10 +11,10 @@ use crate::model::{
 };
 use crate::operations::{Operation, OperationKind, OperationStatus};
 use crate::providers::{ProviderError, ProviderErrorKind, ProviderResult, WriteContext};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 /// Runs `operations` in the background, one task each, and waits for them
 /// until `deadline`; answers each operation as it stood when it finished or
@@ -22,7 +22,7 @@ use tokio::time::Instant;
 pub(crate) async fn run_until(
     engine: &Arc<Engine>,
     operations: Vec<Operation>,
-    deadline: Option<Instant>,
+    deadline: Option<DateTime<Utc>>,
 ) -> Vec<Operation> {
     let operations = operations.into_iter().map(|op| (op, None)).collect();
     run_known_until(engine, operations, deadline).await
@@ -34,7 +34,7 @@ pub(crate) async fn run_until(
 pub(crate) async fn run_known_until(
     engine: &Arc<Engine>,
     operations: Vec<(Operation, Option<AccountRecord>)>,
-    deadline: Option<Instant>,
+    deadline: Option<DateTime<Utc>>,
 ) -> Vec<Operation> {
     let mut waiting = Vec::with_capacity(operations.len());
     // All are marked running before any starts, so that a later operation
@@ -62,12 +62,13 @@ pub(crate) async fn run_known_until(
         }
     }
     let mut answers = Vec::with_capacity(waiting.len());
-    for (operation, receiver) in waiting {
+    for (operation, mut receiver) in waiting {
         let answer = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, receiver)
-                .await
-                .ok()
-                .and_then(std::result::Result::ok),
+            Some(deadline) => tokio::select! {
+                biased;
+                finished = &mut receiver => finished.ok(),
+                () = engine.clock.sleep_until(deadline) => None,
+            },
             None => receiver.await.ok(),
         };
         match answer {

@@ -5,17 +5,18 @@
 
 use super::support::{OwnRadicale, at, calendar_sync_on, meeting};
 use crate::patience::patient;
-use calsync::Config;
 use calsync::clock::ManualClock;
 use calsync::model::{DraftEvent, SyncResultStatus, UserId};
 use calsync::operations::{OperationKind, OperationStatus, RetryPolicy};
+use calsync::{CalendarSync, Config};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Retries that outlast the answer, against a server that is down: the
 /// commit answers pending, whatever the machine's speed, since nothing can
-/// succeed before the server is back.
+/// succeed before the server is back (the answer deadline is on the test's
+/// clock).
 fn retrying_through_the_outage() -> Config {
     Config {
         retry: RetryPolicy {
@@ -57,10 +58,27 @@ async fn a_server_stopped_mid_commit_then_restarted_gets_the_event_once() {
     assert_eq!(report.unknown_accounts.len(), 1, "{report:?}");
     assert_eq!(report.unknown_accounts[0].account, account.id);
 
-    let answer = sync
-        .commit(&user, &meeting("Through the outage"), &[account.id.clone()])
-        .await
-        .expect("commit answers");
+    // The answer comes once the first attempt has failed (the server is
+    // down) and the clock has passed the answer deadline.
+    let key = "through-the-outage";
+    let keyed = CalendarSync::keyed_event_id(&user, key);
+    let event = meeting("Through the outage");
+    let accounts = [account.id.clone()];
+    let (answer, ()) = tokio::join!(sync.commit_with_key(&user, &event, &accounts, key), async {
+        loop {
+            let operations = sync
+                .store()
+                .operations_of_event(&keyed)
+                .await
+                .expect("read");
+            if operations.iter().any(|op| op.attempts > 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        clock.advance(chrono::Duration::seconds(1));
+    });
+    let answer = answer.expect("commit answers");
     assert_eq!(
         answer.results[&account.id].status,
         SyncResultStatus::Pending

@@ -394,11 +394,15 @@ async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background(h
     let zoom = h.connect(&ada, Provider::Zoom).await;
     h.provider(Provider::Zoom).hold();
     let outcome = h
-        .sync
-        .commit(
-            &ada,
-            &event("Slow", tuesday(10), 30),
-            &[google.id.clone(), zoom.id.clone()],
+        .answered_when(
+            h.sync.commit(
+                &ada,
+                &event("Slow", tuesday(10), 30),
+                &[google.id.clone(), zoom.id.clone()],
+            ),
+            async {
+                h.until_synced_on(&ada, &google.id).await;
+            },
         )
         .await
         .expect("commit");

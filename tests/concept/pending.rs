@@ -46,8 +46,13 @@ async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harn
     h.provider(Provider::Outlook).hold();
     let both = [google.id.clone(), outlook.id.clone()];
     let committed = h
-        .sync
-        .commit(&ada, &event("Draft title", tuesday(10), 30), &both)
+        .answered_when(
+            h.sync
+                .commit(&ada, &event("Draft title", tuesday(10), 30), &both),
+            async {
+                h.until_synced_on(&ada, &google.id).await;
+            },
+        )
         .await
         .expect("commit");
     assert_eq!(
@@ -58,8 +63,11 @@ async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harn
     h.until_done(&id, &google.id).await;
 
     let first = h
-        .sync
-        .update(&ada, &id, &changes(json!({"title": "Second title"})))
+        .answered_when(
+            h.sync
+                .update(&ada, &id, &changes(json!({"title": "Second title"}))),
+            h.until_finished(&id, &google.id, 2),
+        )
         .await
         .expect("update");
     assert_eq!(
@@ -72,11 +80,13 @@ async fn updates_while_the_create_is_pending_reach_that_account_in_order(h: Harn
         "the update waits for the account's create"
     );
     let second = h
-        .sync
-        .update(
-            &ada,
-            &id,
-            &changes(json!({"title": "Final title", "location": "Room 4"})),
+        .answered_when(
+            h.sync.update(
+                &ada,
+                &id,
+                &changes(json!({"title": "Final title", "location": "Room 4"})),
+            ),
+            h.until_finished(&id, &google.id, 3),
         )
         .await
         .expect("update");
@@ -125,8 +135,13 @@ async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
     h.provider(Provider::Outlook).hold();
     let both = [google.id.clone(), outlook.id.clone()];
     let committed = h
-        .sync
-        .commit(&ada, &event("Soon gone", tuesday(10), 30), &both)
+        .answered_when(
+            h.sync
+                .commit(&ada, &event("Soon gone", tuesday(10), 30), &both),
+            async {
+                h.until_synced_on(&ada, &google.id).await;
+            },
+        )
         .await
         .expect("commit");
     assert_eq!(
@@ -136,7 +151,13 @@ async fn a_cancel_while_the_create_is_pending_deletes_what_it_made(h: Harness) {
     let id = committed.synced_event.internal_id.clone();
     h.until_done(&id, &google.id).await;
 
-    let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
+    let cancelled = h
+        .answered_when(
+            h.sync.cancel(&ada, &id),
+            h.until_finished(&id, &google.id, 2),
+        )
+        .await
+        .expect("cancel");
     assert_eq!(
         cancelled.results[&google.id].status,
         SyncResultStatus::Succeeded
@@ -243,7 +264,13 @@ async fn a_cancel_recorded_after_a_restart_waits_for_the_resumed_create(mut h: H
 
     // The create is held by the dead instance: the delete cannot wait for it
     // here, so it stays pending for a later resume.
-    let cancelled = h.sync.cancel(&ada, &id).await.expect("cancel");
+    let cancelled = h
+        .answered_when(
+            h.sync.cancel(&ada, &id),
+            h.until_finished(&id, &google.id, 2),
+        )
+        .await
+        .expect("cancel");
     assert_eq!(
         cancelled.results[&google.id].status,
         SyncResultStatus::Succeeded

@@ -10,7 +10,9 @@
 //! provider ([`patient`]), a provider that must not have answered yet is held
 //! by the sandbox until the test releases it, and the test waits for the
 //! events it needs (a call held, an operation recorded) rather than for time.
-//! The one wait on the clock left is [`ANSWER_BESIDE_HELD`].
+//! An answer that must show a held provider as pending beside others comes
+//! when the test moves the manual clock past the answer deadline, once the
+//! others are recorded ([`Harness::answered_when`]).
 
 pub use crate::patience::patient;
 use calsync::clock::ManualClock;
@@ -42,17 +44,13 @@ pub fn answering_at_once() -> Config {
     }
 }
 
-/// How long an answer waits when it must show a provider the test holds as
-/// pending beside others that answered: the held one never answers in
-/// time, and one not held (an in-memory call and a store write, a few
-/// milliseconds even on a loaded machine) has long answered by then. This is
-/// the one outcome left to the clock: the concept's answer deadline runs on
-/// the runtime's timer, which a test cannot stop while real store I/O is in
-/// flight.
-pub const ANSWER_BESIDE_HELD: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long, on the manual clock, an answer waits when it must show a
+/// provider the test holds as pending beside others that answered; the test
+/// moves the clock this far once the others are recorded.
+pub const ANSWER_BESIDE_HELD: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// [`patient`], except that commit, update and cancel answer after
-/// [`ANSWER_BESIDE_HELD`].
+/// [`ANSWER_BESIDE_HELD`] on the manual clock.
 pub fn answering_beside_held() -> Config {
     Config {
         answer_within: ANSWER_BESIDE_HELD,
@@ -253,6 +251,47 @@ impl Harness {
     ) -> calsync::Result<usize> {
         let account = self.sync.get_account(user, account).await?;
         Ok(self.sandbox.seed(&account, events))
+    }
+
+    /// Runs `action` (a commit, update or cancel under
+    /// [`answering_beside_held`]) and, once `ready` has ended (the providers
+    /// not held are recorded), moves the clock past the answer deadline, so
+    /// that the answer comes with the held ones pending.
+    pub async fn answered_when<T>(
+        &self,
+        action: impl std::future::Future<Output = T>,
+        ready: impl std::future::Future<Output = ()>,
+    ) -> T {
+        let (answer, ()) = tokio::join!(action, async {
+            ready.await;
+            self.clock
+                .advance(Duration::from_std(ANSWER_BESIDE_HELD).expect("span"));
+        });
+        answer
+    }
+
+    /// Waits until `count` operations of `event` on `account` are recorded
+    /// and none of them is pending (looking again after each short pause).
+    pub async fn until_finished(&self, event: &EventId, account: &AccountId, count: usize) {
+        loop {
+            let operations = self
+                .store
+                .operations_of_event(event)
+                .await
+                .expect("operations");
+            let on_account: Vec<_> = operations
+                .iter()
+                .filter(|op| &op.account == account)
+                .collect();
+            if on_account.len() >= count
+                && on_account
+                    .iter()
+                    .all(|op| op.status != OperationStatus::Pending)
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// Waits until every operation of `event` on `account` has ended, as the
