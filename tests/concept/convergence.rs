@@ -7,7 +7,10 @@ use calsync::model::{EventId, Provider, SyncResultStatus};
 use calsync::providers::sandbox::FaultKind;
 use serde_json::{Map, Value, json};
 
-on_every_store!(an_update_sent_again_repairs_an_account_that_missed_it);
+on_every_store!(
+    an_update_sent_again_repairs_an_account_that_missed_it,
+    an_update_for_an_account_in_error_waits_and_runs_once_it_is_back,
+);
 
 fn changes(value: Value) -> Map<String, Value> {
     value.as_object().cloned().expect("object")
@@ -107,6 +110,64 @@ async fn an_update_sent_again_repairs_an_account_that_missed_it(h: Harness) {
         again.results[&outlook.id].status,
         SyncResultStatus::Succeeded
     );
+    let held = h.events_on(&outlook)[0].details.clone().expect("details");
+    assert_eq!(held.location.as_deref(), Some("Room 4"));
+    h.assert_invariants(&[&ada]).await;
+}
+
+async fn an_update_for_an_account_in_error_waits_and_runs_once_it_is_back(h: Harness) {
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let outlook = h.connect(&ada, Provider::Outlook).await;
+    let committed = h
+        .sync
+        .commit(
+            &ada,
+            &event("Review", tuesday(10), 30),
+            &[google.id.clone(), outlook.id.clone()],
+        )
+        .await
+        .expect("commit");
+    let id = committed.synced_event.internal_id.clone();
+    // Outlook refuses for a reason a person must fix: the account is in error.
+    h.provider(Provider::Outlook)
+        .fail_next(1, FaultKind::Refused);
+    let down = h
+        .sync
+        .refresh_sync(&ada, &outlook.id)
+        .await
+        .expect("refresh");
+    assert_eq!(down.sync_status, calsync::model::SyncStatus::Error);
+
+    let moved = changes(json!({"location": "Room 4"}));
+    let updated = h.sync.update(&ada, &id, &moved).await.expect("update");
+    let waiting = &updated.results[&outlook.id];
+    assert_eq!(waiting.status, SyncResultStatus::Pending, "{waiting:?}");
+    assert!(
+        waiting
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("error"),
+        "{waiting:?}"
+    );
+    assert_eq!(
+        updated.results[&google.id].status,
+        SyncResultStatus::Succeeded
+    );
+    h.sync.settle().await;
+    let held = h.events_on(&outlook)[0].details.clone().expect("details");
+    assert_eq!(held.location, None, "nothing written while in error");
+
+    let up = h
+        .sync
+        .refresh_sync(&ada, &outlook.id)
+        .await
+        .expect("refresh");
+    assert_eq!(up.sync_status, calsync::model::SyncStatus::Connected);
+    h.clock
+        .advance(chrono::Duration::from_std(h.config.retry.park).expect("span"));
+    h.sync.resume_operations().await.expect("resume");
     let held = h.events_on(&outlook)[0].details.clone().expect("details");
     assert_eq!(held.location.as_deref(), Some("Room 4"));
     h.assert_invariants(&[&ada]).await;
