@@ -400,9 +400,7 @@ async fn a_slow_provider_is_answered_as_pending_and_finishes_in_the_background(h
                 &event("Slow", tuesday(10), 30),
                 &[google.id.clone(), zoom.id.clone()],
             ),
-            async {
-                h.until_synced_on(&ada, &google.id).await;
-            },
+            h.until_recorded_on(&ada, &google.id),
         )
         .await
         .expect("commit");

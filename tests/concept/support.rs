@@ -270,6 +270,14 @@ impl Harness {
         answer
     }
 
+    /// Waits until a synced event of `user` is on `account` and every
+    /// operation of it there has ended (on MongoDB the synced event and the
+    /// operation are two writes, so the first alone says too little).
+    pub async fn until_recorded_on(&self, user: &UserId, account: &AccountId) {
+        let event = self.until_synced_on(user, account).await;
+        self.until_done(&event.internal_id, account).await;
+    }
+
     /// Waits until `count` operations of `event` on `account` are recorded
     /// and none of them is pending (looking again after each short pause).
     pub async fn until_finished(&self, event: &EventId, account: &AccountId, count: usize) {
