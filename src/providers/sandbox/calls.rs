@@ -179,11 +179,14 @@ fn reference(provider: Provider, id: String, etag: String, calendar: &str) -> Pr
 /// Stands in for Google `PATCH /calendars/{calendarId}/events/{eventId}`,
 /// Graph `PATCH /me/events/{id}`, CalDAV `PUT` with `If-Match`, Zoom `PATCH
 /// /meetings/{meetingId}`. An event deleted on the provider answers 404.
+/// As a PATCH does, only the `changed` fields are written; the others keep
+/// what the provider holds.
 pub(super) async fn update_event(
     sandbox: &SandboxProvider,
     session: &Session,
     target: &ProviderEventRef,
     details: &EventDetails,
+    changed: &[String],
     context: &WriteContext,
 ) -> ProviderResult<ProviderEventRef> {
     sandbox
@@ -196,8 +199,9 @@ pub(super) async fn update_event(
             else {
                 return Err(not_found(&target.event_id));
             };
-            stored.event = calendar_event(&target.event_id, details, context);
-            stored.details = Some(details.clone());
+            let written = patched(stored.details.as_ref(), details, changed)?;
+            stored.event = calendar_event(&target.event_id, &written, context);
+            stored.details = Some(written);
             stored.etag = etag.clone();
             state.counts.updates += 1;
             Ok(reference(
@@ -208,6 +212,40 @@ pub(super) async fn update_event(
             ))
         })
         .await
+}
+
+/// What a PATCH of the `changed` fields of `sent` leaves of `held`: the sent
+/// value of each changed field (absent when it is absent there), the held one
+/// of every other field. An event calsync did not write takes `sent` whole.
+fn patched(
+    held: Option<&EventDetails>,
+    sent: &EventDetails,
+    changed: &[String],
+) -> ProviderResult<EventDetails> {
+    let Some(held) = held else {
+        return Ok(sent.clone());
+    };
+    let refused = |error: serde_json::Error| {
+        ProviderError::new(
+            ProviderErrorKind::Rejected,
+            format!("400 Bad Request: the event could not be patched: {error}"),
+        )
+    };
+    let mut fields = match serde_json::to_value(held).map_err(refused)? {
+        serde_json::Value::Object(fields) => fields,
+        _ => return Ok(sent.clone()),
+    };
+    let sent_fields = match serde_json::to_value(sent).map_err(refused)? {
+        serde_json::Value::Object(fields) => fields,
+        _ => return Ok(sent.clone()),
+    };
+    for field in changed {
+        match sent_fields.get(field) {
+            Some(value) => fields.insert(field.clone(), value.clone()),
+            None => fields.remove(field),
+        };
+    }
+    serde_json::from_value(serde_json::Value::Object(fields)).map_err(refused)
 }
 
 fn not_found(id: &str) -> ProviderError {

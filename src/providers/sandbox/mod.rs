@@ -413,10 +413,10 @@ impl CalendarProvider for SandboxProvider {
         session: &Session,
         target: &ProviderEventRef,
         event: &EventDetails,
-        _changed: &[String],
+        changed: &[String],
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
-        calls::update_event(self, session, target, event, context).await
+        calls::update_event(self, session, target, event, changed, context).await
     }
 
     async fn delete_event(
