@@ -277,7 +277,7 @@ pub(crate) struct Intent<'a> {
 
 /// The longest the engine waits before trying an operation again, whatever
 /// a provider's Retry-After asks.
-const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// `wait` after `now`, a wait longer than [`LONGEST_WAIT`] counting as that.
 pub(crate) fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {

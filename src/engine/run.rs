@@ -289,7 +289,11 @@ async fn failed_attempt(
         return Ok(None);
     }
     metrics::counter!(PROVIDER_RETRIES, "provider" => op.provider.as_str()).increment(1);
-    let wait = engine.config.retry.backoff(op.attempts, error.retry_after);
+    let wait = engine
+        .config
+        .retry
+        .backoff(op.attempts, error.retry_after)
+        .min(super::LONGEST_WAIT);
     let now = engine.clock.now();
     let due = super::later(now, wait);
     op.last_error = Some(reason);
