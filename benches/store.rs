@@ -42,6 +42,7 @@ fn synced_event(n: usize) -> SyncedEvent {
         provider_ids: Default::default(),
         synced_at: start,
         event: details,
+        version: 1,
     }
 }
 
@@ -52,6 +53,8 @@ fn reference(provider: Provider, n: usize) -> ProviderEventRef {
         etag: Some(format!("\"{n}\"")),
         calendar_id: Some("primary".to_owned()),
         join_url: None,
+        version: 1,
+        pending: None,
     }
 }
 

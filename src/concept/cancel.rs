@@ -18,7 +18,10 @@ impl CalendarSync {
     /// skipped and said so, and on an account in error the deletion is
     /// answered pending and runs once the account is connected again.
     /// Transient failures are retried with backoff, round after round, never
-    /// given up. On an account
+    /// given up. A cancel is the event's last version: updates still waiting
+    /// on an account (between retries, or for the account to come back) are
+    /// superseded and not written, so the deletion runs as soon as a call in
+    /// flight ends. On an account
     /// whose create is still pending the deletion is answered pending and
     /// waits for the create, then deletes what it made (nothing, when it
     /// failed); the synced event does not come back meanwhile. The synced
@@ -34,6 +37,8 @@ impl CalendarSync {
             .plan(&synced, OperationKind::Delete, &synced.event, &[])
             .await?;
         self.engine.store().insert_operations(&operations).await?;
+        // Updates waiting here between attempts are superseded by it.
+        self.engine.nudge();
         self.run_and_answer(operations, skipped, synced).await
     }
 }

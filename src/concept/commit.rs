@@ -8,6 +8,7 @@ use crate::model::{
     AccountId, EventDetails, EventId, Provider, SyncOutcome, SyncResultStatus, SyncedEvent, UserId,
 };
 use crate::operations::{Operation, OperationKind};
+use crate::store::EventChange;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl CalendarSync {
@@ -158,6 +159,7 @@ impl CalendarSync {
             provider_ids: BTreeMap::new(),
             synced_at: now,
             event: event.clone(),
+            version: crate::model::FIRST_VERSION,
         };
         self.outcome(&internal_id, placeholder, results).await
     }
@@ -184,14 +186,29 @@ impl CalendarSync {
                 .first()
                 .map(|op| with_meeting_link(&op.details, &link));
             if let Some(details) = details {
+                let now = self.engine.now();
+                let version = self
+                    .engine
+                    .store()
+                    .set_event_details(id, &details, now)
+                    .await?
+                    .unwrap_or(crate::model::FIRST_VERSION);
                 for op in &mut calendars {
                     op.details = details.clone();
+                    op.version = version;
                     self.engine.store().update_operation(op).await?;
                 }
-                self.engine
-                    .store()
-                    .set_event_details(id, &details, self.engine.now())
-                    .await?;
+                // The meeting holds these details too: the link is its own.
+                for meeting in &mut finished {
+                    if let Some(reference) = &mut meeting.result {
+                        reference.version = version;
+                        let change = EventChange::Refresh(reference.clone());
+                        self.engine
+                            .store()
+                            .complete_operation(meeting, &change, now)
+                            .await?;
+                    }
+                }
             }
         }
         finished.extend(run_until(&self.engine, calendars, Some(deadline)).await);

@@ -113,7 +113,10 @@ impl CalendarSync {
         fallback: SyncedEvent,
         results: BTreeMap<AccountId, SyncResult>,
     ) -> Result<SyncOutcome> {
-        let stored = self.engine.store().get_synced_event(id).await?;
+        let stored = match self.engine.store().get_synced_event(id).await? {
+            Some(event) => Some(self.engine.with_pending(event).await?),
+            None => None,
+        };
         Ok(SyncOutcome {
             stored: stored.is_some(),
             synced_event: stored.unwrap_or(fallback),

@@ -9,7 +9,10 @@ impl CalendarSync {
     ///
     /// # Effects
     /// None: answers the user's synced event `eventId` with its provider ids
-    /// and snapshot; none when it is not synced or is another user's.
+    /// and details; none when it is not synced or is another user's. The
+    /// event carries its `version`, and each provider id the version its
+    /// copy holds and, while calsync still has work to do on it, `pending`
+    /// (the reason and when it tries next).
     ///
     /// # Errors
     /// [`crate::Error::Store`] when the store cannot be read.
@@ -18,12 +21,16 @@ impl CalendarSync {
         user: &UserId,
         event_id: &EventId,
     ) -> Result<Option<SyncedEvent>> {
-        Ok(self
+        let event = self
             .engine
             .store()
             .get_synced_event(event_id)
             .await?
-            .filter(|event| &event.user == user))
+            .filter(|event| &event.user == user);
+        match event {
+            Some(event) => Ok(Some(self.engine.with_pending(event).await?)),
+            None => Ok(None),
+        }
     }
 
     /// One account of the user, as getAccountStatus shows it.

@@ -48,13 +48,20 @@ impl CalendarSync {
         // The details first, then the operations: each operation writes the
         // details stored when it runs, so the last one to run on an account
         // always finds the last details stored.
-        self.engine
+        let version = self
+            .engine
             .store()
             .set_event_details(event_id, &details, self.engine.now())
-            .await?;
+            .await?
+            .ok_or_else(|| crate::Error::EventNotFound(event_id.clone()))?;
+        let mut operations = operations;
+        for op in &mut operations {
+            op.version = version;
+        }
         self.engine.store().insert_operations(&operations).await?;
         let mut fallback = synced;
         fallback.event = details;
+        fallback.version = version;
         self.run_and_answer(operations, skipped, fallback).await
     }
 }

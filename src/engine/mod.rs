@@ -30,9 +30,10 @@ pub(crate) use sessions::reauthorization_reason;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, AccountRecord, EventId, OperationId, Provider, SyncStatus, SyncedEvent, UserId,
+    AccountId, AccountRecord, EventId, OperationId, PendingWork, Provider, SyncStatus,
+    SyncedEvent, UserId,
 };
-use crate::operations::{Operation, RetryPolicy};
+use crate::operations::{Operation, OperationKind, OperationStatus, RetryPolicy};
 use crate::providers::{CalendarProvider, Providers};
 use crate::store::Store;
 use crate::vault::Vault;
@@ -102,6 +103,10 @@ pub(crate) struct Engine {
     /// One lock per account, so that two refreshes never race (Outlook and
     /// Zoom kill the old refresh token on every refresh).
     account_locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Moved on whenever this instance records something that may end an
+    /// operation's wait early (a cancel that supersedes waiting updates):
+    /// operations waiting between attempts wake and look again.
+    nudges: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -141,6 +146,7 @@ impl Engine {
             tasks: Mutex::new(JoinSet::new()),
             running: Mutex::new(HashMap::new()),
             account_locks: Mutex::new(HashMap::new()),
+            nudges: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -200,6 +206,30 @@ impl Engine {
         }
     }
 
+    /// `event` with each account's outstanding work: the last operation still
+    /// pending on the account (its reason and when it is tried next).
+    pub(crate) async fn with_pending(&self, mut event: SyncedEvent) -> Result<SyncedEvent> {
+        let operations = self.store.operations_of_event(&event.internal_id).await?;
+        for (account, reference) in &mut event.provider_ids {
+            reference.pending = operations
+                .iter()
+                .rev()
+                .find(|op| &op.account == account && op.status == OperationStatus::Pending)
+                .map(|op| PendingWork {
+                    reason: op.last_error.clone().unwrap_or_else(|| {
+                        match op.kind {
+                            OperationKind::Create => "creating",
+                            OperationKind::Update => "writing the latest version",
+                            OperationKind::Delete => "deleting",
+                        }
+                        .to_owned()
+                    }),
+                    next_attempt_at: op.next_attempt_at,
+                });
+        }
+        Ok(event)
+    }
+
     /// When an answer stops waiting for providers: the answer deadline from
     /// now, by the engine's clock.
     pub(crate) fn answer_deadline(&self) -> DateTime<Utc> {
@@ -229,6 +259,12 @@ impl Engine {
         }
     }
 
+    /// Wakes the operations of this instance that wait between attempts, to
+    /// look again whether they are still needed.
+    pub(crate) fn nudge(&self) {
+        self.nudges.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
     /// A new pending operation, recorded now and held by this instance.
     pub(crate) fn new_operation(&self, intent: Intent<'_>) -> Operation {
         let now = self.now();
@@ -242,6 +278,7 @@ impl Engine {
             // Lowercase dashless hex: a valid Google client-chosen id and CalDAV resource name.
             idempotency_key: uuid::Uuid::new_v4().simple().to_string(),
             details: intent.details.clone(),
+            version: crate::model::FIRST_VERSION,
             changed_fields: Vec::new(),
             target: intent.target,
             status: crate::operations::OperationStatus::Pending,

@@ -15,7 +15,16 @@
 //! lease has not ended yet) cannot be: the later operation steps back, due
 //! again a little later, and a later resume takes it up. A resume that takes
 //! up both starts them together, and the later one waits here.
+//!
+//! Versions: an update writes the synced event's details as they are when
+//! its turn comes, with their version, and an account that already holds
+//! that version (a later update ran first, or an earlier one already wrote
+//! the latest details) needs no call. A cancel is the last version: an
+//! update still waiting on the account when a cancel is recorded after it
+//! is superseded, so the cancel runs as soon as any call in flight ends,
+//! not after the update's retries.
 
+use super::outcome::supersede;
 use super::{Engine, lock};
 use crate::error::Result;
 use crate::model::{EVENT_FIELDS, OperationId, ProviderEventRef, SyncedEvent};
@@ -68,6 +77,11 @@ pub(crate) enum Turn {
     /// Every earlier operation on the account has finished; the operation's
     /// target is the provider event they left.
     Ready,
+    /// An update whose account already holds the latest version: nothing to
+    /// write.
+    Current,
+    /// An update with a cancel recorded after it on the account.
+    Superseded,
     /// Every earlier operation has finished and left no provider event on
     /// the account; says why.
     Nothing(String),
@@ -85,6 +99,9 @@ pub(crate) async fn take_turn(engine: &Arc<Engine>, op: &mut Operation) -> Resul
     let mut not_here: Option<OperationId> = None;
     loop {
         let operations = engine.store.operations_of_event(&op.event).await?;
+        if op.kind == OperationKind::Update && cancelled_after(&operations, op) {
+            return Ok(Turn::Superseded);
+        }
         let earlier = earlier_on_account(&operations, op);
         let Some(unfinished) = earlier
             .iter()
@@ -95,22 +112,27 @@ pub(crate) async fn take_turn(engine: &Arc<Engine>, op: &mut Operation) -> Resul
             if op.kind == OperationKind::Update
                 && let Some(synced) = &synced
             {
-                // The desired state: calsync's fields as they are now, all of
-                // them, never a diff against a record that may be ahead of
-                // (or behind) what this account holds. So the last update to
-                // run on an account writes the latest details, and an update
-                // sent again repairs an account that missed one.
-                op.details = synced.event.clone();
-                op.changed_fields = EVENT_FIELDS
-                    .iter()
-                    .map(|field| (*field).to_owned())
-                    .collect();
+                desire(op, synced);
+                if op
+                    .target
+                    .as_ref()
+                    .is_some_and(|target| target.version >= synced.version)
+                {
+                    return Ok(Turn::Current);
+                }
             }
             return Ok(match op.target {
                 Some(_) => Turn::Ready,
                 None => Turn::Nothing(why_nothing(&earlier)),
             });
         };
+        if op.kind == OperationKind::Delete
+            && unfinished.kind == OperationKind::Update
+            && supersede_waiting(engine, unfinished).await?
+        {
+            not_here = None;
+            continue;
+        }
         let running = lock(&engine.running).get(&unfinished.id).cloned();
         match running {
             Some(mut receiver) => {
@@ -124,6 +146,51 @@ pub(crate) async fn take_turn(engine: &Arc<Engine>, op: &mut Operation) -> Resul
             None => not_here = Some(unfinished.id.clone()),
         }
     }
+}
+
+/// Sets an update to write the desired state: calsync's fields as they are
+/// now, all of them, with their version; never a diff against a record that
+/// may be ahead of (or behind) what the account holds. So the last update to
+/// run on an account writes the latest details, and an update sent again
+/// repairs an account that missed one.
+pub(crate) fn desire(op: &mut Operation, synced: &SyncedEvent) {
+    op.details = synced.event.clone();
+    op.version = synced.version;
+    op.changed_fields = EVENT_FIELDS
+        .iter()
+        .map(|field| (*field).to_owned())
+        .collect();
+}
+
+/// Whether a cancel (a delete) was recorded on `op`'s account after it
+/// (`operations` is the event's, oldest first).
+pub(crate) fn cancelled_after(operations: &[Operation], op: &Operation) -> bool {
+    operations
+        .iter()
+        .skip_while(|other| other.id != op.id)
+        .any(|other| other.account == op.account && other.kind == OperationKind::Delete)
+}
+
+/// A cancel asks for its turn behind an update still waiting on the account:
+/// the update is superseded. One running in this instance is woken from its
+/// wait between attempts and supersedes itself (a call in flight ends
+/// first), and is waited for as any earlier operation; one held by no live
+/// lease is superseded here. Answers whether it was.
+async fn supersede_waiting(engine: &Arc<Engine>, update: &Operation) -> Result<bool> {
+    if lock(&engine.running).contains_key(&update.id) {
+        engine.nudge();
+        return Ok(false);
+    }
+    let free = update
+        .lease_until
+        .is_none_or(|until| until <= engine.clock.now())
+        || update.lease_owner.as_deref() == Some(engine.instance.as_str());
+    if !free {
+        return Ok(false);
+    }
+    let mut update = update.clone();
+    supersede(engine, &mut update).await?;
+    Ok(true)
 }
 
 /// The operations recorded before `op` on its account (`operations` is the

@@ -17,9 +17,14 @@ use std::sync::Arc;
 pub(crate) async fn succeed(
     engine: &Arc<Engine>,
     op: &mut Operation,
-    reference: Option<ProviderEventRef>,
+    mut reference: Option<ProviderEventRef>,
 ) -> Result<()> {
     let now = engine.clock.now();
+    if let Some(reference) = &mut reference {
+        // The copy now holds the details the operation wrote.
+        reference.version = op.version;
+        reference.pending = None;
+    }
     let change = match (&op.kind, &reference) {
         (OperationKind::Create, Some(reference)) => EventChange::Attach {
             base: base_event(op, now),
@@ -35,6 +40,18 @@ pub(crate) async fn succeed(
     release(op, now);
     // One write: the event change and the operation's success together.
     engine.store.complete_operation(op, &change, now).await?;
+    Ok(())
+}
+
+/// Records that an update is not needed any more: a cancel recorded after it
+/// on the same account removes the copy it would write. The synced event is
+/// left as it is.
+pub(crate) async fn supersede(engine: &Arc<Engine>, op: &mut Operation) -> Result<()> {
+    tracing::debug!(operation = %op.id, account = %op.account, "update superseded by a later cancel");
+    op.status = OperationStatus::Superseded;
+    op.last_error = None;
+    release(op, engine.clock.now());
+    engine.store.update_operation(op).await?;
     Ok(())
 }
 
@@ -133,5 +150,6 @@ fn base_event(op: &Operation, now: DateTime<Utc>) -> Box<SyncedEvent> {
         provider_ids: BTreeMap::new(),
         synced_at: now,
         event: op.details.clone(),
+        version: op.version,
     })
 }

@@ -2,8 +2,8 @@
 //! backoff, each outcome recorded in the store before it is reported.
 
 use super::calls::PROVIDER_RETRIES;
-use super::order::{Running, Turn, take_turn};
-use super::outcome::{give_up, park, record_failure, step_back, succeed};
+use super::order::{Running, Turn, cancelled_after, desire, take_turn};
+use super::outcome::{give_up, park, record_failure, step_back, succeed, supersede};
 use super::{Engine, ProviderCall, lock};
 use crate::error::Result;
 use crate::model::{
@@ -105,6 +105,11 @@ pub(crate) fn results(operations: &[Operation]) -> BTreeMap<AccountId, SyncResul
                     reason: None,
                     event_id,
                 },
+                OperationStatus::Superseded => SyncResult {
+                    status: SyncResultStatus::Succeeded,
+                    reason: Some("superseded: the event was cancelled after it".to_owned()),
+                    event_id,
+                },
                 OperationStatus::Failed => SyncResult {
                     status: SyncResultStatus::Failed,
                     reason: op.last_error.clone(),
@@ -148,6 +153,11 @@ async fn drive(
     if op.kind != OperationKind::Create {
         match take_turn(engine, op).await? {
             Turn::Ready => {}
+            Turn::Current => {
+                let current = op.target.clone();
+                return succeed(engine, op, current).await;
+            }
+            Turn::Superseded => return supersede(engine, op).await,
             Turn::Later(at) => return step_back(engine, op, at).await,
             Turn::Nothing(why) if op.kind == OperationKind::Delete => {
                 tracing::debug!(operation = %op.id, %why, "nothing to delete");
@@ -159,6 +169,16 @@ async fn drive(
         }
     }
     loop {
+        if op.kind == OperationKind::Update && op.attempts > 0 {
+            match look_again(engine, op).await? {
+                Again::Write => {}
+                Again::Current => {
+                    let current = op.target.clone();
+                    return succeed(engine, op, current).await;
+                }
+                Again::Superseded => return supersede(engine, op).await,
+            }
+        }
         let record = match known.take() {
             Some(record) => Some(record),
             None => engine.store.get_account(&op.account).await?,
@@ -191,13 +211,49 @@ async fn drive(
             Ok(reference) => return succeed(engine, op, reference).await,
             Err(error) => {
                 if let Some(wait) = failed_attempt(engine, op, &error).await? {
-                    tokio::time::sleep(wait).await;
+                    let mut nudges = engine.nudges.subscribe();
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        // A cancel recorded meanwhile may make this moot.
+                        _ = nudges.changed(), if op.kind == OperationKind::Update => {}
+                    }
                 } else {
                     return Ok(());
                 }
             }
         }
     }
+}
+
+/// What an update that failed an attempt finds when it looks again.
+enum Again {
+    /// Write the (possibly newer) desired state.
+    Write,
+    /// The account already holds the latest version.
+    Current,
+    /// A cancel was recorded after it on the account.
+    Superseded,
+}
+
+/// Before an update tries again: a cancel recorded since supersedes it, and
+/// an update recorded since makes it write the newer details (with their
+/// version) in this attempt, so that the later update finds nothing to do.
+async fn look_again(engine: &Arc<Engine>, op: &mut Operation) -> Result<Again> {
+    let operations = engine.store.operations_of_event(&op.event).await?;
+    if cancelled_after(&operations, op) {
+        return Ok(Again::Superseded);
+    }
+    let Some(synced) = engine.store.get_synced_event(&op.event).await? else {
+        return Ok(Again::Write);
+    };
+    desire(op, &synced);
+    if let Some(current) = synced.provider_ids.get(&op.account) {
+        op.target = Some(current.clone());
+        if current.version >= synced.version {
+            return Ok(Again::Current);
+        }
+    }
+    Ok(Again::Write)
 }
 
 async fn attempt(

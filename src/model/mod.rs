@@ -23,4 +23,7 @@ pub use event::{
 };
 pub use ids::{AccountId, ConflictId, DraftId, EventId, OperationId, UserId};
 pub use provider::{Provider, SyncStatus};
-pub use synced_event::{ProviderEventRef, SyncOutcome, SyncResult, SyncResultStatus, SyncedEvent};
+pub use synced_event::{
+    FIRST_VERSION, PendingWork, ProviderEventRef, SyncOutcome, SyncResult, SyncResultStatus,
+    SyncedEvent,
+};

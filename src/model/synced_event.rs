@@ -22,6 +22,32 @@ pub struct ProviderEventRef {
     /// A join link the provider made (Zoom).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join_url: Option<String>,
+    /// The version of the synced event's details this copy holds (see
+    /// [`SyncedEvent::version`]).
+    #[serde(default = "first_version")]
+    pub version: u64,
+    /// While calsync still has work to do on this copy (it is behind the
+    /// synced event's version, or being removed): why, and when it tries
+    /// next. Never stored: filled in when the synced event is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingWork>,
+}
+
+/// Work calsync has still to do on one account's copy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingWork {
+    /// Why it is not done yet (the last failure, or what it waits for).
+    pub reason: String,
+    /// When calsync tries next.
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+/// The version a synced event starts at.
+pub const FIRST_VERSION: u64 = 1;
+
+fn first_version() -> u64 {
+    FIRST_VERSION
 }
 
 /// An event calsync has written to one or more accounts.
@@ -40,8 +66,13 @@ pub struct SyncedEvent {
     pub provider_ids: BTreeMap<AccountId, ProviderEventRef>,
     /// When calsync last wrote it to a provider.
     pub synced_at: DateTime<Utc>,
-    /// The event's details as last written.
+    /// The event's details: the desired state every account is brought to.
     pub event: EventDetails,
+    /// The version of `event`: [`FIRST_VERSION`] at commit, one more for
+    /// every accepted update. Each `providerIds` entry says which version its
+    /// copy holds.
+    #[serde(default = "first_version")]
+    pub version: u64,
 }
 
 impl SyncedEvent {

@@ -32,8 +32,11 @@ pub enum OperationStatus {
     Pending,
     /// Done.
     Succeeded,
-    /// Given up: refused by the provider, or retries spent.
+    /// Given up: refused by the provider, or the account is disconnected.
     Failed,
+    /// Not needed any more: an update overtaken by a cancel recorded after
+    /// it on the same account, which makes the event's last version "gone".
+    Superseded,
 }
 
 /// One provider call calsync has promised to make.
@@ -56,6 +59,10 @@ pub struct Operation {
     pub idempotency_key: String,
     /// The event's details to write (for a delete: the last known details).
     pub details: EventDetails,
+    /// For a create or update, the version of the synced event's details it
+    /// writes (an update takes the latest version when its turn comes).
+    #[serde(default)]
+    pub version: u64,
     /// For an update, the fields the change touched.
     #[serde(default)]
     pub changed_fields: Vec<String>,

@@ -101,7 +101,9 @@ pub enum EventChange {
     },
     /// The account's provider event changed (an update): sets
     /// `providerIds[account]` and `syncedAt` only while the synced event
-    /// exists; a synced event removed meanwhile stays removed.
+    /// exists (a synced event removed meanwhile stays removed) and the
+    /// account's recorded version is not newer than the reference's (an
+    /// older version never overwrites a newer one).
     Refresh(ProviderEventRef),
     /// The event is gone from the account: as [`Store::detach_provider_event`].
     Detach,
@@ -167,14 +169,15 @@ pub trait Store: Send + Sync + 'static {
         account: &AccountId,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    /// Replaces the event's details snapshot and sets `syncedAt`. Answers
-    /// whether the synced event exists.
+    /// Replaces the event's details, adds one to its `version` and sets
+    /// `syncedAt`, atomically: two calls at once get two versions. Answers
+    /// the new version, or `None` when the synced event does not exist.
     async fn set_event_details(
         &self,
         id: &EventId,
         details: &EventDetails,
         at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<u64>>;
 
     /// Replaces the conflicts recorded for a user's draft.
     async fn replace_conflicts(

@@ -45,6 +45,7 @@ fn synced_event() -> SyncedEvent {
         provider_ids: Default::default(),
         synced_at: start,
         event: EventDetails::timed("Planning", start, start + chrono::Duration::hours(1)),
+        version: 1,
     }
 }
 
@@ -55,6 +56,8 @@ fn google_ref() -> ProviderEventRef {
         etag: None,
         calendar_id: None,
         join_url: None,
+        version: 1,
+        pending: None,
     }
 }
 
@@ -163,6 +166,7 @@ fn pending_operation(id: &str) -> calsync::operations::Operation {
         kind: calsync::operations::OperationKind::Create,
         idempotency_key: format!("key-{id}"),
         details: event.event.clone(),
+        version: 1,
         changed_fields: Vec::new(),
         target: None,
         status: calsync::operations::OperationStatus::Pending,
@@ -194,6 +198,8 @@ async fn completing_an_unknown_operation_attaches_nothing() {
             etag: None,
             calendar_id: None,
             join_url: None,
+            version: 1,
+            pending: None,
         },
     };
     let answer = store

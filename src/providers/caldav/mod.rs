@@ -157,6 +157,9 @@ impl CalDavProvider {
             etag: Some(etag),
             calendar_id: Some(calendar.to_string()),
             join_url: None,
+            // The engine sets the version it wrote.
+            version: crate::model::FIRST_VERSION,
+            pending: None,
         }
     }
 }

@@ -173,6 +173,9 @@ fn reference(provider: Provider, id: String, etag: String, calendar: &str) -> Pr
         etag: Some(etag),
         calendar_id: Some(calendar.to_owned()),
         join_url,
+        // The engine sets the version it wrote.
+        version: crate::model::FIRST_VERSION,
+        pending: None,
     }
 }
 

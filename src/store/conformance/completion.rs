@@ -217,3 +217,46 @@ pub async fn an_attach_never_brings_back_a_cancelled_event(maker: &dyn StoreMake
     let both = store.get_synced_event(&event).await.expect("read");
     assert_eq!(both.expect("exists").accounts, [early, late].into());
 }
+
+/// A refresh never puts an older version over a newer one: an update that
+/// finishes late (its instance was thought dead) leaves the newer record.
+pub async fn a_refresh_never_writes_an_older_version(maker: &dyn StoreMaker) {
+    let (store, _) = fresh(maker).await;
+    let event = EventId::from("event-1");
+    let acct = AccountId::from("acct-1");
+    let base = base_event("user-1", "event-1");
+    let first = reference(Provider::Google, "g-1");
+    store
+        .attach_provider_event(&base, &acct, &first, at(1))
+        .await
+        .expect("attach");
+    let versioned = |version: u64, etag: &str| ProviderEventRef {
+        version,
+        etag: Some(etag.to_owned()),
+        ..first.clone()
+    };
+    let mut updates = Vec::new();
+    for _ in 0..3 {
+        let mut update = operation("event-1", "acct-1", 0);
+        update.kind = OperationKind::Update;
+        updates.push(update);
+    }
+    store.insert_operations(&updates).await.expect("insert");
+    let (newer, older, same) = (versioned(3, "\"e3\""), versioned(2, "\"e2\""), versioned(3, "\"e3b\""));
+    for (update, reference) in updates.into_iter().zip([&newer, &older, &same]) {
+        let update = succeeded(update, Some(reference.clone()));
+        store
+            .complete_operation(&update, &EventChange::Refresh(reference.clone()), at(2))
+            .await
+            .expect("complete update");
+        let synced = store.get_synced_event(&event).await.expect("read");
+        let held = synced.expect("synced").provider_ids[&acct].clone();
+        let expected = if reference.version >= 3 { reference } else { &newer };
+        assert_eq!(&held, expected, "after a refresh at version {}", reference.version);
+        assert_eq!(
+            store.get_operation(&update.id).await.expect("read"),
+            Some(update),
+            "the operation is stored either way"
+        );
+    }
+}

@@ -101,7 +101,8 @@ pub async fn attach_creates_and_detach_removes(maker: &dyn StoreMaker) {
 }
 
 /// `set_event_details` replaces the snapshot and `syncedAt` of an existing
-/// event only, and answers whether it exists.
+/// event only, adds one to its version, and answers the new version (none
+/// for a missing event).
 pub async fn set_event_details_replaces_the_snapshot(maker: &dyn StoreMaker) {
     let (store, _) = fresh(maker).await;
     let base = base_event("user-1", "event-1");
@@ -116,14 +117,19 @@ pub async fn set_event_details_replaces_the_snapshot(maker: &dyn StoreMaker) {
     let set = store
         .set_event_details(&base.internal_id, &new_details, at(2))
         .await;
-    assert!(matches!(set, Ok(true)), "{set:?}");
+    assert!(matches!(set, Ok(Some(2))), "{set:?}");
     let event = read(&*store, &base.internal_id).await.expect("event");
     assert_eq!((&event.event, event.synced_at), (&new_details, at(2)));
+    assert_eq!(event.version, 2);
     assert_eq!(event.provider_ids.get(&account), Some(&attached));
+    let again = store
+        .set_event_details(&base.internal_id, &details("Again"), at(3))
+        .await;
+    assert!(matches!(again, Ok(Some(3))), "{again:?}");
 
     let missing = EventId::from("event-missing");
     let set = store.set_event_details(&missing, &new_details, at(3)).await;
-    assert!(matches!(set, Ok(false)), "{set:?}");
+    assert!(matches!(set, Ok(None)), "{set:?}");
     assert_eq!(read(&*store, &missing).await, None);
 }
 

@@ -40,7 +40,8 @@ mod operations;
 mod records;
 
 pub use completion::{
-    an_attach_never_brings_back_a_cancelled_event, complete_operation_records_event_and_operation,
+    a_refresh_never_writes_an_older_version, an_attach_never_brings_back_a_cancelled_event,
+    complete_operation_records_event_and_operation,
 };
 pub use events::{
     attach_creates_and_detach_removes, concurrent_attaches_lose_nothing,
@@ -102,6 +103,7 @@ macro_rules! store_conformance_tests {
             operations_insert_all_or_none,
             complete_operation_records_event_and_operation,
             an_attach_never_brings_back_a_cancelled_event,
+            a_refresh_never_writes_an_older_version,
             claim_takes_only_due_pending_unleased,
             expired_leases_are_claimed_again,
             concurrent_claimers_never_share,
@@ -175,6 +177,7 @@ fn base_event(user: &str, id: &str) -> SyncedEvent {
         provider_ids: [(stray, reference(Provider::Zoom, "stray"))].into(),
         synced_at: at(-60),
         event: details("Planning"),
+        version: 1,
     }
 }
 
@@ -185,6 +188,8 @@ fn reference(provider: Provider, event_id: &str) -> ProviderEventRef {
         etag: Some(format!("\"etag-{event_id}\"")),
         calendar_id: Some("primary".to_owned()),
         join_url: None,
+        version: 1,
+        pending: None,
     }
 }
 
@@ -212,6 +217,7 @@ fn operation(event: &str, account: &str, due_minutes: i64) -> Operation {
         provider: Provider::Outlook,
         kind: OperationKind::Create,
         details: details("Planning"),
+        version: 1,
         changed_fields: Vec::new(),
         target: None,
         status: OperationStatus::Pending,

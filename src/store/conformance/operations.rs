@@ -47,6 +47,8 @@ pub async fn operations_round_trip(maker: &dyn StoreMaker) {
         etag: Some("W/\"1\"".to_owned()),
         calendar_id: None,
         join_url: None,
+        version: 1,
+        pending: None,
     });
     done.updated_at = at(5);
     store.update_operation(&done).await.expect("update");

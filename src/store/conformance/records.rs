@@ -222,7 +222,7 @@ pub async fn prefixes_are_isolated(maker: &dyn StoreMaker) {
     let set = second
         .set_event_details(&event.internal_id, &event.event, at(2))
         .await;
-    assert!(matches!(set, Ok(false)), "{set:?}");
+    assert!(matches!(set, Ok(None)), "{set:?}");
 
     // The same ids are free under the other prefix, and stay apart.
     let mut twin = account("user-1", "acct-1", 3);

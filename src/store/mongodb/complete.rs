@@ -10,7 +10,7 @@
 //! is already gone, changes nothing), then marks the operation done. The
 //! other order could mark an operation done whose event never recorded it.
 
-use super::documents::set_reference;
+use super::documents::{escape_key, set_reference};
 use super::{MongoStore, map_error};
 use crate::model::ProviderEventRef;
 use crate::operations::Operation;
@@ -89,8 +89,18 @@ impl MongoStore {
     ) -> StoreResult<()> {
         let account = &operation.account;
         let update = set_reference(account, reference, at)?;
+        let held = format!("providerIds.{}.version", escape_key(account));
+        let version = i64::try_from(reference.version).unwrap_or(i64::MAX);
+        // Not over a newer version.
+        let filter = doc! {
+            "_id": operation.event.as_str(),
+            "$or": [
+                { held.as_str(): { "$exists": false } },
+                { held.as_str(): { "$lte": version } },
+            ],
+        };
         self.synced_events
-            .update_one(doc! { "_id": operation.event.as_str() }, update)
+            .update_one(filter, update)
             .await
             .map(drop)
             .map_err(|e| map_error(e, &format!("refresh {account} on {}", operation.event)))

@@ -265,17 +265,42 @@ impl Store for MongoStore {
         id: &EventId,
         details: &EventDetails,
         at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<u64>> {
+        let doing = format!("update synced event {id}");
         let details = to_bson(details, "event details")?;
-        let result = self
-            .synced_events
+        // An event stored before versions were kept is at the first version:
+        // say so first, so that the increment below starts from it.
+        self.synced_events
             .update_one(
-                doc! { "_id": id.as_str() },
-                doc! { "$set": { "event": details, "syncedAt": date(at) } },
+                doc! { "_id": id.as_str(), "version": { "$exists": false } },
+                doc! { "$set": { "version": crate::model::FIRST_VERSION as i64 } },
             )
             .await
-            .map_err(|e| map_error(e, &format!("update synced event {id}")))?;
-        Ok(result.matched_count == 1)
+            .map_err(|e| map_error(e, &doing))?;
+        let after = self
+            .synced_events
+            .find_one_and_update(
+                doc! { "_id": id.as_str() },
+                doc! {
+                    "$set": { "event": details, "syncedAt": date(at) },
+                    "$inc": { "version": 1_i64 },
+                },
+            )
+            .projection(doc! { "version": 1 })
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| map_error(e, &doing))?;
+        let Some(after) = after else {
+            return Ok(None);
+        };
+        let version = match after.get("version") {
+            Some(Bson::Int64(version)) => u64::try_from(*version).ok(),
+            Some(Bson::Int32(version)) => u64::try_from(*version).ok(),
+            _ => None,
+        };
+        version
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("{id}: version is not a count")))
     }
 
     async fn replace_conflicts(

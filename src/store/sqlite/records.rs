@@ -136,7 +136,7 @@ impl Store for SqliteStore {
         id: &EventId,
         details: &EventDetails,
         at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<u64>> {
         let (id, details) = (id.clone(), details.clone());
         self.write(move |connection, tables| {
             writes::set_details(connection, tables, id, details, at)

@@ -37,6 +37,7 @@ pub(super) fn status_key(status: OperationStatus) -> &'static str {
         OperationStatus::Pending => "pending",
         OperationStatus::Succeeded => "succeeded",
         OperationStatus::Failed => "failed",
+        OperationStatus::Superseded => "superseded",
     }
 }
 

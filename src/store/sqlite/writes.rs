@@ -88,8 +88,14 @@ pub(super) fn refresh(
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
     change_event(connection, tables, id, at, |event| {
-        event.accounts.insert(account.clone());
-        event.provider_ids.insert(account, reference);
+        let newer = event
+            .provider_ids
+            .get(&account)
+            .is_some_and(|held| held.version > reference.version);
+        if !newer {
+            event.accounts.insert(account.clone());
+            event.provider_ids.insert(account, reference);
+        }
     })
 }
 
@@ -177,8 +183,14 @@ pub(super) fn set_details(
     id: EventId,
     details: EventDetails,
     at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    change_event(connection, tables, &id, at, |event| event.event = details)
+) -> StoreResult<Option<u64>> {
+    let mut version = None;
+    change_event(connection, tables, &id, at, |event| {
+        event.event = details;
+        event.version += 1;
+        version = Some(event.version);
+    })?;
+    Ok(version)
 }
 
 pub(super) fn replace_conflicts(
