@@ -17,7 +17,7 @@ impl CalendarSync {
     /// Refreshes the OAuth tokens when they expire within five minutes,
     /// validates the connection with the provider, and sets `lastSync` and
     /// `syncStatus`: "connected" when the provider answers (operations that
-    /// waited for the account then run at the next resume), "error: needs
+    /// waited for the account then run at once, in the background), "error: needs
     /// re-authorization" when the credentials are refused, "error" with the
     /// provider's reason when it refuses for another reason a person must
     /// fix. When the provider cannot be reached (a transient failure) the
@@ -50,14 +50,17 @@ impl CalendarSync {
         let record = match validated {
             Ok(()) => {
                 let now = self.engine.now();
-                self.engine
+                let record = self
+                    .engine
                     .update_account(account, |record| {
                         record.account.sync_status = SyncStatus::Connected;
                         record.account.error = None;
                         record.account.last_sync = Some(now);
                         Ok(())
                     })
-                    .await?
+                    .await?;
+                self.engine.account_back(account).await?;
+                record
             }
             Err(error) if error.kind.is_transient() => {
                 return Err(Error::ProviderUnreachable {

@@ -30,8 +30,8 @@ pub(crate) use sessions::reauthorization_reason;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, AccountRecord, EventId, OperationId, PendingWork, Provider, SyncStatus,
-    SyncedEvent, UserId,
+    AccountId, AccountRecord, EventId, OperationId, PendingWork, Provider, SyncStatus, SyncedEvent,
+    UserId,
 };
 use crate::operations::{Operation, OperationKind, OperationStatus, RetryPolicy};
 use crate::providers::{CalendarProvider, Providers};
@@ -262,7 +262,8 @@ impl Engine {
     /// Wakes the operations of this instance that wait between attempts, to
     /// look again whether they are still needed.
     pub(crate) fn nudge(&self) {
-        self.nudges.send_modify(|count| *count = count.wrapping_add(1));
+        self.nudges
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// A new pending operation, recorded now and held by this instance.

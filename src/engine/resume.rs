@@ -7,6 +7,7 @@
 
 use super::{Engine, lock, run};
 use crate::error::Result;
+use crate::model::AccountId;
 use crate::operations::Operation;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Weak};
@@ -37,6 +38,25 @@ impl Engine {
             }
             done.extend(run::run_until(self, claimed, None).await);
         }
+    }
+
+    /// An account is connected again: the operations that waited for it (in
+    /// error, or backing off round after round) are due now, and are taken
+    /// up at once in the background, without waiting for a client call or
+    /// the next resumer pass.
+    pub(crate) async fn account_back(self: &Arc<Self>, account: &AccountId) -> Result<()> {
+        let now = self.clock.now();
+        let woken = self.store.wake_operations_of_account(account, now).await?;
+        if woken > 0 {
+            tracing::info!(%account, operations = woken, "account back: its waiting operations run now");
+            let engine = self.clone();
+            lock(&self.tasks).spawn(async move {
+                if let Err(error) = engine.resume().await {
+                    tracing::warn!(%error, "resuming operations failed; the resumer will try again");
+                }
+            });
+        }
+        Ok(())
     }
 
     /// Runs [`Engine::resume`] every `every` while `alive` can be upgraded.

@@ -231,4 +231,13 @@ pub trait Store: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<Operation>>;
+    /// Makes every pending operation of `account` that no lease holds at
+    /// `now` and that is due later due at `now` (its account came back, so
+    /// the work waiting for it need not wait out its backoff). Answers how
+    /// many it changed.
+    async fn wake_operations_of_account(
+        &self,
+        account: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize>;
 }

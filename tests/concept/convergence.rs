@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 on_every_store!(
     an_update_sent_again_repairs_an_account_that_missed_it,
     an_update_for_an_account_in_error_waits_and_runs_once_it_is_back,
+    a_cancel_behind_a_retrying_update_runs_at_once,
 );
 
 fn changes(value: Value) -> Map<String, Value> {
@@ -165,10 +166,81 @@ async fn an_update_for_an_account_in_error_waits_and_runs_once_it_is_back(h: Har
         .await
         .expect("refresh");
     assert_eq!(up.sync_status, calsync::model::SyncStatus::Connected);
-    h.clock
-        .advance(chrono::Duration::from_std(h.config.retry.park).expect("span"));
-    h.sync.resume_operations().await.expect("resume");
+    // No client call and no time passing: the account's return wakes the
+    // work that waited for it.
+    h.sync.settle().await;
     let held = h.events_on(&outlook)[0].details.clone().expect("details");
     assert_eq!(held.location.as_deref(), Some("Room 4"));
+    h.assert_invariants(&[&ada]).await;
+}
+
+/// An update waits a day between attempts (a long Retry-After, say); a cancel
+/// recorded meanwhile supersedes it and deletes the copy at once, instead of
+/// waiting for the update's next attempt. While the update waits, the synced
+/// event shows the account's pending work.
+async fn a_cancel_behind_a_retrying_update_runs_at_once(h: Harness) {
+    const A_DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    let h = h.configured(calsync::Config {
+        retry: calsync::operations::RetryPolicy {
+            base: A_DAY,
+            cap: A_DAY,
+            ..calsync::operations::RetryPolicy::quick()
+        },
+        ..answering_at_once()
+    });
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let outlook = h.connect(&ada, Provider::Outlook).await;
+    let both = [google.id.clone(), outlook.id.clone()];
+    let committed = h
+        .sync
+        .commit(&ada, &event("Review", tuesday(10), 30), &both)
+        .await
+        .expect("commit");
+    let id = committed.synced_event.internal_id.clone();
+    h.until_done(&id, &google.id).await;
+    h.until_done(&id, &outlook.id).await;
+    h.provider(Provider::Google)
+        .fail_next(1, FaultKind::ServerError);
+    let moved = changes(json!({"location": "Room 4"}));
+    let updated = h.sync.update(&ada, &id, &moved).await.expect("update");
+    assert_eq!(updated.synced_event.version, 2);
+    let waiting = loop {
+        let synced = h
+            .sync
+            .get_synced_event(&ada, &id)
+            .await
+            .expect("get")
+            .expect("synced");
+        let held = synced.provider_ids[&google.id].clone();
+        if held
+            .pending
+            .as_ref()
+            .is_some_and(|pending| pending.reason.contains("unavailable"))
+        {
+            break held;
+        }
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(waiting.version, 1, "google still holds the first version");
+    h.until_done(&id, &outlook.id).await;
+
+    tokio::select! {
+        cancelled = async {
+            let answer = h.sync.cancel(&ada, &id).await;
+            h.sync.settle().await;
+            answer
+        } => drop(cancelled.expect("cancel")),
+        () = tokio::time::sleep(GIVE_UP) => panic!("the cancel waited for the update's next attempt"),
+    };
+    let gone = h.sync.get_synced_event(&ada, &id).await.expect("get");
+    assert_eq!(gone, None, "the synced event is removed");
+    assert!(h.events_on(&google).is_empty(), "the copy is gone at once");
+    assert!(h.events_on(&outlook).is_empty());
+    assert_eq!(
+        h.provider(Provider::Google).counts().updates,
+        0,
+        "the superseded update made no second attempt (a refused call is not counted)"
+    );
     h.assert_invariants(&[&ada]).await;
 }

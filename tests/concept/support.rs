@@ -14,7 +14,7 @@
 //! when the test moves the manual clock past the answer deadline, once the
 //! others are recorded ([`Harness::answered_when`]).
 
-pub use crate::patience::patient;
+pub use crate::patience::{GIVE_UP, patient};
 use calsync::clock::ManualClock;
 use calsync::model::{
     Account, AccountId, DraftConstraints, DraftEvent, DraftId, EventDetails, EventId, Provider,

@@ -242,7 +242,11 @@ pub async fn a_refresh_never_writes_an_older_version(maker: &dyn StoreMaker) {
         updates.push(update);
     }
     store.insert_operations(&updates).await.expect("insert");
-    let (newer, older, same) = (versioned(3, "\"e3\""), versioned(2, "\"e2\""), versioned(3, "\"e3b\""));
+    let (newer, older, same) = (
+        versioned(3, "\"e3\""),
+        versioned(2, "\"e2\""),
+        versioned(3, "\"e3b\""),
+    );
     for (update, reference) in updates.into_iter().zip([&newer, &older, &same]) {
         let update = succeeded(update, Some(reference.clone()));
         store
@@ -251,8 +255,16 @@ pub async fn a_refresh_never_writes_an_older_version(maker: &dyn StoreMaker) {
             .expect("complete update");
         let synced = store.get_synced_event(&event).await.expect("read");
         let held = synced.expect("synced").provider_ids[&acct].clone();
-        let expected = if reference.version >= 3 { reference } else { &newer };
-        assert_eq!(&held, expected, "after a refresh at version {}", reference.version);
+        let expected = if reference.version >= 3 {
+            reference
+        } else {
+            &newer
+        };
+        assert_eq!(
+            &held, expected,
+            "after a refresh at version {}",
+            reference.version
+        );
         assert_eq!(
             store.get_operation(&update.id).await.expect("read"),
             Some(update),

@@ -51,6 +51,7 @@ pub use operations::{
     claim_takes_only_due_pending_unleased, concurrent_claimers_never_share,
     expired_leases_are_claimed_again, operations_insert_all_or_none, operations_round_trip,
     two_stores_on_one_place_claim_each_operation_once,
+    waking_an_account_makes_its_waiting_operations_due,
 };
 pub use records::{
     account_errors_change_nothing, accounts_of_user_are_that_users_only, accounts_round_trip,
@@ -108,6 +109,7 @@ macro_rules! store_conformance_tests {
             expired_leases_are_claimed_again,
             concurrent_claimers_never_share,
             two_stores_on_one_place_claim_each_operation_once,
+            waking_an_account_makes_its_waiting_operations_due,
         );
     };
     (@cases ($maker:expr); $($case:ident),* $(,)?) => {

@@ -2,7 +2,7 @@
 //! never share.
 
 use super::{StoreMaker, at, fresh, operation};
-use crate::model::{EventId, OperationId, ProviderEventRef};
+use crate::model::{AccountId, EventId, OperationId, ProviderEventRef};
 use crate::operations::{Operation, OperationStatus};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeSet;
@@ -280,4 +280,47 @@ pub async fn two_stores_on_one_place_claim_each_operation_once(maker: &dyn Store
     let expected = insert_due(&*first).await;
     let claimed = claim_everything(&[first, second]).await;
     assert_each_claimed_once(claimed, expected);
+}
+
+/// Waking an account's operations makes its pending, unleased operations
+/// that are due later due now, and nothing else.
+pub async fn waking_an_account_makes_its_waiting_operations_due(maker: &dyn StoreMaker) {
+    let (store, _) = fresh(maker).await;
+    let parked = operation("event-1", "acct-1", 15);
+    let mut leased = operation("event-2", "acct-1", 15);
+    (leased.lease_owner, leased.lease_until) = (Some("someone".to_owned()), Some(at(20)));
+    let already_due = operation("event-3", "acct-1", -5);
+    let mut done = operation("event-4", "acct-1", 15);
+    done.status = OperationStatus::Failed;
+    let other_account = operation("event-1", "acct-2", 15);
+    let all = [&parked, &leased, &already_due, &done, &other_account];
+    store
+        .insert_operations(&all.map(Clone::clone))
+        .await
+        .expect("insert");
+
+    let woken = store
+        .wake_operations_of_account(&AccountId::from("acct-1"), at(0))
+        .await
+        .expect("wake");
+    assert_eq!(woken, 1, "only the parked operation changes");
+    let read = |op: &Operation| {
+        let store = store.clone();
+        let id = op.id.clone();
+        async move { store.get_operation(&id).await.expect("read").expect("kept") }
+    };
+    assert_eq!(read(&parked).await.next_attempt_at, at(0));
+    assert_eq!(
+        read(&leased).await,
+        leased,
+        "a leased operation is left alone"
+    );
+    assert_eq!(read(&already_due).await, already_due);
+    assert_eq!(read(&done).await, done);
+    assert_eq!(read(&other_account).await, other_account);
+    let claimed = store
+        .claim_due_operations(at(0), "me", at(5), 10)
+        .await
+        .expect("claim");
+    assert_eq!(ids(&claimed), ids(&[already_due, parked]));
 }

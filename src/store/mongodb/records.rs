@@ -436,4 +436,23 @@ impl Store for MongoStore {
         }
         Ok(claimed)
     }
+
+    async fn wake_operations_of_account(
+        &self,
+        account: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let filter = doc! {
+            "account": account.as_str(),
+            "status": "pending",
+            "nextAttemptAt": { "$gt": date(now) },
+            "$or": [ { "leaseUntil": Bson::Null }, { "leaseUntil": { "$lt": date(now) } } ],
+        };
+        let woken = self
+            .operations
+            .update_many(filter, doc! { "$set": { "nextAttemptAt": date(now) } })
+            .await
+            .map_err(|e| map_error(e, &format!("wake the operations of {account}")))?;
+        Ok(usize::try_from(woken.modified_count).unwrap_or(usize::MAX))
+    }
 }

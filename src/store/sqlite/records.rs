@@ -243,4 +243,14 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn wake_operations_of_account(
+        &self,
+        account: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let account = account.clone();
+        self.write(move |connection, tables| writes::wake(connection, tables, &account, now))
+            .await
+    }
 }

@@ -40,6 +40,7 @@ pub(super) struct Statements {
     pub operations_of_event: String,
     pub due_operations: String,
     pub lease_operation: String,
+    pub unleased_pending: String,
 }
 
 /// Quotes `name` as an SQL identifier. The prefix was validated to hold no
@@ -141,6 +142,12 @@ impl Tables {
             ),
             lease_operation: format!(
                 "UPDATE {operations} SET lease_until = ?2, doc = ?3 WHERE id = ?1"
+            ),
+            unleased_pending: format!(
+                "SELECT doc FROM {operations} \
+                 WHERE status = 'pending' AND next_attempt_at > ?1 \
+                   AND (lease_until IS NULL OR lease_until < ?1) \
+                 ORDER BY rowid"
             ),
         }))
     }

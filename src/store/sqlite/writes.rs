@@ -265,3 +265,29 @@ pub(super) fn claim(
     }
     Ok(due)
 }
+
+pub(super) fn wake(
+    connection: &Connection,
+    tables: &Tables,
+    account: &AccountId,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
+    // Pending operations are few (work in flight), so they are read and
+    // filtered by account here rather than indexed by it.
+    let waiting: Vec<Operation> = query_docs(
+        connection,
+        &tables.unleased_pending,
+        params![time_key(now)],
+        "pending operations",
+    )?;
+    let mut woken = 0;
+    for mut operation in waiting
+        .into_iter()
+        .filter(|operation| &operation.account == account)
+    {
+        operation.next_attempt_at = now;
+        write_operation(connection, &tables.update_operation, &operation)?;
+        woken += 1;
+    }
+    Ok(woken)
+}
