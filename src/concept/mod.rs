@@ -172,7 +172,9 @@ impl CalendarSync {
         self.engine.settle().await;
     }
 
-    /// Takes up every operation that is due and not held by a live instance
+    /// Probes the accounts in error for an outage whose probe is due (an
+    /// account whose provider answers is connected again), then takes up
+    /// every operation that is due and not held by a live instance
     /// (after a crash or restart, or from another instance whose lease ran
     /// out), carries each out, and answers them as they ended. The operations
     /// of one synced event on one account run in the order they were
@@ -182,7 +184,7 @@ impl CalendarSync {
     /// # Errors
     /// [`crate::Error::Store`] when the store cannot be read.
     pub async fn resume_operations(&self) -> Result<Vec<Operation>> {
-        self.engine.resume().await
+        self.engine.tend().await
     }
 
     /// Runs [`CalendarSync::resume_operations`] every `every` until the last

@@ -12,18 +12,21 @@
 //! | `order.rs` | per-account order: an event's operations on one account run in the order recorded |
 //! | `outcome.rs` | recording how an operation ended |
 //! | `resume.rs` | leases, and taking up operations that are due after a crash or restart |
+//! | `outages.rs` | the rule that puts an account in `error` for a sustained outage, and the probe that brings it back |
 //!
 //! Nothing here is an action of the spec; [`crate::CalendarSync`] is the one
 //! door users go through, and its methods call into this module.
 
 mod calls;
 mod order;
+mod outages;
 mod outcome;
 mod resume;
 mod run;
 mod sessions;
 
 pub use calls::{PROVIDER_CALLS, PROVIDER_FAILURES, PROVIDER_RETRIES, ProviderCall};
+pub use outages::PROBE_CAP;
 pub(crate) use run::{results, run_known_until, run_until};
 pub(crate) use sessions::reauthorization_reason;
 
@@ -58,6 +61,14 @@ pub struct Config {
     pub call_timeout: Duration,
     /// Tokens expiring within this margin are refreshed first.
     pub refresh_margin: chrono::Duration,
+    /// How long every call of an account's operations must fail transiently,
+    /// with no answer from the provider in between, before the account goes
+    /// to `error` for an outage (by the concept's clock).
+    pub outage_after: Duration,
+    /// The first wait between probes of an account in error for an outage;
+    /// it doubles after each probe the provider does not answer, up to
+    /// [`PROBE_CAP`].
+    pub probe_every: Duration,
 }
 
 impl Default for Config {
@@ -68,6 +79,8 @@ impl Default for Config {
             lease: Duration::from_secs(120),
             call_timeout: Duration::from_secs(30),
             refresh_margin: chrono::Duration::minutes(5),
+            outage_after: Duration::from_secs(3600),
+            probe_every: Duration::from_secs(30),
         }
     }
 }
@@ -107,6 +120,8 @@ pub(crate) struct Engine {
     /// operation's wait early (a cancel that supersedes waiting updates):
     /// operations waiting between attempts wake and look again.
     nudges: tokio::sync::watch::Sender<u64>,
+    /// Failure streaks and probe times (see [`outages`]).
+    outages: Mutex<outages::Outages>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -147,6 +162,7 @@ impl Engine {
             running: Mutex::new(HashMap::new()),
             account_locks: Mutex::new(HashMap::new()),
             nudges: tokio::sync::watch::Sender::new(0),
+            outages: Mutex::new(outages::Outages::default()),
         })
     }
 

@@ -59,7 +59,15 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs [`Engine::resume`] every `every` while `alive` can be upgraded.
+    /// One pass of the background work: probes the accounts in error for an
+    /// outage whose probe is due (bringing back those whose provider
+    /// answers), then resumes what is due.
+    pub(crate) async fn tend(self: &Arc<Self>) -> Result<Vec<Operation>> {
+        self.probe_outages().await?;
+        self.resume().await
+    }
+
+    /// Runs [`Engine::tend`] every `every` while `alive` can be upgraded.
     pub(crate) fn spawn_resumer<T: Send + Sync + 'static>(
         self: &Arc<Self>,
         every: Duration,
@@ -69,7 +77,7 @@ impl Engine {
         lock(&self.tasks).spawn(async move {
             loop {
                 let Some(held) = alive.upgrade() else { return };
-                if let Err(error) = engine.resume().await {
+                if let Err(error) = engine.tend().await {
                     tracing::warn!(%error, "resuming operations failed; will try again");
                 }
                 drop(held);

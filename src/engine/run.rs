@@ -208,7 +208,10 @@ async fn drive(
         }
         let outcome = attempt(engine, &record, op).await?;
         match outcome {
-            Ok(reference) => return succeed(engine, op, reference).await,
+            Ok(reference) => {
+                engine.provider_answered(&op.account);
+                return succeed(engine, op, reference).await;
+            }
             Err(error) => {
                 if let Some(wait) = failed_attempt(engine, op, &error).await? {
                     let mut nudges = engine.nudges.subscribe();
@@ -326,7 +329,10 @@ async fn failed_attempt(
 ) -> Result<Option<std::time::Duration>> {
     op.attempts += 1;
     let reason = format!("{}: {}", error.kind.as_str(), error.message);
-    if !error.kind.is_transient() {
+    if error.kind.is_transient() {
+        engine.failed_transiently(&op.account, error).await?;
+    } else {
+        engine.provider_answered(&op.account);
         // Refused credentials (an access token refused even after a refresh,
         // or a refused refresh token) mean the grant is gone.
         engine.mark_if_refused(&op.account, error).await?;

@@ -94,6 +94,26 @@ impl Engine {
         .await
     }
 
+    /// Puts a connected account in `error` for an outage (see
+    /// [`super::outages`]); an account already in error, or disconnected,
+    /// stays as it is.
+    pub(crate) async fn mark_outage(&self, account: &AccountId, reason: String) -> Result<()> {
+        let at = self.clock.now();
+        self.update_account(account, |record| {
+            if record.account.sync_status == SyncStatus::Connected {
+                record.account.sync_status = SyncStatus::Error;
+                record.account.error = Some(AccountError {
+                    reason,
+                    at,
+                    outage: true,
+                });
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Puts an account in `error` when its provider refused its credentials
     /// for good ([`crate::providers::ProviderErrorKind::needs_reauthorization`]):
     /// a person must connect it again. Other failures leave it as it is.
@@ -237,6 +257,10 @@ pub(crate) fn reauthorization_reason(error: &ProviderError) -> String {
 fn mark_error_in(record: &mut AccountRecord, reason: String, at: chrono::DateTime<chrono::Utc>) {
     if record.account.sync_status != SyncStatus::Disconnected {
         record.account.sync_status = SyncStatus::Error;
-        record.account.error = Some(AccountError { reason, at });
+        record.account.error = Some(AccountError {
+            reason,
+            at,
+            outage: false,
+        });
     }
 }

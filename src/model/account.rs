@@ -12,6 +12,12 @@ pub struct AccountError {
     pub reason: String,
     /// When the error was recorded.
     pub at: DateTime<Utc>,
+    /// Whether it is an outage: the provider failed transiently for longer
+    /// than the engine's `outage_after`. calsync probes such an account and
+    /// brings it back itself once the provider answers; any other error
+    /// needs a person (refreshSync, or a new connect).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outage: bool,
 }
 
 /// A connected calendar account as answers show it: never with credentials.

@@ -145,6 +145,8 @@ pub trait Store: Send + Sync + 'static {
     async fn accounts_of_user(&self, user: &UserId) -> StoreResult<Vec<AccountRecord>>;
     /// Replaces an account. `NotFound` if it does not exist.
     async fn update_account(&self, record: &AccountRecord) -> StoreResult<()>;
+    /// Every account whose status is `error`, oldest first.
+    async fn accounts_in_error(&self) -> StoreResult<Vec<AccountRecord>>;
 
     /// One synced event by internal id.
     async fn get_synced_event(&self, id: &EventId) -> StoreResult<Option<SyncedEvent>>;

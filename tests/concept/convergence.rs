@@ -3,14 +3,15 @@
 //! update sent again repairs an account that missed one.
 
 use super::support::*;
-use calsync::model::{EventId, Provider, SyncResultStatus};
-use calsync::providers::sandbox::FaultKind;
+use calsync::model::{EventId, Provider, SyncResultStatus, SyncStatus};
+use calsync::providers::sandbox::{FaultKind, FaultPlan};
 use serde_json::{Map, Value, json};
 
 on_every_store!(
     an_update_sent_again_repairs_an_account_that_missed_it,
     an_update_for_an_account_in_error_waits_and_runs_once_it_is_back,
     a_cancel_behind_a_retrying_update_runs_at_once,
+    a_sustained_outage_is_an_error_that_the_probe_clears,
 );
 
 fn changes(value: Value) -> Map<String, Value> {
@@ -242,5 +243,91 @@ async fn a_cancel_behind_a_retrying_update_runs_at_once(h: Harness) {
         0,
         "the superseded update made no second attempt (a refused call is not counted)"
     );
+    h.assert_invariants(&[&ada]).await;
+}
+
+/// Transient failures alone leave an account connected; only when every call
+/// has failed for `outage_after` is the account put in error, as an outage.
+/// The probe then validates it with a growing wait, and once the provider
+/// answers the account is connected again and the commit it held back
+/// reaches it, with no client call.
+async fn a_sustained_outage_is_an_error_that_the_probe_clears(h: Harness) {
+    let outage_after = std::time::Duration::from_secs(3600);
+    let probe_every = std::time::Duration::from_secs(30);
+    let h = h.configured(calsync::Config {
+        outage_after,
+        probe_every,
+        ..answering_at_once()
+    });
+    let span = |wait: std::time::Duration| chrono::Duration::from_std(wait).expect("span");
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let outlook = h.connect(&ada, Provider::Outlook).await;
+    h.provider(Provider::Google).fail(FaultPlan {
+        kind: FaultKind::ServerError,
+        remaining: u32::MAX,
+        calendar: None,
+        retry_after_ms: None,
+    });
+    let committed = h
+        .sync
+        .commit(
+            &ada,
+            &event("Review", tuesday(10), 30),
+            &[google.id.clone(), outlook.id.clone()],
+        )
+        .await
+        .expect("commit");
+    let id = committed.synced_event.internal_id.clone();
+    h.sync.settle().await;
+    let status = |h: &Harness| {
+        let (sync, ada, google) = (h.sync.clone(), ada.clone(), google.id.clone());
+        async move { sync.get_account(&ada, &google).await.expect("account") }
+    };
+    assert_eq!(
+        status(&h).await.sync_status,
+        SyncStatus::Connected,
+        "a round of transient failures leaves the account connected"
+    );
+
+    h.clock.advance(span(outage_after));
+    h.sync.resume_operations().await.expect("resume");
+    let down = status(&h).await;
+    assert_eq!(down.sync_status, SyncStatus::Error);
+    let error = down.error.expect("the error");
+    assert!(
+        error.outage && error.reason.starts_with("outage"),
+        "{error:?}"
+    );
+
+    // The first probe comes on the next pass, and fails: the next one is
+    // due a probe interval later.
+    h.sync.resume_operations().await.expect("probe");
+    assert_eq!(status(&h).await.sync_status, SyncStatus::Error);
+    h.provider(Provider::Google).clear_faults();
+    h.sync.resume_operations().await.expect("no probe due");
+    assert_eq!(
+        status(&h).await.sync_status,
+        SyncStatus::Error,
+        "the next probe waits its interval"
+    );
+    assert!(
+        h.events_on(&google).is_empty(),
+        "nothing written while in error"
+    );
+
+    h.clock.advance(span(probe_every));
+    h.sync.resume_operations().await.expect("probe");
+    let up = status(&h).await;
+    assert_eq!((up.sync_status, up.error), (SyncStatus::Connected, None));
+    h.sync.settle().await;
+    assert_eq!(h.events_on(&google).len(), 1, "the held-back create ran");
+    let synced = h
+        .sync
+        .get_synced_event(&ada, &id)
+        .await
+        .expect("get")
+        .expect("synced");
+    assert_eq!(synced.accounts.len(), 2);
     h.assert_invariants(&[&ada]).await;
 }

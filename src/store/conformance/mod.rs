@@ -54,9 +54,9 @@ pub use operations::{
     waking_an_account_makes_its_waiting_operations_due,
 };
 pub use records::{
-    account_errors_change_nothing, accounts_of_user_are_that_users_only, accounts_round_trip,
-    conflicts_replace_per_draft, invalid_prefix_is_refused, prefixes_are_isolated,
-    reopened_store_keeps_its_data,
+    account_errors_change_nothing, accounts_in_error_are_found_across_users,
+    accounts_of_user_are_that_users_only, accounts_round_trip, conflicts_replace_per_draft,
+    invalid_prefix_is_refused, prefixes_are_isolated, reopened_store_keeps_its_data,
 };
 
 use crate::model::{
@@ -92,6 +92,7 @@ macro_rules! store_conformance_tests {
             accounts_round_trip,
             account_errors_change_nothing,
             accounts_of_user_are_that_users_only,
+            accounts_in_error_are_found_across_users,
             conflicts_replace_per_draft,
             prefixes_are_isolated,
             reopened_store_keeps_its_data,

@@ -2,7 +2,9 @@
 //! and reopening.
 
 use super::{StoreMaker, account, at, base_event, conflict, fresh, operation, reference};
-use crate::model::{AccountId, DraftId, EventId, Provider, SyncStatus, UserId};
+use crate::model::{
+    AccountError, AccountId, AccountRecord, DraftId, EventId, Provider, SyncStatus, UserId,
+};
 use crate::store::{StoreError, StoreResult};
 
 fn assert_already_exists<T: std::fmt::Debug>(result: StoreResult<T>, what: &str) {
@@ -85,6 +87,37 @@ pub async fn accounts_of_user_are_that_users_only(maker: &dyn StoreMaker) {
         .await
         .expect("accounts");
     assert!(nobody.is_empty());
+}
+
+/// `accounts_in_error` answers every user's accounts in error, oldest first,
+/// and follows status changes.
+pub async fn accounts_in_error_are_found_across_users(maker: &dyn StoreMaker) {
+    let (store, _) = fresh(maker).await;
+    let in_error = |mut record: AccountRecord, outage: bool| {
+        record.account.sync_status = SyncStatus::Error;
+        record.account.error = Some(AccountError {
+            reason: "outage: 503".to_owned(),
+            at: at(30),
+            outage,
+        });
+        record
+    };
+    let late = in_error(account("user-1", "acct-a", 20), true);
+    let early = in_error(account("user-2", "acct-b", 0), false);
+    let fine = account("user-1", "acct-c", 10);
+    let mut gone = account("user-3", "acct-d", 5);
+    gone.account.sync_status = SyncStatus::Disconnected;
+    for record in [&late, &fine, &early, &gone] {
+        store.insert_account(record).await.expect("insert");
+    }
+    let found = store.accounts_in_error().await.expect("accounts");
+    assert_eq!(found, vec![early.clone(), late.clone()]);
+    let mut back = late;
+    back.account.sync_status = SyncStatus::Connected;
+    back.account.error = None;
+    store.update_account(&back).await.expect("update");
+    let found = store.accounts_in_error().await.expect("accounts");
+    assert_eq!(found, vec![early]);
 }
 
 /// Replacing a draft's conflicts touches that (user, draft) only; an empty

@@ -134,11 +134,10 @@ impl MongoStore {
         let plan = [
             (
                 &self.accounts,
-                vec![index(
-                    doc! { "user": 1, "connectedAt": 1 },
-                    "by_user",
-                    false,
-                )],
+                vec![
+                    index(doc! { "user": 1, "connectedAt": 1 }, "by_user", false),
+                    index(doc! { "syncStatus": 1 }, "by_status", false),
+                ],
             ),
             (
                 &self.synced_events,

@@ -175,6 +175,13 @@ impl Store for MongoStore {
         documents.into_iter().map(account_record).collect()
     }
 
+    async fn accounts_in_error(&self) -> StoreResult<Vec<AccountRecord>> {
+        let filter = doc! { "syncStatus": "error" };
+        let sort = doc! { "connectedAt": 1, "_id": 1 };
+        let documents = find_all(&self.accounts, filter, sort, "read accounts in error").await?;
+        documents.into_iter().map(account_record).collect()
+    }
+
     async fn update_account(&self, record: &AccountRecord) -> StoreResult<()> {
         let id = record.account.id.as_str();
         replace_by_id(&self.accounts, id, account_document(record)?, "account").await

@@ -71,6 +71,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn accounts_in_error(&self) -> StoreResult<Vec<AccountRecord>> {
+        self.read(move |connection, tables| {
+            let what = "read accounts in error";
+            let mut statement = connection
+                .prepare_cached(&tables.accounts_in_error)
+                .map_err(|e| map_error(e, what))?;
+            let rows = statement
+                .query_map([], account_from_row)
+                .map_err(|e| map_error(e, what))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| map_error(e, what))?;
+            rows.into_iter()
+                .map(|(doc, credentials)| account_record(&doc, credentials))
+                .collect()
+        })
+        .await
+    }
+
     async fn update_account(&self, record: &AccountRecord) -> StoreResult<()> {
         let record = record.clone();
         self.write(move |connection, tables| {

@@ -26,6 +26,7 @@ pub(super) struct Statements {
     pub insert_account: String,
     pub get_account: String,
     pub accounts_of_user: String,
+    pub accounts_in_error: String,
     pub update_account: String,
     pub get_event: String,
     pub events_of_user: String,
@@ -64,6 +65,7 @@ impl Tables {
                 doc TEXT NOT NULL,
                 credentials BLOB);
              CREATE INDEX IF NOT EXISTS {accounts_by_user} ON {accounts} (user, connected_at);
+             CREATE INDEX IF NOT EXISTS {accounts_by_status} ON {accounts} (json_extract(doc, '$.syncStatus'));
              CREATE TABLE IF NOT EXISTS {events} (
                 id TEXT PRIMARY KEY NOT NULL,
                 user TEXT NOT NULL,
@@ -87,6 +89,7 @@ impl Tables {
              CREATE INDEX IF NOT EXISTS {operations_by_event} ON {operations} (event, created_at);
              CREATE INDEX IF NOT EXISTS {operations_due} ON {operations} (status, next_attempt_at);",
             accounts_by_user = index("accounts_by_user"),
+            accounts_by_status = index("accounts_by_status"),
             events_by_user = index("syncedEvents_by_user"),
             operations_by_event = index("operations_by_event"),
             operations_due = index("operations_due"),
@@ -100,6 +103,11 @@ impl Tables {
             get_account: format!("SELECT doc, credentials FROM {accounts} WHERE id = ?1"),
             accounts_of_user: format!(
                 "SELECT doc, credentials FROM {accounts} WHERE user = ?1 \
+                 ORDER BY connected_at, rowid"
+            ),
+            accounts_in_error: format!(
+                "SELECT doc, credentials FROM {accounts} \
+                 WHERE json_extract(doc, '$.syncStatus') = 'error' \
                  ORDER BY connected_at, rowid"
             ),
             update_account: format!(
