@@ -42,7 +42,7 @@ impl CalendarSync {
             .operations_of_event(&synced.internal_id)
             .await?
         {
-            if earlier.status == OperationStatus::Pending {
+            if earlier.status == OperationStatus::Pending && earlier.kind != OperationKind::Sweep {
                 accounts
                     .entry(earlier.account)
                     .or_insert((earlier.provider, None));

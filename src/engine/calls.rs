@@ -35,11 +35,13 @@ pub enum ProviderCall {
     Delete,
     /// List the events of a time range.
     List,
+    /// Find the event a create with a given idempotency key made.
+    Find,
 }
 
 impl ProviderCall {
     /// Every call, in the order of the provider trait.
-    pub const ALL: [ProviderCall; 8] = [
+    pub const ALL: [ProviderCall; 9] = [
         ProviderCall::Connect,
         ProviderCall::Refresh,
         ProviderCall::Revoke,
@@ -48,6 +50,7 @@ impl ProviderCall {
         ProviderCall::Update,
         ProviderCall::Delete,
         ProviderCall::List,
+        ProviderCall::Find,
     ];
 
     /// The call's name, as logs show it.
@@ -61,6 +64,7 @@ impl ProviderCall {
             ProviderCall::Update => "update",
             ProviderCall::Delete => "delete",
             ProviderCall::List => "list",
+            ProviderCall::Find => "find",
         }
     }
 }

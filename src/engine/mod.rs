@@ -12,12 +12,14 @@
 //! | `order.rs` | per-account order: an event's operations on one account run in the order recorded |
 //! | `outcome.rs` | recording how an operation ended |
 //! | `resume.rs` | leases, and taking up operations that are due after a crash or restart |
+//! | `late.rs` | creates whose answer was lost: read back by key before a failure is recorded, and swept for late copies after a cancel |
 //! | `outages.rs` | the rule that puts an account in `error` for a sustained outage, and the probe that brings it back |
 //!
 //! Nothing here is an action of the spec; [`crate::CalendarSync`] is the one
 //! door users go through, and its methods call into this module.
 
 mod calls;
+mod late;
 mod order;
 mod outages;
 mod outcome;
@@ -69,6 +71,11 @@ pub struct Config {
     /// it doubles after each probe the provider does not answer, up to
     /// [`PROBE_CAP`].
     pub probe_every: Duration,
+    /// How long after a cancel or a failure that followed a create whose
+    /// answer was lost calsync looks for a copy a late delivery of that
+    /// create made, and deletes it. At least twice `call_timeout` is used
+    /// whatever this says: a request held longer than that is not expected.
+    pub late_delivery: Duration,
 }
 
 impl Default for Config {
@@ -81,6 +88,7 @@ impl Default for Config {
             refresh_margin: chrono::Duration::minutes(5),
             outage_after: Duration::from_secs(3600),
             probe_every: Duration::from_secs(30),
+            late_delivery: Duration::from_secs(60),
         }
     }
 }
@@ -236,7 +244,7 @@ impl Engine {
                         match op.kind {
                             OperationKind::Create => "creating",
                             OperationKind::Update => "writing the latest version",
-                            OperationKind::Delete => "deleting",
+                            OperationKind::Delete | OperationKind::Sweep => "deleting",
                         }
                         .to_owned()
                     }),
@@ -296,6 +304,7 @@ impl Engine {
             idempotency_key: uuid::Uuid::new_v4().simple().to_string(),
             details: intent.details.clone(),
             version: crate::model::FIRST_VERSION,
+            uncertain: false,
             changed_fields: Vec::new(),
             target: intent.target,
             status: crate::operations::OperationStatus::Pending,

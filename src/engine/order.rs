@@ -196,10 +196,11 @@ async fn supersede_waiting(engine: &Arc<Engine>, update: &Operation) -> Result<b
 /// The operations recorded before `op` on its account (`operations` is the
 /// event's, oldest first).
 fn earlier_on_account<'a>(operations: &'a [Operation], op: &Operation) -> Vec<&'a Operation> {
+    // A sweep runs on its own, a while after what it follows; nothing waits for it.
     operations
         .iter()
         .take_while(|other| other.id != op.id)
-        .filter(|other| other.account == op.account)
+        .filter(|other| other.account == op.account && other.kind != OperationKind::Sweep)
         .collect()
 }
 
@@ -220,6 +221,7 @@ fn current_target(
         .fold(None, |current, other| match other.kind {
             OperationKind::Create | OperationKind::Update => other.result.clone().or(current),
             OperationKind::Delete => None,
+            OperationKind::Sweep => current,
         })
 }
 

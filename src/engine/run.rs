@@ -2,6 +2,7 @@
 //! backoff, each outcome recorded in the store before it is reported.
 
 use super::calls::PROVIDER_RETRIES;
+use super::late::{may_have_landed, settle_uncertain_create, sweep};
 use super::order::{Running, Turn, cancelled_after, desire, take_turn};
 use super::outcome::{give_up, park, record_failure, step_back, succeed, supersede};
 use super::{Engine, ProviderCall, lock};
@@ -150,7 +151,7 @@ async fn drive(
     op: &mut Operation,
     mut known: Option<AccountRecord>,
 ) -> Result<()> {
-    if op.kind != OperationKind::Create {
+    if matches!(op.kind, OperationKind::Update | OperationKind::Delete) {
         match take_turn(engine, op).await? {
             Turn::Ready => {}
             Turn::Current => {
@@ -264,6 +265,9 @@ async fn attempt(
     record: &AccountRecord,
     op: &Operation,
 ) -> Result<ProviderResult<Option<ProviderEventRef>>> {
+    if op.kind == OperationKind::Sweep {
+        return sweep(engine, record, op).await;
+    }
     let adapter = engine.adapter(record.account.provider)?;
     let context = WriteContext {
         idempotency_key: op.idempotency_key.clone(),
@@ -273,6 +277,7 @@ async fn attempt(
         OperationKind::Create => ProviderCall::Create,
         OperationKind::Update => ProviderCall::Update,
         OperationKind::Delete => ProviderCall::Delete,
+        OperationKind::Sweep => ProviderCall::Find,
     };
     let answer = engine
         .call_account(record, call, |session| {
@@ -297,7 +302,8 @@ async fn attempt(
                             .await
                             .map(Some)
                     }
-                    OperationKind::Delete => {
+                    // A sweep was carried out above; it has no target here.
+                    OperationKind::Delete | OperationKind::Sweep => {
                         let target = target(op)?;
                         match adapter.delete_event(&session, &target).await {
                             Err(error) if error.kind == ProviderErrorKind::NotFound => Ok(None),
@@ -328,6 +334,9 @@ async fn failed_attempt(
     error: &ProviderError,
 ) -> Result<Option<std::time::Duration>> {
     op.attempts += 1;
+    if op.kind == OperationKind::Create && may_have_landed(error.kind) {
+        op.uncertain = true;
+    }
     let reason = format!("{}: {}", error.kind.as_str(), error.message);
     if error.kind.is_transient() {
         engine.failed_transiently(&op.account, error).await?;
@@ -336,7 +345,11 @@ async fn failed_attempt(
         // Refused credentials (an access token refused even after a refresh,
         // or a refused refresh token) mean the grant is gone.
         engine.mark_if_refused(&op.account, error).await?;
-        give_up(engine, op, reason).await?;
+        if op.kind == OperationKind::Create && op.uncertain {
+            settle_uncertain_create(engine, op, reason).await?;
+        } else {
+            give_up(engine, op, reason).await?;
+        }
         return Ok(None);
     }
     if engine.config.retry.round_spent(op.attempts) {

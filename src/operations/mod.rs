@@ -22,6 +22,12 @@ pub enum OperationKind {
     Update,
     /// Remove the event from the provider.
     Delete,
+    /// Look for a copy that a create with the operation's idempotency key
+    /// made, and delete it unless calsync holds it: recorded, due a while
+    /// later (longer than any request can be held), when a cancel or a
+    /// failure followed a create whose answer was lost, since a late
+    /// delivery of that create may make a copy after it.
+    Sweep,
 }
 
 /// Where an operation stands.
@@ -69,6 +75,10 @@ pub struct Operation {
     /// For an update or delete, the provider's event.
     #[serde(default)]
     pub target: Option<ProviderEventRef>,
+    /// For a create: an attempt's answer was lost (a timeout, a 5xx), so the
+    /// event may be on the provider although no answer said so.
+    #[serde(default)]
+    pub uncertain: bool,
     /// Pending, succeeded or failed.
     pub status: OperationStatus,
     /// Attempts made so far.

@@ -177,6 +177,15 @@ pub trait CalendarProvider: Send + Sync + 'static {
         event: &EventDetails,
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef>;
+    /// The event a create with `context`'s idempotency key made, if the
+    /// calendar holds it: how calsync settles a create whose answer was lost
+    /// (it may or may not have landed), and finds a copy a late delivery of
+    /// such a create made after the event was cancelled.
+    async fn find_created(
+        &self,
+        session: &Session,
+        context: &WriteContext,
+    ) -> ProviderResult<Option<ProviderEventRef>>;
     /// Writes `event` over the provider's copy; only `changed` fields differ
     /// from what calsync wrote before.
     async fn update_event(

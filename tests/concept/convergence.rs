@@ -12,6 +12,8 @@ on_every_store!(
     an_update_for_an_account_in_error_waits_and_runs_once_it_is_back,
     a_cancel_behind_a_retrying_update_runs_at_once,
     a_sustained_outage_is_an_error_that_the_probe_clears,
+    a_create_refused_after_a_lost_answer_keeps_what_landed,
+    a_late_copy_after_a_cancel_is_swept,
 );
 
 fn changes(value: Value) -> Map<String, Value> {
@@ -330,4 +332,92 @@ async fn a_sustained_outage_is_an_error_that_the_probe_clears(h: Harness) {
         .expect("synced");
     assert_eq!(synced.accounts.len(), 2);
     h.assert_invariants(&[&ada]).await;
+}
+
+/// The first attempt lands but its answer is lost; the retry is refused.
+/// Before calling the create failed, calsync reads back by its key, finds
+/// what landed, and records it: no copy it does not know, no false failure.
+async fn a_create_refused_after_a_lost_answer_keeps_what_landed(h: Harness) {
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let outlook = h.connect(&ada, Provider::Outlook).await;
+    let provider = h.provider(Provider::Google);
+    provider.fail_next(1, FaultKind::TimeoutAfterApply);
+    provider.fail_next(1, FaultKind::Refused);
+    let committed = h
+        .sync
+        .commit(
+            &ada,
+            &event("Review", tuesday(10), 30),
+            &[google.id.clone(), outlook.id.clone()],
+        )
+        .await
+        .expect("commit");
+    let result = &committed.results[&google.id];
+    assert_eq!(result.status, SyncResultStatus::Succeeded, "{result:?}");
+    let copies = h.events_on(&google);
+    assert_eq!(copies.len(), 1, "one copy on google");
+    assert_eq!(
+        committed.synced_event.provider_ids[&google.id].event_id, copies[0].event.event_id,
+        "calsync holds the copy that landed"
+    );
+    h.assert_invariants(&[&ada]).await;
+}
+
+/// A create's first attempt is held by the network; the retry makes the
+/// event, the event is cancelled, and then the held attempt arrives and
+/// makes a copy again. The sweep calsync recorded with the cancel finds it
+/// by its key once the late-delivery wait has passed, and deletes it.
+async fn a_late_copy_after_a_cancel_is_swept(h: Harness) {
+    let ada = user("ada");
+    let google = h.connect(&ada, Provider::Google).await;
+    let details = event("Review", tuesday(10), 30);
+    h.provider(Provider::Google)
+        .fail_next(1, FaultKind::Timeout);
+    let committed = h
+        .sync
+        .commit(&ada, &details, &[google.id.clone()])
+        .await
+        .expect("commit");
+    assert_eq!(
+        committed.results[&google.id].status,
+        SyncResultStatus::Succeeded
+    );
+    let id = committed.synced_event.internal_id.clone();
+    let create = h
+        .store
+        .operations_of_event(&id)
+        .await
+        .expect("operations")
+        .into_iter()
+        .find(|op| op.kind == calsync::operations::OperationKind::Create)
+        .expect("the create");
+    h.sync.cancel(&ada, &id).await.expect("cancel");
+    assert!(h.events_on(&google).is_empty(), "cancelled");
+
+    let context = calsync::providers::WriteContext {
+        idempotency_key: create.idempotency_key.clone(),
+        synced_id: id.clone(),
+    };
+    let calendar = google.calendar_id.clone().expect("calendar");
+    h.provider(Provider::Google)
+        .deliver_late_create(&calendar, &details, &context);
+    assert_eq!(h.events_on(&google).len(), 1, "the late copy");
+
+    // Not before the wait: a request may still be on its way.
+    h.sync.resume_operations().await.expect("resume");
+    assert_eq!(h.events_on(&google).len(), 1);
+    let wait = h.config.late_delivery.max(h.config.call_timeout * 2);
+    h.clock
+        .advance(chrono::Duration::from_std(wait).expect("span"));
+    h.sync.resume_operations().await.expect("resume");
+    assert!(h.events_on(&google).is_empty(), "the late copy is swept");
+    let operations = h.store.operations_of_event(&id).await.expect("operations");
+    assert!(
+        operations
+            .iter()
+            .all(|op| op.status != calsync::operations::OperationStatus::Pending),
+        "{operations:?}"
+    );
+    assert_eq!(h.sync.get_synced_event(&ada, &id).await.expect("get"), None);
 }

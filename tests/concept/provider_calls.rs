@@ -115,6 +115,15 @@ impl CalendarProvider for Stall {
         self.inner.create_event(session, event, context).await
     }
 
+    async fn find_created(
+        &self,
+        session: &Session,
+        context: &WriteContext,
+    ) -> ProviderResult<Option<ProviderEventRef>> {
+        self.hold(ProviderCall::Find).await;
+        self.inner.find_created(session, context).await
+    }
+
     async fn update_event(
         &self,
         session: &Session,
@@ -153,6 +162,8 @@ struct World {
     sync: CalendarSync,
     clock: Arc<ManualClock>,
     stall: Arc<Stall>,
+    /// The sandbox behind the stall, for faults.
+    google: Arc<calsync::providers::sandbox::SandboxProvider>,
     metrics: Snapshotter,
     ada: UserId,
     _dir: tempfile::TempDir,
@@ -166,7 +177,8 @@ impl World {
             .expect("store");
         let clock = Arc::new(ManualClock::new(start_of_test()));
         let sandbox = Sandbox::with_clock(clock.clone());
-        let stall = Arc::new(Stall::new(sandbox.get(Provider::Google).clone()));
+        let google = sandbox.get(Provider::Google).clone();
+        let stall = Arc::new(Stall::new(google.clone()));
         let config = Config {
             call_timeout: CALL_TIMEOUT,
             // Long enough that an answer waits for the call timeout.
@@ -186,6 +198,7 @@ impl World {
             sync,
             clock,
             stall,
+            google,
             metrics,
             ada: user("ada"),
             _dir: dir,
@@ -437,6 +450,44 @@ async fn list_is_counted_and_cut_off() {
             .expect("detectConflicts answers");
         assert_eq!(report.unknown_accounts.len(), 1);
         assert_eq!(report.unknown_accounts[0].account, google.id);
+    })
+    .await;
+}
+
+/// A find comes from a sweep: a cancel after a create whose first answer was
+/// lost looks for a late copy once the late-delivery wait has passed.
+#[tokio::test(start_paused = true)]
+async fn find_is_counted_and_cut_off() {
+    let (world, _recorder) = world().await;
+    let google = world.connect().await;
+    world
+        .google
+        .fail_next(1, calsync::providers::sandbox::FaultKind::Timeout);
+    let committed = world
+        .sync
+        .commit(
+            &world.ada,
+            &event("Sync", tuesday(9), 30),
+            &[google.id.clone()],
+        )
+        .await
+        .expect("commit");
+    world.sync.settle().await;
+    let span = |wait: Duration| chrono::Duration::from_std(wait).expect("span");
+    // The first attempt's answer was lost; the create is parked, then done.
+    world.clock.advance(span(Duration::from_secs(60)));
+    world.sync.resume_operations().await.expect("resume");
+    world
+        .sync
+        .cancel(&world.ada, &committed.synced_event.internal_id)
+        .await
+        .expect("cancel");
+    world.sync.settle().await;
+    world
+        .clock
+        .advance(span((CALL_TIMEOUT * 2).max(Duration::from_secs(60))));
+    stalled(&world, ProviderCall::Find, async {
+        world.sync.resume_operations().await.expect("resume");
     })
     .await;
 }

@@ -167,6 +167,7 @@ fn pending_operation(id: &str) -> calsync::operations::Operation {
         idempotency_key: format!("key-{id}"),
         details: event.event.clone(),
         version: 1,
+        uncertain: false,
         changed_fields: Vec::new(),
         target: None,
         status: calsync::operations::OperationStatus::Pending,

@@ -370,6 +370,32 @@ impl CalendarProvider for CalDavProvider {
         }
     }
 
+    async fn find_created(
+        &self,
+        session: &Session,
+        context: &WriteContext,
+    ) -> ProviderResult<Option<ProviderEventRef>> {
+        let account = Account::from(&session.credentials)?;
+        let calendar = self.calendar_url(&account, session).await?;
+        let name = objects::resource_name(&context.idempotency_key);
+        let href = discovery::join(&calendar, &format!("{name}.ics"))?;
+        let existing = match objects::get(&self.client, &account.auth, &href).await {
+            Ok(existing) => existing,
+            Err(error) if error.kind == ProviderErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        // The name is the key's; an event there with another UID is not one
+        // calsync made.
+        if uid_of(&existing.body).as_deref() != Some(name.as_str()) {
+            return Ok(None);
+        }
+        let etag = match existing.etag {
+            Some(etag) => etag,
+            None => self.fetch_etag(&account, &href).await?,
+        };
+        Ok(Some(Self::event_ref(&href, etag, &calendar)))
+    }
+
     async fn update_event(
         &self,
         session: &Session,

@@ -131,38 +131,83 @@ pub(super) async fn create_event(
 ) -> ProviderResult<ProviderEventRef> {
     sandbox
         .write(session, |state, calendar| {
-            let key = (calendar.to_owned(), context.idempotency_key.clone());
-            let existing = state.keys.get(&key).cloned().and_then(|id| {
-                let stored = state.calendars.get(calendar)?.get(&id)?;
-                Some((id, stored.etag.clone()))
-            });
-            let (id, etag) = match existing {
-                Some(found) => {
-                    state.counts.repeated_creates += 1;
-                    found
-                }
-                None => {
-                    let id = ids::event_id(sandbox.provider, calendar, &context.idempotency_key);
-                    let etag = state.next_etag();
-                    let stored = StoredEvent {
-                        event: calendar_event(&id, details, context),
-                        details: Some(details.clone()),
-                        etag: etag.clone(),
-                        key: Some(context.idempotency_key.clone()),
-                    };
-                    state
-                        .calendars
-                        .entry(calendar.to_owned())
-                        .or_default()
-                        .insert(id.clone(), stored);
-                    state.keys.insert(key, id.clone());
-                    state.counts.creates += 1;
-                    (id, etag)
-                }
-            };
-            Ok(reference(sandbox.provider, id, etag, calendar))
+            Ok(create_in(
+                state,
+                sandbox.provider,
+                calendar,
+                details,
+                context,
+            ))
         })
         .await
+}
+
+/// A create's effect on a calendar: a repeat of the key answers the event
+/// the first made (while the calendar holds it).
+pub(super) fn create_in(
+    state: &mut super::State,
+    provider: Provider,
+    calendar: &str,
+    details: &EventDetails,
+    context: &WriteContext,
+) -> ProviderEventRef {
+    let key = (calendar.to_owned(), context.idempotency_key.clone());
+    let existing = state.keys.get(&key).cloned().and_then(|id| {
+        let stored = state.calendars.get(calendar)?.get(&id)?;
+        Some((id, stored.etag.clone()))
+    });
+    let (id, etag) = match existing {
+        Some(found) => {
+            state.counts.repeated_creates += 1;
+            found
+        }
+        None => {
+            let id = ids::event_id(provider, calendar, &context.idempotency_key);
+            let etag = state.next_etag();
+            let stored = StoredEvent {
+                event: calendar_event(&id, details, context),
+                details: Some(details.clone()),
+                etag: etag.clone(),
+                key: Some(context.idempotency_key.clone()),
+            };
+            state
+                .calendars
+                .entry(calendar.to_owned())
+                .or_default()
+                .insert(id.clone(), stored);
+            state.keys.insert(key, id.clone());
+            state.counts.creates += 1;
+            (id, etag)
+        }
+    };
+    reference(provider, id, etag, calendar)
+}
+
+/// Stands in for Google `GET /calendars/{calendarId}/events/{id}` with the
+/// client-chosen id, a Graph `$filter` on `transactionId`, a CalDAV `GET
+/// {calendar}/{uid}.ics`, and Zoom's meeting list searched for calsync's
+/// marker: the event a create with this key made, if the calendar holds it.
+pub(super) async fn find_created(
+    sandbox: &SandboxProvider,
+    session: &Session,
+    context: &WriteContext,
+) -> ProviderResult<Option<ProviderEventRef>> {
+    let (calendar, after) = sandbox.begin(session).await?;
+    let found = {
+        let state = sandbox.state();
+        let key = (calendar.clone(), context.idempotency_key.clone());
+        state.keys.get(&key).and_then(|id| {
+            let stored = state.calendars.get(&calendar)?.get(id)?;
+            Some(reference(
+                sandbox.provider,
+                id.clone(),
+                stored.etag.clone(),
+                &calendar,
+            ))
+        })
+    };
+    sandbox.fail_after(after).await?;
+    Ok(found)
 }
 
 fn reference(provider: Provider, id: String, etag: String, calendar: &str) -> ProviderEventRef {

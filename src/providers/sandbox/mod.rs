@@ -219,6 +219,18 @@ impl SandboxProvider {
         }
     }
 
+    /// Carries out a create that the network held back and delivers only
+    /// now (its caller gave up waiting long ago): as a create with `context`
+    /// would, on `calendar`, with no fault and no hold. Answers the event.
+    pub fn deliver_late_create(
+        &self,
+        calendar: &str,
+        details: &EventDetails,
+        context: &WriteContext,
+    ) -> ProviderEventRef {
+        calls::create_in(&mut self.state(), self.provider, calendar, details, context)
+    }
+
     /// Revokes every token of a calendar, as a user removing the app's access would.
     pub fn revoke_all(&self, calendar: &str) {
         let mut state = self.state();
@@ -406,6 +418,14 @@ impl CalendarProvider for SandboxProvider {
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
         calls::create_event(self, session, event, context).await
+    }
+
+    async fn find_created(
+        &self,
+        session: &Session,
+        context: &WriteContext,
+    ) -> ProviderResult<Option<ProviderEventRef>> {
+        calls::find_created(self, session, context).await
     }
 
     async fn update_event(

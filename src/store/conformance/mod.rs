@@ -221,6 +221,7 @@ fn operation(event: &str, account: &str, due_minutes: i64) -> Operation {
         kind: OperationKind::Create,
         details: details("Planning"),
         version: 1,
+        uncertain: false,
         changed_fields: Vec::new(),
         target: None,
         status: OperationStatus::Pending,
