@@ -116,6 +116,48 @@ async fn create_is_idempotent_per_key() {
     }
 }
 
+/// A create is found again by its key (what settles a create whose answer
+/// was lost); another key, and a deleted event, are not found.
+#[tokio::test]
+async fn find_created_reads_back_by_key() {
+    for server in servers("find_created_reads_back_by_key") {
+        let (_, session) = server.connect_fresh().await;
+        let write = context();
+        let nothing = provider()
+            .find_created(&session, &write)
+            .await
+            .expect("find before the create");
+        assert_eq!(nothing, None);
+        let created = provider()
+            .create_event(&session, &meeting("Kick-off"), &write)
+            .await
+            .expect("create");
+        let found = provider()
+            .find_created(&session, &write)
+            .await
+            .expect("find");
+        let found = found.expect("the create is found by its key");
+        assert_eq!(
+            (&found.event_id, &found.etag),
+            (&created.event_id, &created.etag)
+        );
+        let other = provider()
+            .find_created(&session, &context())
+            .await
+            .expect("find another key");
+        assert_eq!(other, None);
+        provider()
+            .delete_event(&session, &created)
+            .await
+            .expect("delete");
+        let gone = provider()
+            .find_created(&session, &write)
+            .await
+            .expect("find after the delete");
+        assert_eq!(gone, None);
+    }
+}
+
 #[tokio::test]
 async fn update_uses_if_match_and_bumps_sequence() {
     for server in servers("update_uses_if_match_and_bumps_sequence") {
