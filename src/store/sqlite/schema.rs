@@ -40,11 +40,12 @@ pub(super) struct Statements {
     pub operations_of_event: String,
     pub due_operations: String,
     pub lease_operation: String,
+    pub idempotency: super::idempotency::Statements,
 }
 
 /// Quotes `name` as an SQL identifier. The prefix was validated to hold no
 /// quote, but doubling quotes keeps this right on its own.
-fn quote(name: &str) -> String {
+pub(super) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -142,13 +143,17 @@ impl Tables {
             lease_operation: format!(
                 "UPDATE {operations} SET lease_until = ?2, doc = ?3 WHERE id = ?1"
             ),
+            idempotency: super::idempotency::Statements::new(prefix),
         }))
     }
 
     /// Creates the tables and indexes that do not exist yet.
     pub(super) fn create(&self, connection: &Connection) -> StoreResult<()> {
         connection
-            .execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", self.create))
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {} {} COMMIT;",
+                self.create, self.idempotency.create
+            ))
             .map_err(|e| map_error(e, "create tables"))
     }
 }
