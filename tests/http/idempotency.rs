@@ -8,7 +8,7 @@
 
 use super::support::*;
 use crate::patience::{NEVER, patient};
-use calsync::clock::ManualClock;
+use calsync::clock::{Clock, ManualClock};
 use calsync::http::{AppState, Auth, Idempotency};
 use calsync::model::{EventId, Provider, UserId};
 use calsync::operations::{OperationKind, OperationStatus};
@@ -67,6 +67,15 @@ impl Deployment {
     /// A service on the deployment whose answers wait `answer_within` on the
     /// manual clock.
     async fn service(&self, answer_within: std::time::Duration) -> Service {
+        self.service_on(answer_within, self.clock.clone()).await
+    }
+
+    /// As [`Deployment::service`], reading time from `clock`.
+    async fn service_on(
+        &self,
+        answer_within: std::time::Duration,
+        clock: Arc<ManualClock>,
+    ) -> Service {
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(self.path(), "CalendarSync.")
                 .await
@@ -75,7 +84,7 @@ impl Deployment {
         let sync = CalendarSync::builder(store.clone())
             .providers(self.sandbox.providers())
             .vault(self.vault.clone())
-            .clock(self.clock.clone())
+            .clock(clock)
             .config(Config {
                 answer_within,
                 ..patient()
@@ -459,6 +468,46 @@ async fn a_retry_in_another_process_waits_until_its_deadline_then_answers_409() 
     assert_eq!(later.id(), first.id());
     assert_eq!(later.result(&google), "succeeded");
     assert_eq!(provider.counts().creates, 1);
+}
+
+#[tokio::test]
+async fn a_call_that_stopped_without_finishing_is_taken_over_and_makes_no_second_event() {
+    let deployment = Deployment::new();
+    // The first process's clock is two hours behind the second's: to the
+    // second, the first call is long past its answer deadline, as a call
+    // whose process stopped would be.
+    let first_process = deployment.service(ANSWER_WITHIN).await;
+    let later_clock = Arc::new(ManualClock::new(
+        deployment.clock.now() + Duration::hours(2),
+    ));
+    let second_process = deployment.service_on(NEVER, later_clock).await;
+    let google = connect(&first_process.server, "ada", Provider::Google).await;
+    let body = commit_body("ada", "Project sync", &[&google]);
+    let provider = first_process.server.provider(Provider::Google);
+
+    provider.hold();
+    let first = send(&first_process.server, KEY, "commit", Some("key-1"), &body);
+    let retry = async {
+        provider.until_waiting(1).await;
+        send(&second_process.server, KEY, "commit", Some("key-1"), &body).await
+    };
+    let release = async {
+        // The retry has taken the key over and reached the provider itself.
+        provider.until_waiting(2).await;
+        provider.release();
+    };
+    let (first, retry, ()) = tokio::join!(first, retry, release);
+    assert!(!retry.replayed, "the retry ran the call: {retry:?}");
+    assert_eq!(retry.id(), first.id(), "the same synced event");
+    assert_eq!(first.result(&google), "succeeded");
+    assert_eq!(retry.result(&google), "succeeded");
+    let counts = provider.counts();
+    assert_eq!(
+        (counts.creates, counts.repeated_creates),
+        (1, 1),
+        "the retry's create found the first one's event"
+    );
+    assert_eq!(synced_events_of(&first_process.store, "ada").await, 1);
 }
 
 #[tokio::test]
