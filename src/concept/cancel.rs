@@ -2,6 +2,7 @@
 //! copy is gone.
 
 use super::CalendarSync;
+use super::recorded::{Recorded, operation_ids};
 use crate::error::Result;
 use crate::model::{EventId, SyncOutcome, UserId};
 use crate::operations::OperationKind;
@@ -32,6 +33,15 @@ impl CalendarSync {
     /// # Errors
     /// - [`crate::Error::EventNotFound`]: not synced, or another user's.
     pub async fn cancel(&self, user: &UserId, event_id: &EventId) -> Result<SyncOutcome> {
+        Ok(self.cancel_recorded(user, event_id).await?.outcome)
+    }
+
+    /// [`CalendarSync::cancel`], also answering the operations the call recorded.
+    pub(crate) async fn cancel_recorded(
+        &self,
+        user: &UserId,
+        event_id: &EventId,
+    ) -> Result<Recorded> {
         let synced = self.engine.owned_event(user, event_id).await?;
         let (operations, skipped) = self
             .plan(&synced, OperationKind::Delete, &synced.event, &[])
@@ -39,6 +49,8 @@ impl CalendarSync {
         self.engine.store().insert_operations(&operations).await?;
         // Updates waiting here between attempts are superseded by it.
         self.engine.nudge();
-        self.run_and_answer(operations, skipped, synced).await
+        let recorded = operation_ids(&operations);
+        let outcome = self.run_and_answer(operations, skipped, synced).await?;
+        Ok(Recorded::new(outcome, recorded))
     }
 }

@@ -2,6 +2,7 @@
 //! outcome recorded, partial failure reported per account.
 
 use super::CalendarSync;
+use super::recorded::{Recorded, operation_ids};
 use crate::engine::{Intent, is_connected, results, run_known_until, run_until};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -41,7 +42,8 @@ impl CalendarSync {
         event: &EventDetails,
         accounts: &[AccountId],
     ) -> Result<SyncOutcome> {
-        self.commit_keyed(user, event, accounts, None).await
+        let recorded = self.commit_keyed(user, event, accounts, None).await?;
+        Ok(recorded.outcome)
     }
 
     /// [`CalendarSync::commit`] made repeatable: the synced event's id and
@@ -58,6 +60,21 @@ impl CalendarSync {
         accounts: &[AccountId],
         key: &str,
     ) -> Result<SyncOutcome> {
+        Ok(self
+            .commit_with_key_recorded(user, event, accounts, key)
+            .await?
+            .outcome)
+    }
+
+    /// [`CalendarSync::commit_with_key`], also answering the operations the
+    /// call recorded.
+    pub(crate) async fn commit_with_key_recorded(
+        &self,
+        user: &UserId,
+        event: &EventDetails,
+        accounts: &[AccountId],
+        key: &str,
+    ) -> Result<Recorded> {
         if key.is_empty() {
             return Err(Error::invalid("key", "must not be empty"));
         }
@@ -82,7 +99,7 @@ impl CalendarSync {
         event: &EventDetails,
         accounts: &[AccountId],
         key: Option<&str>,
-    ) -> Result<SyncOutcome> {
+    ) -> Result<Recorded> {
         event.validate().map_err(|error| error.under("event"))?;
         if accounts.is_empty() {
             return Err(Error::invalid("accounts", "must name at least one account"));
@@ -134,6 +151,7 @@ impl CalendarSync {
             })
             .collect();
         self.engine.store().insert_operations(&operations).await?;
+        let recorded = operation_ids(&operations);
         let finished = if event.virtual_meeting {
             self.run_meeting_first(&internal_id, operations).await?
         } else {
@@ -161,7 +179,8 @@ impl CalendarSync {
             event: event.clone(),
             version: crate::model::FIRST_VERSION,
         };
-        self.outcome(&internal_id, placeholder, results).await
+        let outcome = self.outcome(&internal_id, placeholder, results).await?;
+        Ok(Recorded::new(outcome, recorded))
     }
 
     /// Creates the video meeting first, then writes its join link into the

@@ -15,12 +15,14 @@ mod commit;
 mod conflicts;
 mod connect;
 mod intent;
+mod recorded;
 mod status;
 mod synced_event;
 mod update;
 
 pub use crate::engine::Config;
 pub use conflicts::Suggestions;
+pub(crate) use recorded::Recorded;
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
@@ -79,6 +81,8 @@ impl Drop for Guard {
 #[derive(Clone)]
 pub struct CalendarSync {
     engine: Arc<Engine>,
+    /// The engine's clock too, for what waits on the concept's time beside it.
+    clock: Arc<dyn Clock>,
     _guard: Arc<Guard>,
 }
 
@@ -130,12 +134,13 @@ impl Builder {
             self.store,
             self.providers,
             self.vault,
-            self.clock,
+            self.clock.clone(),
             self.config,
         );
         CalendarSync {
             _guard: Arc::new(Guard(engine.clone())),
             engine,
+            clock: self.clock,
         }
     }
 }

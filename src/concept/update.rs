@@ -2,6 +2,7 @@
 //! written to each provider.
 
 use super::CalendarSync;
+use super::recorded::{Recorded, operation_ids};
 use crate::error::Result;
 use crate::model::{EventId, SyncOutcome, UserId};
 use crate::operations::OperationKind;
@@ -40,6 +41,16 @@ impl CalendarSync {
         event_id: &EventId,
         changes: &Map<String, Value>,
     ) -> Result<SyncOutcome> {
+        Ok(self.update_recorded(user, event_id, changes).await?.outcome)
+    }
+
+    /// [`CalendarSync::update`], also answering the operations the call recorded.
+    pub(crate) async fn update_recorded(
+        &self,
+        user: &UserId,
+        event_id: &EventId,
+        changes: &Map<String, Value>,
+    ) -> Result<Recorded> {
         let synced = self.engine.owned_event(user, event_id).await?;
         let (details, changed) = synced.event.apply_changes(changes)?;
         let (operations, skipped) = self
@@ -62,6 +73,8 @@ impl CalendarSync {
         let mut fallback = synced;
         fallback.event = details;
         fallback.version = version;
-        self.run_and_answer(operations, skipped, fallback).await
+        let recorded = operation_ids(&operations);
+        let outcome = self.run_and_answer(operations, skipped, fallback).await?;
+        Ok(Recorded::new(outcome, recorded))
     }
 }

@@ -44,6 +44,18 @@ impl std::fmt::Debug for Auth {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct KeyIndex(pub usize);
 
+/// Who called, for the scope of idempotency keys: the digest of the API key
+/// presented (the same for every caller of a service without keys). Unlike
+/// [`KeyIndex`], it stays the same when the configured keys change.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Caller(pub(crate) [u8; 32]);
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Caller(<digest>)")
+    }
+}
+
 impl Auth {
     /// Requires one of `keys`; empty keys are ignored.
     pub fn keys<I, S>(keys: I) -> Self
@@ -176,7 +188,12 @@ pub async fn require_key(
     if let Some(limit) = &state.rate_limit {
         limit.check(key)?;
     }
+    let caller = match &state.auth {
+        Auth::Keys(_) => Caller(bearer(&request).map(digest).unwrap_or_default()),
+        Auth::Open => Caller([0; 32]),
+    };
     request.extensions_mut().insert(key);
+    request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
 

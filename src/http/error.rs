@@ -42,7 +42,8 @@ pub enum ApiError {
     /// 405 Method Not Allowed: actions are called with POST.
     MethodNotAllowed,
     /// 409 Conflict: a requires clause about state is not met (an account is
-    /// not connected; conflicts were not detected first).
+    /// not connected; conflicts were not detected first), or the first call
+    /// with the same `Idempotency-Key` is still running.
     Conflict {
         /// The stable kind.
         kind: &'static str,
@@ -51,7 +52,8 @@ pub enum ApiError {
     },
     /// 413 Payload Too Large: the body is over the configured limit.
     TooLarge,
-    /// 422 Unprocessable Entity: the provider refused the credentials.
+    /// 422 Unprocessable Entity: the provider refused the credentials, or an
+    /// `Idempotency-Key` was first used with another call.
     Unprocessable {
         /// The stable kind.
         kind: &'static str,

@@ -19,20 +19,27 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection {
-                    BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
-                        ApiError::TooLarge
-                    }
-                    other => ApiError::BadRequest {
-                        kind: "malformed_body",
-                        message: other.body_text(),
-                    },
-                })?;
+        let bytes = read(request, state).await?;
         parse(&bytes).map(Body)
     }
+}
+
+/// The request's body, within the body limit.
+///
+/// # Errors
+/// A 413 above the limit; a 400 when the body cannot be read.
+pub(crate) async fn read<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                ApiError::TooLarge
+            }
+            other => ApiError::BadRequest {
+                kind: "malformed_body",
+                message: other.body_text(),
+            },
+        })
 }
 
 /// Reads `bytes` as one JSON value of type `T`.

@@ -4,7 +4,7 @@
 //!
 //! | route | what | key |
 //! |---|---|---|
-//! | `POST /api/CalendarSync/{action}` | the ten actions ([`routes`]) | yes |
+//! | `POST /api/CalendarSync/{action}` | the ten actions ([`routes`]); commit, update and cancel take an `Idempotency-Key` ([`idempotency`]) | yes |
 //! | `POST /api/sandbox/{seed,failures,latency}` | sandbox controls ([`sandbox`]), only on the sandbox | yes |
 //! | `GET /metrics` | Prometheus metrics ([`metrics`]) | yes |
 //! | `GET /openapi.json` | the OpenAPI document ([`openapi`]) | yes |
@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod idempotency;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
@@ -24,6 +25,7 @@ pub mod sandbox;
 
 pub use auth::{Auth, RateLimit};
 pub use error::{ApiError, ErrorBody};
+pub use idempotency::Idempotency;
 
 use crate::concept::CalendarSync;
 use crate::providers::sandbox::Sandbox;
@@ -69,6 +71,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// How long a request may take.
     pub request_timeout: Duration,
+    /// How `Idempotency-Key`s on commit, update and cancel are kept.
+    pub idempotency: Idempotency,
 }
 
 impl AppState {
@@ -81,6 +85,7 @@ impl AppState {
             rate_limit: None,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            idempotency: Idempotency::default(),
         }
     }
 }

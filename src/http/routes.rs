@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
+use super::idempotency::{self, Keyed};
 use super::json::Body;
 use crate::concept::Suggestions;
 use crate::model::{
@@ -12,9 +13,11 @@ use crate::model::{
 use crate::providers::Credentials;
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// The spec's action names, in the spec's order: each is routed at
 /// `/api/CalendarSync/{name}`.
@@ -215,18 +218,41 @@ pub async fn connect_account(
     Ok(Json(AccountAnswer { account }))
 }
 
-/// commit.
+/// commit. With an `Idempotency-Key` header, a retry answers the first
+/// call's synced event instead of making another ([`super::idempotency`]).
 #[utoipa::path(post, path = "/api/CalendarSync/commit", request_body = CommitRequest,
+    params(IdempotencyKeyHeader),
     responses((status = 200, body = SyncOutcomeAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn commit(
     State(state): State<AppState>,
-    Body(request): Body<CommitRequest>,
-) -> Answer<SyncOutcomeAnswer> {
-    let synced_event = state
-        .sync
-        .commit(&request.user, &request.event, &request.accounts)
-        .await?;
-    Ok(Json(SyncOutcomeAnswer { synced_event }))
+    Keyed { request, key }: Keyed<CommitRequest>,
+) -> Result<Response, ApiError> {
+    let Some(key) = key else {
+        let synced_event = state
+            .sync
+            .commit(&request.user, &request.event, &request.accounts)
+            .await?;
+        return Ok(answer(synced_event, false));
+    };
+    let sync = state.sync.clone();
+    let user = request.user.clone();
+    let keyed = idempotency::once(
+        &state,
+        &user,
+        "commit".to_owned(),
+        key,
+        move |derived| async move {
+            sync.commit_with_key_recorded(
+                &request.user,
+                &request.event,
+                &request.accounts,
+                &derived,
+            )
+            .await
+        },
+    )
+    .await?;
+    Ok(answer(keyed.outcome, keyed.replayed))
 }
 
 /// detectConflicts.
@@ -269,29 +295,84 @@ pub async fn suggest_reschedules(
     }))
 }
 
-/// update.
+/// update. With an `Idempotency-Key` header, a retry answers the first
+/// call's outcome instead of recording the change again.
 #[utoipa::path(post, path = "/api/CalendarSync/update", request_body = UpdateRequest,
+    params(IdempotencyKeyHeader),
     responses((status = 200, body = SyncOutcomeAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    Body(request): Body<UpdateRequest>,
-) -> Answer<SyncOutcomeAnswer> {
-    let synced_event = state
-        .sync
-        .update(&request.user, &request.event_id, &request.changes)
-        .await?;
-    Ok(Json(SyncOutcomeAnswer { synced_event }))
+    Keyed { request, key }: Keyed<UpdateRequest>,
+) -> Result<Response, ApiError> {
+    let Some(key) = key else {
+        let synced_event = state
+            .sync
+            .update(&request.user, &request.event_id, &request.changes)
+            .await?;
+        return Ok(answer(synced_event, false));
+    };
+    let sync = state.sync.clone();
+    let user = request.user.clone();
+    let name = format!("update {}", request.event_id);
+    let keyed = idempotency::once(&state, &user, name, key, move |_| async move {
+        sync.update_recorded(&request.user, &request.event_id, &request.changes)
+            .await
+    })
+    .await?;
+    Ok(answer(keyed.outcome, keyed.replayed))
 }
 
-/// cancel.
+/// cancel. With an `Idempotency-Key` header, a retry answers the first
+/// call's outcome instead of recording the deletions again.
 #[utoipa::path(post, path = "/api/CalendarSync/cancel", request_body = EventRequest,
+    params(IdempotencyKeyHeader),
     responses((status = 200, body = SyncOutcomeAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
-    Body(request): Body<EventRequest>,
-) -> Answer<SyncOutcomeAnswer> {
-    let synced_event = state.sync.cancel(&request.user, &request.event_id).await?;
-    Ok(Json(SyncOutcomeAnswer { synced_event }))
+    Keyed { request, key }: Keyed<EventRequest>,
+) -> Result<Response, ApiError> {
+    let Some(key) = key else {
+        let synced_event = state.sync.cancel(&request.user, &request.event_id).await?;
+        return Ok(answer(synced_event, false));
+    };
+    let sync = state.sync.clone();
+    let user = request.user.clone();
+    let name = format!("cancel {}", request.event_id);
+    let keyed = idempotency::once(&state, &user, name, key, move |_| async move {
+        sync.cancel_recorded(&request.user, &request.event_id).await
+    })
+    .await?;
+    Ok(answer(keyed.outcome, keyed.replayed))
+}
+
+/// The answer of commit, update and cancel; a replayed one says so in the
+/// `Idempotent-Replayed` header.
+fn answer(synced_event: SyncOutcome, replayed: bool) -> Response {
+    let mut response = Json(SyncOutcomeAnswer { synced_event }).into_response();
+    if replayed {
+        response.headers_mut().insert(
+            idempotency::REPLAYED_HEADER,
+            HeaderValue::from_static("true"),
+        );
+    }
+    response
+}
+
+/// The `Idempotency-Key` header of commit, update and cancel.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKeyHeader {
+    /// Makes the call safe to retry: 1 to 255 visible ASCII characters (a
+    /// UUID, say), scoped to the API key and the user and kept 24 hours. A
+    /// retry with the same key and body answers the first call's synced
+    /// event with each account's current result (header
+    /// `Idempotent-Replayed: true`), waiting for a first call still running
+    /// up to the answer deadline (then 409 `idempotency_key_in_use`); the
+    /// same key with another action, event or body is refused (422
+    /// `idempotency_key_reused`).
+    #[param(rename = "Idempotency-Key")]
+    #[allow(dead_code)]
+    idempotency_key: Option<String>,
 }
 
 /// disconnectAccount.

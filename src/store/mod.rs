@@ -3,7 +3,8 @@
 //! [`Store`] is a trait with an embedded backend ([`SqliteStore`], one file)
 //! and room for others; every backend passes the one conformance suite in
 //! `conformance` (feature `test-support`). Collections are named `{prefix}accounts`,
-//! `{prefix}syncedEvents`, `{prefix}conflicts` and `{prefix}operations`.
+//! `{prefix}syncedEvents`, `{prefix}conflicts` and `{prefix}operations`, and
+//! the HTTP service's `Idempotency-Key`s live in `{prefix}idempotencyKeys`.
 
 use crate::model::{
     AccountId, AccountRecord, Conflict, DraftId, EventDetails, EventId, OperationId,
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 #[cfg(feature = "test-support")]
 pub mod conformance;
+mod idempotency;
 #[cfg(feature = "mongodb")]
 mod mongodb;
 mod sqlite;
@@ -22,6 +24,7 @@ mod uri;
 
 #[cfg(feature = "mongodb")]
 pub use self::mongodb::MongoStore;
+pub use idempotency::{IdempotencyRecord, IdempotencyState};
 pub use sqlite::SqliteStore;
 pub use uri::redact_uri;
 
@@ -242,4 +245,33 @@ pub trait Store: Send + Sync + 'static {
         account: &AccountId,
         now: DateTime<Utc>,
     ) -> StoreResult<usize>;
+
+    // Idempotency keys (`{prefix}idempotencyKeys`), one record per scope and
+    // key: see [`IdempotencyRecord`].
+
+    /// Atomically stores `record` unless another record holds its scope and
+    /// key: answers `None` when `record` now holds the key, else the record
+    /// that does. A record that holds the key is replaced when it
+    /// [yields](IdempotencyRecord::yields_to) to `record` at `now` (it
+    /// expired, or it is a running call of the same request past its
+    /// `running_until`). Of two callers claiming one key at once, one wins.
+    async fn claim_idempotency_key(
+        &self,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
+    /// The record of `scope` and `key`, expired or not.
+    async fn get_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Replaces the record of `record.scope` and `record.key` (to record
+    /// that the call is done). `NotFound` if there is none.
+    async fn update_idempotency_key(&self, record: &IdempotencyRecord) -> StoreResult<()>;
+    /// Removes the record of `scope` and `key`, if any, so that the key is
+    /// free again.
+    async fn remove_idempotency_key(&self, scope: &str, key: &str) -> StoreResult<()>;
+    /// Removes every record expired at `now`; answers how many.
+    async fn purge_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -7,11 +7,13 @@
 //! - `auth`: API keys, rate limits, open health routes;
 //! - `limits`: body limit, request timeout, metrics;
 //! - `concurrency`: 100 concurrent commits, no duplicate on any provider;
+//! - `idempotency`: `Idempotency-Key` on commit, update and cancel;
 //! - `store_down`: a MongoDB store that stops and returns (feature `mongodb`).
 
 mod auth;
 mod concurrency;
 mod errors;
+mod idempotency;
 mod limits;
 mod principle;
 mod routes;

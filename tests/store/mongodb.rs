@@ -131,10 +131,18 @@ async fn records_keep_bson_dates_and_collections_have_named_indexes() {
         [
             "Tenant-1.accounts",
             "Tenant-1.conflicts",
+            "Tenant-1.idempotencyKeys",
             "Tenant-1.operations",
             "Tenant-1.syncedEvents"
         ]
     );
+    let names: Vec<String> = client
+        .database(&database)
+        .collection::<Document>("Tenant-1.idempotencyKeys")
+        .list_index_names()
+        .await
+        .expect("indexes");
+    assert!(names.iter().any(|n| n == "by_expiry"), "{names:?}");
     let cursor = raw.find(doc! {}).await.expect("find");
     let all: Vec<Document> = cursor.try_collect().await.expect("documents");
     assert_eq!(all.len(), 1);

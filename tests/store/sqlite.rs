@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use calsync::model::UserId;
 use calsync::model::{AccountId, EventDetails, EventId, Provider, ProviderEventRef, SyncedEvent};
 use calsync::store::conformance::StoreMaker;
-use calsync::store::{SqliteStore, Store, StoreError, StoreResult};
+use calsync::store::{
+    IdempotencyRecord, IdempotencyState, SqliteStore, Store, StoreError, StoreResult,
+};
 use chrono::{TimeZone, Utc};
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -100,10 +102,61 @@ async fn a_reopened_file_keeps_its_data_and_names_its_tables_after_the_prefix() 
         [
             "CalendarSync.accounts",
             "CalendarSync.conflicts",
+            "CalendarSync.idempotencyKeys",
             "CalendarSync.operations",
             "CalendarSync.syncedEvents"
         ]
     );
+}
+
+#[tokio::test]
+async fn a_file_made_before_idempotency_keys_gets_their_table_when_opened() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let path = directory.path().join("calsync.db");
+    let store = SqliteStore::open(&path, "CalendarSync.")
+        .await
+        .expect("open");
+    store
+        .attach_provider_event(
+            &synced_event(),
+            &AccountId::from("acct-1"),
+            &google_ref(),
+            Utc::now(),
+        )
+        .await
+        .expect("attach");
+    drop(store);
+    // The file as an earlier version left it: without the table.
+    let connection = rusqlite::Connection::open(&path).expect("open raw");
+    connection
+        .execute_batch(
+            "DROP INDEX \"CalendarSync.idempotencyKeys_by_expiry\";
+             DROP TABLE \"CalendarSync.idempotencyKeys\";",
+        )
+        .expect("drop the table");
+    drop(connection);
+
+    let store = SqliteStore::open(&path, "CalendarSync.")
+        .await
+        .expect("reopen");
+    let now = Utc::now();
+    let record = IdempotencyRecord {
+        scope: "scope".to_owned(),
+        key: "key".to_owned(),
+        request: "commit".to_owned(),
+        body_hash: "body".to_owned(),
+        state: IdempotencyState::Running,
+        event: None,
+        operations: Vec::new(),
+        answer: None,
+        running_until: now,
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(24),
+    };
+    let claimed = store.claim_idempotency_key(&record, now).await;
+    assert_eq!(claimed.expect("claim"), None);
+    let event = store.get_synced_event(&EventId::from("event-1")).await;
+    assert!(event.expect("read").is_some(), "the data is kept");
 }
 
 #[tokio::test]

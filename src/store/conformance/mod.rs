@@ -36,6 +36,7 @@
 
 mod completion;
 mod events;
+mod idempotency;
 mod operations;
 mod records;
 
@@ -46,6 +47,10 @@ pub use completion::{
 pub use events::{
     attach_creates_and_detach_removes, concurrent_attaches_lose_nothing,
     concurrent_detaches_leave_nothing_behind, set_event_details_replaces_the_snapshot,
+};
+pub use idempotency::{
+    concurrent_claims_of_one_key_have_one_winner, idempotency_keys_are_held_once,
+    idempotency_keys_expire_and_are_purged, stopped_calls_are_taken_over_by_the_same_request,
 };
 pub use operations::{
     claim_takes_only_due_pending_unleased, concurrent_claimers_never_share,
@@ -111,6 +116,10 @@ macro_rules! store_conformance_tests {
             concurrent_claimers_never_share,
             two_stores_on_one_place_claim_each_operation_once,
             waking_an_account_makes_its_waiting_operations_due,
+            idempotency_keys_are_held_once,
+            idempotency_keys_expire_and_are_purged,
+            stopped_calls_are_taken_over_by_the_same_request,
+            concurrent_claims_of_one_key_have_one_winner,
         );
     };
     (@cases ($maker:expr); $($case:ident),* $(,)?) => {

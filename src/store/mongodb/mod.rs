@@ -2,7 +2,8 @@
 //! one store (a replica set or Atlas in production).
 //!
 //! The collections `{prefix}accounts`, `{prefix}syncedEvents`,
-//! `{prefix}conflicts` and `{prefix}operations` live in one database. Every
+//! `{prefix}conflicts`, `{prefix}operations` and `{prefix}idempotencyKeys`
+//! live in one database. Every
 //! write is a single-document atomic command, so no transactions are needed:
 //! attach and detach change one synced event with `$set`/`$unset` and
 //! `$addToSet`/`$pull`, and operations are claimed one by one with
@@ -12,6 +13,7 @@
 
 mod complete;
 mod documents;
+mod idempotency;
 mod records;
 
 use crate::store::uri::redact_message;
@@ -43,6 +45,7 @@ pub struct MongoStore {
     synced_events: Collection<Document>,
     conflicts: Collection<Document>,
     operations: Collection<Document>,
+    idempotency_keys: Collection<Document>,
 }
 
 impl std::fmt::Debug for MongoStore {
@@ -111,6 +114,7 @@ impl MongoStore {
             synced_events: collection("syncedEvents"),
             conflicts: collection("conflicts"),
             operations: collection("operations"),
+            idempotency_keys: collection("idempotencyKeys"),
             database,
         };
         store.create_indexes().await?;
@@ -157,6 +161,10 @@ impl MongoStore {
                     index(doc! { "event": 1, "createdAt": 1 }, "by_event", false),
                     index(doc! { "account": 1 }, "by_account", false),
                 ],
+            ),
+            (
+                &self.idempotency_keys,
+                vec![index(doc! { "expiresAt": 1 }, "by_expiry", false)],
             ),
         ];
         for (collection, indexes) in plan {

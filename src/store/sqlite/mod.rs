@@ -11,6 +11,7 @@
 //! fsync ([`writer`]). Reads go through a few read-only connections on
 //! tokio's blocking pool.
 
+mod idempotency;
 mod records;
 mod rows;
 mod schema;

@@ -11,7 +11,7 @@ use crate::model::{
     ProviderEventRef, SyncedEvent, UserId,
 };
 use crate::operations::Operation;
-use crate::store::{EventChange, Store, StoreError, StoreResult};
+use crate::store::{EventChange, IdempotencyRecord, Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
@@ -270,5 +270,35 @@ impl Store for SqliteStore {
         let account = account.clone();
         self.write(move |connection, tables| writes::wake(connection, tables, &account, now))
             .await
+    }
+
+    // Idempotency keys: see `idempotency.rs`.
+
+    async fn claim_idempotency_key(
+        &self,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        self.claim_key(record, now).await
+    }
+
+    async fn get_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        self.get_key(scope, key).await
+    }
+
+    async fn update_idempotency_key(&self, record: &IdempotencyRecord) -> StoreResult<()> {
+        self.update_key(record).await
+    }
+
+    async fn remove_idempotency_key(&self, scope: &str, key: &str) -> StoreResult<()> {
+        self.remove_key(scope, key).await
+    }
+
+    async fn purge_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.purge_keys(now).await
     }
 }

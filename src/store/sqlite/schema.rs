@@ -42,11 +42,12 @@ pub(super) struct Statements {
     pub due_operations: String,
     pub lease_operation: String,
     pub unleased_pending: String,
+    pub idempotency: super::idempotency::Statements,
 }
 
 /// Quotes `name` as an SQL identifier. The prefix was validated to hold no
 /// quote, but doubling quotes keeps this right on its own.
-fn quote(name: &str) -> String {
+pub(super) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -157,13 +158,17 @@ impl Tables {
                    AND (lease_until IS NULL OR lease_until < ?1) \
                  ORDER BY rowid"
             ),
+            idempotency: super::idempotency::Statements::new(prefix),
         }))
     }
 
     /// Creates the tables and indexes that do not exist yet.
     pub(super) fn create(&self, connection: &Connection) -> StoreResult<()> {
         connection
-            .execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", self.create))
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {} {} COMMIT;",
+                self.create, self.idempotency.create
+            ))
             .map_err(|e| map_error(e, "create tables"))
     }
 }
