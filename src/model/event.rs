@@ -128,8 +128,10 @@ impl EventTime {
 impl fmt::Display for EventTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Whole seconds print without a fraction; a fraction is kept,
+            // so that every instant read back is the one written.
             EventTime::Instant(instant) => {
-                f.write_str(&instant.to_rfc3339_opts(SecondsFormat::Secs, true))
+                f.write_str(&instant.to_rfc3339_opts(SecondsFormat::AutoSi, true))
             }
             EventTime::Date(date) => write!(f, "{}", date.format("%Y-%m-%d")),
         }
