@@ -12,7 +12,7 @@
 //!
 //! | layer | module | what lives there |
 //! |---|---|---|
-//! | base | [`clock`] | where "now" comes from |
+//! | base | [`clock`], `private_fs` | where "now" comes from; files only the service's user may read |
 //! | model | [`model`] | the state's types and the JSON wire format |
 //! | schedule | [`schedule`] | pure scheduling: recurrence, busy time, conflicts, suggestions |
 //! | edges | [`store`], [`providers`], [`operations`], [`vault`] | the store trait and its backends; the provider trait, its error kinds and the adapters; durable intent (operations, the retry policy); sealing credentials |
@@ -44,6 +44,7 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod operations;
+mod private_fs;
 pub mod providers;
 pub mod schedule;
 pub mod setup;
