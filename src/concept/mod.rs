@@ -14,6 +14,7 @@ mod cancel;
 mod commit;
 mod conflicts;
 mod connect;
+mod erase;
 mod intent;
 mod recorded;
 mod status;
@@ -22,6 +23,7 @@ mod update;
 
 pub use crate::engine::Config;
 pub use conflicts::Suggestions;
+pub use erase::ErasedUser;
 pub(crate) use recorded::Recorded;
 
 use crate::clock::{Clock, SystemClock};

@@ -124,6 +124,7 @@ pub fn app(state: AppState) -> Router {
             "/api/CalendarSync/getSyncedEvent",
             post(routes::get_synced_event),
         )
+        .route("/api/CalendarSync/deleteUser", post(routes::delete_user))
         .route("/api/CalendarSync/{action}", post(unknown_action));
     if state.sandbox.is_some() {
         keyed = keyed
@@ -217,7 +218,7 @@ async fn unknown_action(axum::extract::Path(action): axum::extract::Path<String>
     ApiError::NotFound {
         kind: "unknown_action",
         message: format!(
-            "CalendarSync has no action {action:?}; the actions are: {}",
+            "CalendarSync has no action {action:?}; the actions are: {}, and deleteUser",
             routes::ACTIONS.join(", ")
         ),
     }

@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         routes::refresh_sync,
         routes::get_account_status,
         routes::get_synced_event,
+        routes::delete_user,
         sandbox::seed,
         sandbox::failures,
         sandbox::latency,

@@ -92,8 +92,8 @@ impl EventTime {
         Ok(parsed)
     }
 
-    /// Whether it falls within [`EARLIEST_DATE`]..=[`LATEST_DATE`] (an
-    /// instant: its UTC date, and midnight at most on the last day).
+    /// Whether it falls within 1900-01-01 to 3000-01-01 (an instant: by its
+    /// UTC time, and midnight at most on the last day).
     pub fn in_range(&self) -> bool {
         match self {
             EventTime::Date(date) => date_in_range(*date),

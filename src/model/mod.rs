@@ -18,8 +18,8 @@ pub use conflict::{
     UnknownAccount,
 };
 pub use event::{
-    Attendee, DraftConstraints, DraftEvent, EVENT_FIELDS, EventDetails, EventTime, NotAnEventTime,
-    Transparency, ValidationError, from_json_field,
+    Attendee, DraftConstraints, DraftEvent, EARLIEST_DATE, EVENT_FIELDS, EventDetails, EventTime,
+    LATEST_DATE, NotAnEventTime, Transparency, ValidationError, from_json_field,
 };
 pub use ids::{AccountId, ConflictId, DraftId, EventId, OperationId, UserId};
 pub use provider::{Provider, SyncStatus};

@@ -12,6 +12,7 @@
 
 mod auth;
 mod concurrency;
+mod erase;
 mod errors;
 mod idempotency;
 mod limits;
