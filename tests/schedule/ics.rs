@@ -192,3 +192,31 @@ fn declines_count_only_for_the_given_attendee() {
         assert!(!events[1].declined, "the override lists no attendees");
     }
 }
+
+/// RFC 5545 §3.8.2.2 and §3.8.2.5: a DURATION beyond any date is a reported
+/// problem on its line (it panicked), and the rest of the file is read; an
+/// all-day event whose DTEND equals its DTSTART is that one day.
+#[test]
+fn a_huge_duration_is_a_problem_and_an_empty_all_day_event_is_one_day() {
+    let text = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:huge\nDTSTART:20250107T140000Z\nDURATION:P100000000D\nEND:VEVENT\nBEGIN:VEVENT\nUID:overflow\nDTSTART:20250107T140000Z\nDURATION:P99999999999999999W\nEND:VEVENT\nBEGIN:VEVENT\nUID:day\nDTSTART;VALUE=DATE:20250110\nDTEND;VALUE=DATE:20250110\nEND:VEVENT\nEND:VCALENDAR\n";
+    let (events, problems) = events_from_ics(text);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .all(|problem| problem.message.contains("DURATION")),
+        "{problems:?}"
+    );
+    assert_eq!(problems[0].line, 5);
+    let day = events
+        .iter()
+        .find(|event| event.event_id.ends_with("day"))
+        .expect("the all-day event");
+    assert_eq!(
+        (day.start, day.end),
+        (
+            EventTime::Date(date(2025, 1, 10)),
+            EventTime::Date(date(2025, 1, 11))
+        )
+    );
+}

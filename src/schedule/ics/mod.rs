@@ -290,14 +290,16 @@ fn parse_duration(text: &str) -> Option<Duration> {
         let digits = rest.find(|c: char| !c.is_ascii_digit())?;
         let number: i64 = rest.get(..digits)?.parse().ok()?;
         let unit = rest.get(digits..digits + 1)?;
-        total += match (unit, in_time) {
-            ("W", false) => Duration::weeks(number),
-            ("D", false) => Duration::days(number),
-            ("H", true) => Duration::hours(number),
-            ("M", true) => Duration::minutes(number),
-            ("S", true) => Duration::seconds(number),
+        // Checked: a duration beyond what a time can hold is no duration.
+        let part = match (unit, in_time) {
+            ("W", false) => Duration::try_weeks(number),
+            ("D", false) => Duration::try_days(number),
+            ("H", true) => Duration::try_hours(number),
+            ("M", true) => Duration::try_minutes(number),
+            ("S", true) => Duration::try_seconds(number),
             _ => return None,
-        };
+        }?;
+        total = total.checked_add(&part)?;
         rest = rest.get(digits + 1..)?;
     }
     Some(if negative { -total } else { total })
@@ -310,11 +312,17 @@ fn end_from(
     problems: &mut Vec<IcsProblem>,
 ) -> EventTime {
     let default_end = match start {
-        EventTime::Date(date) => EventTime::Date(date + Duration::days(1)),
+        EventTime::Date(date) => EventTime::Date(date.succ_opt().unwrap_or(date)),
         EventTime::Instant(at) => EventTime::Instant(at),
     };
     if let Some(prop) = props.iter().find(|p| p.name == "DTEND") {
         match read_time(prop, zones).map(|(time, _)| to_event_time(time)) {
+            // An all-day event ending on (or before) its start day is that
+            // one day, as calendars show it.
+            Ok(Some(EventTime::Date(end))) if matches!(start, EventTime::Date(day) if end <= day) =>
+            {
+                return default_end;
+            }
             Ok(Some(end)) => return end,
             Ok(None) => problems.push(IcsProblem {
                 line: prop.line,
@@ -323,12 +331,19 @@ fn end_from(
             Err(error) => problems.push(IcsProblem::new(prop.line, &error)),
         }
     } else if let Some(prop) = props.iter().find(|p| p.name == "DURATION") {
-        match (parse_duration(&prop.value), start) {
-            (Some(length), EventTime::Instant(at)) => return EventTime::Instant(at + length),
-            (Some(length), EventTime::Date(date)) => {
-                return EventTime::Date(date + Duration::days(length.num_days().max(1)));
-            }
-            (None, _) => problems.push(IcsProblem {
+        let end = parse_duration(&prop.value).map(|length| match start {
+            EventTime::Instant(at) => at.checked_add_signed(length).map(EventTime::Instant),
+            EventTime::Date(date) => Duration::try_days(length.num_days().max(1))
+                .and_then(|days| date.checked_add_signed(days))
+                .map(EventTime::Date),
+        });
+        match end {
+            Some(Some(end)) => return end,
+            Some(None) => problems.push(IcsProblem {
+                line: prop.line,
+                message: format!("DURATION {:?} ends beyond any date", prop.value),
+            }),
+            None => problems.push(IcsProblem {
                 line: prop.line,
                 message: format!("DURATION {:?} is not a duration like PT1H", prop.value),
             }),
