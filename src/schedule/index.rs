@@ -305,8 +305,8 @@ impl BusyIndex {
     }
 
     /// Calls `visit` with the position of every occurrence overlapping
-    /// `[start, end)` (zero-length occurrences inside it count), in start
-    /// order, until it returns `false`.
+    /// `[start, end)` (zero-length occurrences inside it count, also one at
+    /// `start` itself), in start order, until it returns `false`.
     pub(crate) fn visit_overlaps(
         &self,
         start: i64,
@@ -335,7 +335,10 @@ impl BusyIndex {
         start: i64,
         visit: &mut impl FnMut(usize) -> bool,
     ) -> bool {
-        if low >= blocks || self.tree[node] <= start {
+        // `tree` holds each subtree's latest end: below `start`, nothing
+        // there reaches the span (an end at `start` may be a zero-length
+        // occurrence there).
+        if low >= blocks || self.tree[node] < start {
             return true;
         }
         if high - low == 1 {
@@ -343,7 +346,7 @@ impl BusyIndex {
             return self.occurrences[block.clone()]
                 .iter()
                 .zip(block)
-                .filter(|(o, _)| o.end > start)
+                .filter(|(o, _)| o.end > start || o.start == start)
                 .all(|(_, position)| visit(position));
         }
         let middle = (low + high) / 2;
