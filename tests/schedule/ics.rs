@@ -220,3 +220,27 @@ fn a_huge_duration_is_a_problem_and_an_empty_all_day_event_is_one_day() {
         )
     );
 }
+
+/// An unknown TZID is read in the file's default zone with a warning naming
+/// the line, instead of dropping the event and its busy time.
+#[test]
+fn an_unknown_zone_is_read_in_the_default_zone_with_a_warning() {
+    let text = "BEGIN:VCALENDAR\nX-WR-TIMEZONE:Europe/Berlin\nBEGIN:VEVENT\nUID:odd\nDTSTART;TZID=Mars/Olympus_Mons:20250107T140000\nDTEND;TZID=Mars/Olympus_Mons:20250107T150000\nEND:VEVENT\nEND:VCALENDAR\n";
+    let (events, problems) = events_from_ics(text);
+    assert_eq!(events.len(), 1, "the busy time is kept");
+    let berlin = Tz::Europe__Berlin;
+    assert_eq!(
+        events[0].start,
+        EventTime::Instant(at(berlin, 2025, 1, 7, 14, 0))
+    );
+    assert_eq!(
+        events[0].end,
+        EventTime::Instant(at(berlin, 2025, 1, 7, 15, 0))
+    );
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!(problems[0].line, 5);
+    assert!(
+        problems[0].message.contains("Mars/Olympus_Mons"),
+        "{problems:?}"
+    );
+}

@@ -251,17 +251,36 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
     (events, in_order)
 }
 
-/// A date or date-time property with its zone.
-fn read_time(prop: &Prop<'_>, zones: &Zones<'_>) -> Result<(IcalTime, Option<Tz>), LineError> {
+/// A date or date-time property with its zone. A `TZID` that names no zone
+/// the file or the zone database knows is read in the file's default zone,
+/// with a warning in `problems`: a time an hour or so off is better than
+/// busy time dropped.
+fn read_time(
+    prop: &Prop<'_>,
+    zones: &Zones<'_>,
+    problems: &mut Vec<IcsProblem>,
+) -> Result<(IcalTime, Option<Tz>), LineError> {
     let is_date = prop
         .param("VALUE")
         .is_some_and(|v| v.eq_ignore_ascii_case("DATE"));
-    zones
-        .read(&prop.value, prop.param("TZID"), is_date)
-        .map_err(|problem| LineError::In {
-            property: prop.name.clone(),
-            problem: Box::new(problem),
-        })
+    let within = |problem| LineError::In {
+        property: prop.name.clone(),
+        problem: Box::new(problem),
+    };
+    match zones.read(&prop.value, prop.param("TZID"), is_date) {
+        Err(LineError::UnknownZone(name)) => {
+            problems.push(IcsProblem {
+                line: prop.line,
+                message: format!(
+                    "{}: unknown zone {name:?}, read in {} instead",
+                    prop.name,
+                    zones.default_zone().name()
+                ),
+            });
+            zones.read(&prop.value, None, is_date).map_err(within)
+        }
+        other => other.map_err(within),
+    }
 }
 
 fn to_event_time(time: IcalTime) -> Option<EventTime> {
@@ -316,7 +335,7 @@ fn end_from(
         EventTime::Instant(at) => EventTime::Instant(at),
     };
     if let Some(prop) = props.iter().find(|p| p.name == "DTEND") {
-        match read_time(prop, zones).map(|(time, _)| to_event_time(time)) {
+        match read_time(prop, zones, problems).map(|(time, _)| to_event_time(time)) {
             // An all-day event ending on (or before) its start day is that
             // one day, as calendars show it.
             Ok(Some(EventTime::Date(end))) if matches!(start, EventTime::Date(day) if end <= day) =>
@@ -389,7 +408,7 @@ fn build_event(
     let default_zone = zones.default_zone();
     let find = |name: &str| props.iter().find(|p| p.name == name);
     let start_prop = find("DTSTART")?;
-    let (start_time, zone) = match read_time(start_prop, zones) {
+    let (start_time, zone) = match read_time(start_prop, zones, problems) {
         Ok(read) => read,
         Err(error) => {
             problems.push(IcsProblem::new(start_prop.line, &error));
@@ -410,13 +429,14 @@ fn build_event(
         }
     }
     let series = zones.with_default(series_zone);
-    let recurrence_id = find("RECURRENCE-ID").and_then(|prop| match read_time(prop, &series) {
-        Ok((time, _)) => to_event_time(time),
-        Err(error) => {
-            problems.push(IcsProblem::new(prop.line, &error));
-            None
-        }
-    });
+    let recurrence_id =
+        find("RECURRENCE-ID").and_then(|prop| match read_time(prop, &series, problems) {
+            Ok((time, _)) => to_event_time(time),
+            Err(error) => {
+                problems.push(IcsProblem::new(prop.line, &error));
+                None
+            }
+        });
     let value = |name: &str| find(name).map(|p| p.value.trim().to_ascii_uppercase());
     let status = match value("STATUS").as_deref() {
         Some("CANCELLED") => EventStatus::Cancelled,
