@@ -244,3 +244,48 @@ fn an_unknown_zone_is_read_in_the_default_zone_with_a_warning() {
         "{problems:?}"
     );
 }
+
+/// Several VEVENTs with one UID and no RECURRENCE-ID are versions of one
+/// event: the highest SEQUENCE is kept, then the last (not their union).
+#[test]
+fn versions_of_one_event_keep_the_highest_sequence_then_the_last() {
+    let text = "BEGIN:VCALENDAR
+BEGIN:VEVENT
+UID:meeting
+SEQUENCE:2
+DTSTART:20250107T140000Z
+DTEND:20250107T150000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:meeting
+SEQUENCE:1
+DTSTART:20250107T090000Z
+DTEND:20250107T100000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:other
+DTSTART:20250108T090000Z
+DTEND:20250108T100000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:other
+DTSTART:20250108T110000Z
+DTEND:20250108T120000Z
+END:VEVENT
+END:VCALENDAR
+";
+    let (events, problems) = events_from_ics(text);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(events.len(), 2, "{events:?}");
+    let utc = Tz::UTC;
+    assert_eq!(
+        events[0].start,
+        EventTime::Instant(at(utc, 2025, 1, 7, 14, 0)),
+        "SEQUENCE 2 wins"
+    );
+    assert_eq!(
+        events[1].start,
+        EventTime::Instant(at(utc, 2025, 1, 8, 11, 0)),
+        "the last wins"
+    );
+}

@@ -226,20 +226,45 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
     let mut in_order = Vec::with_capacity(problems.len());
     let mut structural = problems.into_iter();
     let mut taken = 0;
+    // Per (UID, RECURRENCE-ID): where its event stands and its SEQUENCE.
+    let mut versions: std::collections::HashMap<(String, Option<EventTime>), (usize, i64)> =
+        std::collections::HashMap::new();
     for (props, begin, problems_before) in &vevents {
         in_order.extend(structural.by_ref().take(problems_before - taken));
         taken = *problems_before;
         match build_event(props, &zones, options, &mut in_order) {
+            // Several versions of one event (the same UID and RECURRENCE-ID):
+            // the highest SEQUENCE wins, then the last, as iTIP has it.
+            Some(event) if event.uid.is_some() => {
+                let sequence = props
+                    .iter()
+                    .find(|p| p.name == "SEQUENCE")
+                    .and_then(|p| p.value.trim().parse::<i64>().ok())
+                    .unwrap_or(0);
+                let key = (event.uid.clone().unwrap_or_default(), event.recurrence_id);
+                let read = IcsEvent {
+                    event,
+                    description: text_of(props, "DESCRIPTION"),
+                    location: text_of(props, "LOCATION"),
+                    attendees: attendees_of(props),
+                };
+                match versions.get(&key) {
+                    Some(&(_, held)) if held > sequence => {}
+                    Some(&(at, _)) => {
+                        events[at] = read;
+                        versions.insert(key, (at, sequence));
+                    }
+                    None => {
+                        versions.insert(key, (events.len(), sequence));
+                        events.push(read);
+                    }
+                }
+            }
             Some(event) => events.push(IcsEvent {
                 event,
                 description: text_of(props, "DESCRIPTION"),
                 location: text_of(props, "LOCATION"),
-                attendees: props
-                    .iter()
-                    .filter(|p| p.name == "ATTENDEE")
-                    .map(|p| mail_address(&p.value).to_owned())
-                    .filter(|address| !address.is_empty())
-                    .collect(),
+                attendees: attendees_of(props),
             }),
             None => in_order.push(IcsProblem {
                 line: *begin,
@@ -480,6 +505,15 @@ fn build_event(
 }
 
 /// Whether `address` is an attendee of the event who declined it.
+fn attendees_of(props: &[Prop<'_>]) -> Vec<String> {
+    props
+        .iter()
+        .filter(|p| p.name == "ATTENDEE")
+        .map(|p| mail_address(&p.value).to_owned())
+        .filter(|address| !address.is_empty())
+        .collect()
+}
+
 fn declined_by(props: &[Prop<'_>], address: &str) -> bool {
     let address = address.trim();
     props.iter().filter(|p| p.name == "ATTENDEE").any(|p| {
