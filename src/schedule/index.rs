@@ -91,7 +91,17 @@ pub(crate) fn day_span(start: NaiveDate, end: NaiveDate, zone: Tz) -> Option<(i6
 /// Whether an override's recurrence id names the master occurrence starting at `start`.
 fn names_occurrence(recurrence_id: &EventTime, start: &EventTime, zone: Tz) -> bool {
     match (recurrence_id, start) {
-        (EventTime::Instant(_), EventTime::Date(_)) => false,
+        // An all-day series named by a date-time (as Exchange writes it):
+        // the day it is midnight of, in the series' zone, else in the zone
+        // nearest UTC where it is (midnight somewhere within half a day).
+        (EventTime::Instant(id), EventTime::Date(day)) => {
+            let local = id.with_timezone(&zone);
+            if local.time() == NaiveTime::MIN {
+                local.date_naive() == *day
+            } else {
+                (*id + Duration::hours(12)).date_naive() == *day
+            }
+        }
         (EventTime::Date(id), EventTime::Instant(at)) => {
             at.with_timezone(&zone).date_naive() == *id
         }
