@@ -14,6 +14,7 @@ mod auth;
 mod concurrency;
 mod erase;
 mod errors;
+mod fuzz;
 mod idempotency;
 mod limits;
 mod principle;
