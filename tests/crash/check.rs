@@ -195,6 +195,29 @@ pub async fn all_pending(store: &SqliteStore) -> Vec<String> {
         .collect()
 }
 
+/// What the client was told about an event calsync holds, checked against it.
+fn against_client(label: &str, event: &SyncedEvent, client: &Tracked) -> Vec<String> {
+    let mut failures = Vec::new();
+    if client.cancel == Cancel::Acknowledged {
+        failures.push(format!(
+            "{label}: its cancel was acknowledged, yet calsync holds it"
+        ));
+    }
+    match version_in(&event.event.title) {
+        Some(version) if version < client.acknowledged => failures.push(format!(
+            "{label}: calsync holds version {version}, but version {} was acknowledged",
+            client.acknowledged
+        )),
+        Some(version) if version > client.sent => failures.push(format!(
+            "{label}: calsync holds version {version}, but only {} was sent",
+            client.sent
+        )),
+        Some(_) => {}
+        None => failures.push(format!("{label}: its title is not one a client wrote")),
+    }
+    failures
+}
+
 /// The checks, once everything settled: answers every failure found.
 pub fn verify(
     held: &Held,
@@ -222,30 +245,15 @@ pub fn verify(
     // cancel, on every account exactly once, with its latest version.
     for (id, event) in &held_ids {
         let label = format!("event {id} ({:?})", event.event.title);
-        let Some(client) = by_id.get(id.as_str()) else {
-            let name = event.event.description.as_deref().and_then(name_in);
-            failures.push(format!(
-                "calsync holds {label} of client event {name:?}, which no acknowledged \
-                 commit answered (a commit sent again made a second event?)"
-            ));
-            continue;
-        };
-        if client.cancel == Cancel::Acknowledged {
-            failures.push(format!(
-                "{label}: its cancel was acknowledged, yet calsync holds it"
-            ));
-        }
-        match version_in(&event.event.title) {
-            Some(version) if version < client.acknowledged => failures.push(format!(
-                "{label}: calsync holds version {version}, but version {} was acknowledged",
-                client.acknowledged
-            )),
-            Some(version) if version > client.sent => failures.push(format!(
-                "{label}: calsync holds version {version}, but only {} was sent",
-                client.sent
-            )),
-            Some(_) => {}
-            None => failures.push(format!("{label}: its title is not one a client wrote")),
+        match by_id.get(id.as_str()) {
+            Some(client) => failures.extend(against_client(&label, event, client)),
+            None => {
+                let name = event.event.description.as_deref().and_then(name_in);
+                failures.push(format!(
+                    "calsync holds {label} of client event {name:?}, which no acknowledged \
+                     commit answered (a commit sent again made a second event?)"
+                ));
+            }
         }
         let expected_location = event.event.location.clone();
         for (calendar, objects) in calendars {
@@ -259,6 +267,12 @@ pub fn verify(
                 ));
                 continue;
             };
+            if reference.version != event.version {
+                failures.push(format!(
+                    "{label}: the copy on {} records version {}, the event is at version {}",
+                    calendar.server.name, reference.version, event.version
+                ));
+            }
             let copies: Vec<&Object> = objects
                 .iter()
                 .filter(|object| object.synced_id.as_deref() == Some(id.as_str()))
@@ -330,4 +344,140 @@ pub fn verify(
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    //! The checks on made-up observations: a converged run passes, and each
+    //! way of not converging is named.
+    use super::*;
+    use serde_json::json;
+
+    fn calendar() -> Calendar {
+        Calendar {
+            account: "account-r".into(),
+            server: Server {
+                name: "radicale",
+                url: "http://127.0.0.1:1".into(),
+                user: "u".into(),
+                password: "p".into(),
+                checks_passwords: true,
+            },
+            url: "http://127.0.0.1:1/u/cal/".into(),
+        }
+    }
+
+    fn held(version: u32) -> Held {
+        let event = serde_json::from_value(json!({
+            "internalId": "e1", "user": "u", "accounts": ["account-r"],
+            "providerIds": {"account-r": {"provider": "apple",
+                "eventId": "http://127.0.0.1:2/u/cal/a.ics", "version": version + 1}},
+            "syncedAt": "2030-01-01T00:00:00Z", "version": version + 1,
+            "event": {"title": format!("c0-e0 v{version}"), "location": format!("room c0-e0 v{version}"),
+                "description": "calsync crash test event c0-e0",
+                "start": "2031-01-06T08:00:00Z", "end": "2031-01-06T09:00:00Z"},
+        }))
+        .expect("a synced event");
+        Held {
+            events: vec![event],
+            operations: Vec::new(),
+        }
+    }
+
+    fn object(path: &str, id: &str, version: u32) -> Object {
+        Object {
+            path: path.into(),
+            synced_id: Some(id.into()),
+            summary: Some(format!("c0-e0 v{version}")),
+            location: Some(format!("room c0-e0 v{version}")),
+        }
+    }
+
+    fn tracked(sent: u32, acknowledged: u32, cancel: Cancel) -> Vec<Tracked> {
+        vec![Tracked {
+            name: "c0-e0".into(),
+            id: "e1".into(),
+            sent,
+            acknowledged,
+            cancel,
+        }]
+    }
+
+    fn failures(held: &Held, objects: Vec<Object>, tracked: &[Tracked]) -> Vec<String> {
+        let calendar = calendar();
+        verify(held, &[(&calendar, objects)], tracked)
+    }
+
+    fn one_failure(found: Vec<String>, naming: &str) {
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains(naming), "{found:#?}");
+    }
+
+    #[test]
+    fn a_converged_run_passes() {
+        let copy = || vec![object("/u/cal/a.ics", "e1", 2)];
+        let found = failures(&held(2), copy(), &tracked(2, 2, Cancel::None));
+        assert!(found.is_empty(), "{found:#?}");
+        // A version sent, not acknowledged, may or may not have landed.
+        assert!(failures(&held(2), copy(), &tracked(3, 2, Cancel::None)).is_empty());
+        assert!(failures(&held(2), copy(), &tracked(2, 1, Cancel::None)).is_empty());
+        let gone = Held {
+            events: Vec::new(),
+            operations: Vec::new(),
+        };
+        assert!(failures(&gone, Vec::new(), &tracked(2, 2, Cancel::Acknowledged)).is_empty());
+        assert!(failures(&gone, Vec::new(), &tracked(2, 2, Cancel::Uncertain)).is_empty());
+    }
+
+    #[test]
+    fn each_way_of_not_converging_is_named() {
+        let live = tracked(2, 2, Cancel::None);
+        let stale = vec![object("/u/cal/a.ics", "e1", 1)];
+        one_failure(
+            failures(&held(2), stale, &live),
+            "calsync holds \"c0-e0 v2\"",
+        );
+        let twice = vec![
+            object("/u/cal/a.ics", "e1", 2),
+            object("/u/cal/b.ics", "e1", 2),
+        ];
+        let found = failures(&held(2), twice, &live);
+        assert!(found.iter().any(|f| f.contains("2 copies")), "{found:#?}");
+        assert!(
+            found.iter().any(|f| f.contains("/u/cal/b.ics")),
+            "{found:#?}"
+        );
+        let stray = vec![
+            object("/u/cal/a.ics", "e1", 2),
+            object("/u/cal/z.ics", "e9", 0),
+        ];
+        one_failure(failures(&held(2), stray, &live), "does not hold there");
+        let copy = || vec![object("/u/cal/a.ics", "e1", 2)];
+        one_failure(
+            failures(&held(2), copy(), &tracked(3, 3, Cancel::None)),
+            "version 3 was acknowledged",
+        );
+        one_failure(
+            failures(&held(2), copy(), &tracked(1, 1, Cancel::None)),
+            "only 1 was sent",
+        );
+        one_failure(
+            failures(&held(2), copy(), &tracked(2, 2, Cancel::Acknowledged)),
+            "cancel was acknowledged",
+        );
+        let gone = Held {
+            events: Vec::new(),
+            operations: Vec::new(),
+        };
+        one_failure(failures(&gone, Vec::new(), &live), "does not hold it");
+        one_failure(
+            failures(&held(2), copy(), &[]),
+            "no acknowledged commit answered",
+        );
+        let mut behind = held(2);
+        for reference in behind.events[0].provider_ids.values_mut() {
+            reference.version -= 1;
+        }
+        one_failure(failures(&behind, copy(), &live), "records version 2");
+    }
 }

@@ -251,7 +251,8 @@ async fn run(test: &str, settings: Settings) -> bool {
         .collect();
     println!(
         "crash run: seed {seed}: {kills} kills ({after} after the request reached the server), \
-         {starts} starts, {requests} proxied requests, faults [{faults}]; \
+         {starts} starts, {requests} proxied requests, faults [{faults}], server answers \
+         {statuses:?}; \
          commits {commits:?}, updates {updates:?}, cancels {cancels:?}; \
          {held} events held, {objects} server objects; settled in {settled:?}; {elapsed:?} in all",
         seed = settings.seed,
@@ -260,6 +261,7 @@ async fn run(test: &str, settings: Settings) -> bool {
         starts = service.starts,
         requests = tally.requests,
         faults = faults.join(", "),
+        statuses = tally.server_statuses,
         commits = counts.commits,
         updates = counts.updates,
         cancels = counts.cancels,

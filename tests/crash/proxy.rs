@@ -107,6 +107,10 @@ pub struct Tally {
     pub faults: std::collections::BTreeMap<Fault, u64>,
     /// Requests sent on before a kill.
     pub kills_after_forward: u64,
+    /// The servers' answers other than 2xx, by status (Xandikos answers 423
+    /// to concurrent writes to one calendar; a write sent again after its
+    /// reply was lost meets 412).
+    pub server_statuses: std::collections::BTreeMap<u16, u64>,
 }
 
 /// What the proxies of one run share: the count, the plan, the tallies.
@@ -354,6 +358,12 @@ impl Connection {
             }
         };
         let status = answer.status().as_u16();
+        if !(200..300).contains(&status) && self.plan.armed.load(Ordering::SeqCst) {
+            *lock(&self.plan.tally)
+                .server_statuses
+                .entry(status)
+                .or_default() += 1;
+        }
         let headers = answer
             .headers()
             .iter()
