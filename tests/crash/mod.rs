@@ -83,6 +83,7 @@ async fn crash_kills_and_faults_converge() {
         Some(seed) => vec![seed],
         None => SEEDS.to_vec(),
     };
+    let mut failed = Vec::new();
     for seed in seeds {
         let settings = Settings {
             seed,
@@ -90,10 +91,13 @@ async fn crash_kills_and_faults_converge() {
             faults: env("CALSYNC_CRASH_FAULTS").unwrap_or(FAULTS),
             clients: env("CALSYNC_CRASH_CLIENTS").unwrap_or(CLIENTS),
         };
-        if !run(test, settings).await {
-            return;
+        match run(test, settings).await {
+            None => return,
+            Some(Ok(())) => {}
+            Some(Err(failure)) => failed.push(failure),
         }
     }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
 }
 
 /// The long run, by hand: `CALSYNC_CRASH_KILLS` kill points (default
@@ -116,6 +120,7 @@ async fn crash_long_run() {
     let began = std::time::Instant::now();
     let mut done = 0;
     let mut number = 0;
+    let mut failed = Vec::new();
     while done < kills {
         let settings = Settings {
             seed: proxy::mix(seed.wrapping_add(number)),
@@ -124,39 +129,47 @@ async fn crash_long_run() {
             clients: env("CALSYNC_CRASH_CLIENTS").unwrap_or(CLIENTS),
         };
         println!(
-            "round {number}: {} kill points so far, {:?}",
-            done,
+            "round {number}: {done} kill points so far, {:?}",
             began.elapsed()
         );
-        if !run(test, settings).await {
-            return;
+        match run(test, settings).await {
+            None => return,
+            Some(Ok(())) => {}
+            Some(Err(failure)) => {
+                println!("{failure}");
+                failed.push(settings.seed);
+            }
         }
         done += settings.kills;
         number += 1;
     }
     println!(
-        "crash long run: {done} kill points in {number} rounds, {:?}",
-        began.elapsed()
+        "crash long run: {done} kill points in {number} rounds, {:?}; rounds failed: {}",
+        began.elapsed(),
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "the rounds of seeds {failed:?} failed (their failures are printed above)"
     );
 }
 
-/// Plays one seed; answers false when the servers are missing (skipped).
-/// Fails with every check that failed.
-async fn run(test: &str, settings: Settings) -> bool {
+/// Plays one seed; answers every check that failed, or nothing when the
+/// servers are missing (the test is skipped).
+async fn run(test: &str, settings: Settings) -> Option<Result<(), String>> {
     let found = servers(test);
     if found.is_empty() {
-        return false;
+        return None;
     }
     println!("crash run: seed {} ({settings:?})", settings.seed);
     let began = std::time::Instant::now();
     let waits = Waits::short();
     let slow = waits.call_timeout + Duration::from_secs(1);
-    let (plan, points, mut kill_requests) =
+    let (plan, points, kill_requests) =
         Plan::new(settings.seed, settings.faults, slow, settings.kills, GAPS);
     let dir = tempfile::tempdir().expect("temp dir");
     let mut service = Service::new(dir.path(), waits);
     service.start().await;
-
     let user = format!("crash-{}-{}", settings.seed, uuid::Uuid::new_v4().simple());
     let mut calendars = Vec::new();
     let mut proxies = Vec::new();
@@ -165,14 +178,62 @@ async fn run(test: &str, settings: Settings) -> bool {
         calendars.push(calendar);
         proxies.push(proxy);
     }
-
-    // The workload, and a kill at each kill point.
     let target = Target {
         base: service.base(),
         user: user.clone(),
         accounts: calendars.iter().map(|c| c.account.clone()).collect(),
         seed: settings.seed,
     };
+    let (tracked, counts) = play(
+        &settings,
+        &plan,
+        &points,
+        kill_requests,
+        &mut service,
+        target,
+    )
+    .await;
+    let (failures, summary) =
+        settle_and_check(&mut service, &user, &calendars, &tracked, &counts).await;
+    drop(proxies);
+    println!(
+        "crash run: seed {}: {} kills, {} starts, {}; {summary}; {:?} in all",
+        settings.seed,
+        points.len(),
+        service.starts,
+        tally_line(&plan.tally(), &counts),
+        began.elapsed(),
+    );
+    if std::env::var_os("CALSYNC_CRASH_VERBOSE").is_some() {
+        for lost in &counts.lost {
+            println!("lost answer: {lost}");
+        }
+    }
+    if failures.is_empty() {
+        return Some(Ok(()));
+    }
+    let kept = dir.keep();
+    Some(Err(format!(
+        "seed {}: {} checks failed (calsync's store and log kept in {}):\n- {}\nreplay: {}",
+        settings.seed,
+        failures.len(),
+        kept.display(),
+        failures.join("\n- "),
+        settings.replay()
+    )))
+}
+
+/// Runs the clients, kills calsync at each kill point and starts it again;
+/// after the last kill, with the faults off, lets the clients finish what
+/// they sent. Answers what the clients know.
+async fn play(
+    settings: &Settings,
+    plan: &Plan,
+    points: &[u64],
+    mut kill_requests: tokio::sync::mpsc::UnboundedReceiver<proxy::KillRequest>,
+    service: &mut Service,
+    target: Target,
+) -> (Vec<Tracked>, Counts) {
     plan.arm();
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..settings.clients)
@@ -199,7 +260,7 @@ async fn run(test: &str, settings: Settings) -> bool {
         service.start().await;
     }
     stop.store(true, Ordering::SeqCst);
-    let mut tracked: Vec<Tracked> = Vec::new();
+    let mut tracked = Vec::new();
     let mut counts = Counts::default();
     for client in clients {
         let (events, client_counts) = tokio::time::timeout(GIVE_UP, client)
@@ -209,24 +270,35 @@ async fn run(test: &str, settings: Settings) -> bool {
         tracked.extend(events);
         counts.add(client_counts);
     }
+    (tracked, counts)
+}
 
-    // Settle, then stop calsync as a crash would, and check.
+/// Waits until nothing is pending, kills calsync (the store must be right
+/// after a crash too), and runs the checks. Answers the failures and a
+/// summary of what was held.
+async fn settle_and_check(
+    service: &mut Service,
+    user: &str,
+    calendars: &[Calendar],
+    tracked: &[Tracked],
+    counts: &Counts,
+) -> (Vec<String>, String) {
     let known: Vec<String> = tracked.iter().map(|t| t.id.clone()).collect();
-    let settled = check::settle(&service.store(), &user, &known).await;
+    let settled = check::settle(&service.store(), user, &known).await;
     service.kill();
     let store = calsync::store::SqliteStore::open(service.store(), "CalendarSync.")
         .await
         .expect("open calsync's store");
-    let held = check::read(&store, &user, &known).await;
+    let held = check::read(&store, user, &known).await;
     let mut listed = Vec::new();
-    for calendar in &calendars {
+    for calendar in calendars {
         listed.push((calendar, calendar.objects().await));
     }
     let mut failures = Vec::new();
     if let Err(pending) = &settled {
         failures.push(pending.clone());
     }
-    failures.extend(check::verify(&held, &listed, &tracked));
+    failures.extend(check::verify(&held, &listed, tracked));
     for pending in check::all_pending(&store).await {
         failures.push(format!("pending in the store after settling: {pending}"));
     }
@@ -242,51 +314,35 @@ async fn run(test: &str, settings: Settings) -> bool {
             .iter()
             .map(|f| format!("answered failed: {f}")),
     );
+    let summary = format!(
+        "{} events held, {} server objects; settled in {settled:?}",
+        held.events.len(),
+        listed
+            .iter()
+            .map(|(_, objects)| objects.len())
+            .sum::<usize>(),
+    );
+    (failures, summary)
+}
 
-    let tally = plan.tally();
+/// The counts of the proxies and the clients, on one line.
+fn tally_line(tally: &proxy::Tally, counts: &Counts) -> String {
     let faults: Vec<String> = tally
         .faults
         .iter()
         .map(|(fault, count)| format!("{} {count}", fault.name()))
         .collect();
-    println!(
-        "crash run: seed {seed}: {kills} kills ({after} after the request reached the server), \
-         {starts} starts, {requests} proxied requests, faults [{faults}], server answers \
-         {statuses:?}; \
-         commits {commits:?}, updates {updates:?}, cancels {cancels:?}; \
-         {held} events held, {objects} server objects; settled in {settled:?}; {elapsed:?} in all",
-        seed = settings.seed,
-        kills = points.len(),
-        after = tally.kills_after_forward,
-        starts = service.starts,
-        requests = tally.requests,
-        faults = faults.join(", "),
-        statuses = tally.server_statuses,
-        commits = counts.commits,
-        updates = counts.updates,
-        cancels = counts.cancels,
-        held = held.events.len(),
-        objects = listed.iter().map(|(_, o)| o.len()).sum::<usize>(),
-        elapsed = began.elapsed(),
-    );
-    if std::env::var_os("CALSYNC_CRASH_VERBOSE").is_some() {
-        for lost in &counts.lost {
-            println!("lost answer: {lost}");
-        }
-    }
-    drop(proxies);
-    if !failures.is_empty() {
-        let kept = dir.keep();
-        panic!(
-            "seed {}: {} checks failed (calsync's store and log kept in {}):\n- {}\nreplay: {}",
-            settings.seed,
-            failures.len(),
-            kept.display(),
-            failures.join("\n- "),
-            settings.replay()
-        );
-    }
-    true
+    format!(
+        "{} proxied requests, faults [{}], {} kills after the request reached the server, \
+         server answers {:?}; commits {:?}, updates {:?}, cancels {:?}",
+        tally.requests,
+        faults.join(", "),
+        tally.kills_after_forward,
+        tally.server_statuses,
+        counts.commits,
+        counts.updates,
+        counts.cancels,
+    )
 }
 
 /// A fresh calendar on `server`, a proxy in front of the server, and an
