@@ -239,22 +239,24 @@ async fn play(
     let clients: Vec<_> = (0..settings.clients)
         .map(|number| tokio::spawn(Client::new(number, target.clone()).run(stop.clone())))
         .collect();
-    for (index, point) in points.iter().enumerate() {
+    // Two kill points close together may be reached out of order (one held
+    // request is sent on to the server first, the other not): each kills
+    // whichever instance runs then.
+    for done in 1..=points.len() {
         let request = tokio::time::timeout(GIVE_UP, kill_requests.recv())
             .await
             .ok()
             .flatten()
             .unwrap_or_else(|| {
                 panic!(
-                    "seed {}: kill point {point} not reached within {GIVE_UP:?}: {:?}",
+                    "seed {}: kill point {done} of {points:?} not reached within {GIVE_UP:?}: {:?}",
                     settings.seed,
                     plan.tally()
                 )
             });
-        assert_eq!(request.count, *point, "kill points come in order");
         service.kill();
         let _ = request.killed.send(());
-        if index + 1 == points.len() {
+        if done == points.len() {
             plan.faults_off();
         }
         service.start().await;

@@ -92,8 +92,6 @@ const KILL_STREAM: u64 = 2;
 
 /// A kill point reached: the harness kills calsync, then answers.
 pub struct KillRequest {
-    /// The request count at which it was reached.
-    pub count: u64,
     /// Answered once calsync is dead.
     pub killed: oneshot::Sender<()>,
 }
@@ -187,7 +185,7 @@ impl Plan {
         lock(&self.tally).requests += 1;
         if lock(&self.kill_points).remove(&count) {
             let forwarded = draw(self.seed, KILL_STREAM, u64::MAX - count, 2) == 1;
-            return Decision::Kill { count, forwarded };
+            return Decision::Kill { forwarded };
         }
         if !self.faults_on.load(Ordering::SeqCst)
             || draw(self.seed, FAULT_STREAM, count, 1_000_000) >= self.rate_ppm
@@ -209,7 +207,7 @@ impl Plan {
 enum Decision {
     Pass,
     Fault(Fault),
-    Kill { count: u64, forwarded: bool },
+    Kill { forwarded: bool },
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -315,13 +313,13 @@ impl Connection {
                         return reset(stream.into_inner());
                     }
                 },
-                Decision::Kill { count, forwarded } => {
+                Decision::Kill { forwarded } => {
                     if forwarded {
                         self.forward(&request).await;
                         lock(&self.plan.tally).kills_after_forward += 1;
                     }
                     let (killed, dead) = oneshot::channel();
-                    let asked = self.plan.kills.send(KillRequest { count, killed });
+                    let asked = self.plan.kills.send(KillRequest { killed });
                     if asked.is_ok() {
                         let _ = dead.await;
                     }

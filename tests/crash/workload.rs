@@ -315,8 +315,9 @@ impl Client {
     }
 
     /// Sends `body` to `action` under a fresh key until a definitive answer
-    /// comes: a lost answer (no answer, or 5xx but 502) is sent again with
-    /// the same key, as an app would; 502 says providers refused, for good.
+    /// comes: a lost answer (no answer, 5xx but 502, or 409
+    /// `idempotency_key_in_use`) is sent again with the same key, as an app
+    /// would; 502 says providers refused, for good.
     async fn send(&mut self, action: &str, body: &Value, outcomes: &mut Outcomes) -> Reply {
         self.requests += 1;
         let key = format!(
@@ -350,7 +351,10 @@ impl Client {
                                 outcomes.acknowledged += 1;
                                 return Reply::Acknowledged(value);
                             }
-                            if status < 500 || status == 502 {
+                            // The first call under the key still runs (or ran
+                            // in a process that died, until it is taken over).
+                            let in_use = status == 409 && value["kind"] == "idempotency_key_in_use";
+                            if (status < 500 || status == 502) && !in_use {
                                 outcomes.refused += 1;
                                 return Reply::Refused(status, value);
                             }
