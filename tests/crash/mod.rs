@@ -20,6 +20,7 @@
 //! is [`crash_long_run`].
 
 mod check;
+mod client;
 mod proxy;
 mod service;
 mod workload;
@@ -28,13 +29,14 @@ use crate::caldav::support::{Server, provider, servers};
 use crate::patience::GIVE_UP;
 use calsync::providers::CalendarProvider;
 use check::Calendar;
+use client::Client;
 use proxy::{Plan, Proxy};
 use serde_json::{Value, json};
 use service::{KEY, Service, Waits};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use workload::{Client, Counts, Target, Tracked};
+use workload::{Counts, Target, Tracked};
 
 /// The seeds every test run plays.
 const SEEDS: [u64; 3] = [11, 23, 37];
