@@ -117,6 +117,11 @@ pub struct EngineArgs {
     /// work) are taken up.
     #[arg(long, env = "CALSYNC_RESUME_EVERY", default_value = "5s", value_parser = parse_duration)]
     pub resume_every: Duration,
+    /// How long after a cancel (or a failure) that follows a create whose
+    /// answer was lost calsync looks for a copy that a late delivery of the
+    /// create made (at least twice `--call-timeout` is used).
+    #[arg(long, env = "CALSYNC_LATE_DELIVERY", default_value = "60s", value_parser = parse_duration)]
+    pub late_delivery: Duration,
 }
 
 impl EngineArgs {
@@ -160,6 +165,7 @@ impl EngineArgs {
             answer_within: self.answer_within,
             lease: self.lease,
             call_timeout: self.call_timeout,
+            late_delivery: self.late_delivery,
             ..Config::default()
         })
     }
@@ -424,6 +430,7 @@ mod tests {
         assert_eq!(config.answer_within, production.answer_within);
         assert_eq!(config.lease, production.lease);
         assert_eq!(config.refresh_margin, production.refresh_margin);
+        assert_eq!(config.late_delivery, production.late_delivery);
         assert_eq!(args.engine.resume_every, Duration::from_secs(5));
     }
 
@@ -448,6 +455,8 @@ mod tests {
             "4s",
             "--resume-every",
             "250ms",
+            "--late-delivery",
+            "3s",
         ])
         .unwrap();
         let config = args.setup().unwrap().config;
@@ -465,6 +474,7 @@ mod tests {
         );
         assert_eq!(config.lease, Duration::from_secs(4));
         assert_eq!(args.engine.resume_every, Duration::from_millis(250));
+        assert_eq!(config.late_delivery, Duration::from_secs(3));
     }
 
     #[test]
@@ -482,6 +492,7 @@ mod tests {
             (&["--call-timeout", "0s"][..], "--call-timeout"),
             (&["--retry-base", "soon"], "--retry-base"),
             (&["--resume-every", "0ms"], "--resume-every"),
+            (&["--late-delivery", "later"], "--late-delivery"),
             (&["--retry-attempts", "many"], "--retry-attempts"),
         ] {
             let error = parse(args).unwrap_err();

@@ -22,8 +22,13 @@ use tokio::time::Instant;
 /// The most events a client keeps uncancelled at once.
 const MOST_LIVE: usize = 6;
 
-/// How long a request set aside waits before it is sent again.
-const SET_ASIDE: Duration = Duration::from_secs(3);
+/// How long a request set aside waits before it is sent again the first
+/// time; each time it is still in use, twice as long, up to [`SET_ASIDE_CAP`].
+/// (Each sending waits for the first call up to calsync's answer deadline.)
+const SET_ASIDE: Duration = Duration::from_secs(2);
+
+/// The longest wait of a request set aside.
+const SET_ASIDE_CAP: Duration = Duration::from_secs(16);
 
 /// What a request is for, and what its answer changes.
 #[derive(Clone, Debug)]
@@ -46,6 +51,8 @@ struct Request {
     resent: bool,
     /// When it is to be sent again, when set aside.
     again_at: Instant,
+    /// How many times it was set aside.
+    set_aside: u32,
 }
 
 /// How one sending ended.
@@ -160,6 +167,7 @@ impl Client {
             body,
             resent: false,
             again_at: Instant::now(),
+            set_aside: 0,
         }
     }
 
@@ -229,7 +237,11 @@ impl Client {
             Sent::InUse => {
                 self.outcomes(request.action).in_use += 1;
                 request.resent = true;
-                request.again_at = Instant::now() + SET_ASIDE;
+                let wait = SET_ASIDE
+                    .saturating_mul(1 << request.set_aside.min(8))
+                    .min(SET_ASIDE_CAP);
+                request.set_aside += 1;
+                request.again_at = Instant::now() + wait;
                 self.aside.push(request);
             }
         }

@@ -35,7 +35,6 @@ use serde_json::{Value, json};
 use service::{KEY, Service, Waits};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use workload::{Counts, Target, Tracked};
 
 /// The seeds every test run plays.
@@ -166,7 +165,7 @@ async fn run(test: &str, settings: Settings) -> Option<Result<(), String>> {
     println!("crash run: seed {} ({settings:?})", settings.seed);
     let began = std::time::Instant::now();
     let waits = Waits::short();
-    let slow = waits.call_timeout + Duration::from_secs(1);
+    let slow = waits.held();
     let (plan, points, kill_requests) =
         Plan::new(settings.seed, settings.faults, slow, settings.kills, GAPS);
     let dir = tempfile::tempdir().expect("temp dir");

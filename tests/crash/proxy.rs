@@ -8,11 +8,12 @@
 //! The faults, a share `rate` of the requests once armed:
 //! - 503 with `Retry-After: 1`, 503 without it, 429: the request does not
 //!   reach the server;
-//! - a slow answer: the request reaches the server, and its answer is held
-//!   past calsync's call timeout (a slow server: what it did, it did at
-//!   once; the request is not held *before* the server sees it, which would
-//!   let a create calsync gave up on land after its later cancel, something
-//!   no client of a plain CalDAV server can guard against);
+//! - a slow answer: the request reaches the server at once, and its answer
+//!   is held past calsync's call timeout;
+//! - a late delivery: the request is held past calsync's call timeout, then
+//!   reaches the server (calsync has given up on it and may have sent it
+//!   again, or cancelled the event since); it is held less than twice the
+//!   call timeout, the longest calsync expects a network to hold a request;
 //! - a reset: the connection is dropped before the request is sent on;
 //! - a lost reply: the request reaches the server, then the connection is
 //!   dropped (a write that landed, whose answer never came).
@@ -41,8 +42,10 @@ pub enum Fault {
     Busy,
     /// 429 without `Retry-After`; not sent on.
     TooMany,
-    /// Sent on; the answer is held past the call timeout.
-    Slow,
+    /// Sent on at once; the answer is held past the call timeout.
+    SlowAnswer,
+    /// Held past the call timeout, then sent on.
+    LateDelivery,
     /// The connection is dropped; not sent on.
     Reset,
     /// Sent on, then the connection is dropped.
@@ -50,11 +53,12 @@ pub enum Fault {
 }
 
 impl Fault {
-    const ALL: [Fault; 6] = [
+    const ALL: [Fault; 7] = [
         Fault::BusyRetryAfter,
         Fault::Busy,
         Fault::TooMany,
-        Fault::Slow,
+        Fault::SlowAnswer,
+        Fault::LateDelivery,
         Fault::Reset,
         Fault::ReplyLost,
     ];
@@ -65,7 +69,8 @@ impl Fault {
             Fault::BusyRetryAfter => "503+Retry-After",
             Fault::Busy => "503",
             Fault::TooMany => "429",
-            Fault::Slow => "slow",
+            Fault::SlowAnswer => "slow answer",
+            Fault::LateDelivery => "late delivery",
             Fault::Reset => "reset",
             Fault::ReplyLost => "reply-lost",
         }
@@ -116,7 +121,7 @@ pub struct Plan {
     seed: u64,
     /// Faults per million requests.
     rate_ppm: u64,
-    /// How long a slow answer is held.
+    /// How long a slow answer or a late delivery is held.
     slow: Duration,
     armed: AtomicBool,
     faults_on: AtomicBool,
@@ -127,8 +132,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A plan for `seed`: faults at `rate` (0..=1), answers held `slow` for
-    /// a slow fault, and `kills` kill points whose gaps are drawn from
+    /// A plan for `seed`: faults at `rate` (0..=1), answers or requests held
+    /// `slow` for a slow answer or a late delivery, and `kills` kill points whose gaps are drawn from
     /// `gaps`. Answers the plan, the kill points in order and the receiver
     /// of kill requests.
     pub fn new(
@@ -302,10 +307,14 @@ impl Connection {
                     Fault::BusyRetryAfter => Response::made_up(503, Some("1")),
                     Fault::Busy => Response::made_up(503, None),
                     Fault::TooMany => Response::made_up(429, None),
-                    Fault::Slow => {
+                    Fault::SlowAnswer => {
                         let response = self.forward(&request).await;
                         tokio::time::sleep(self.plan.slow).await;
                         response
+                    }
+                    Fault::LateDelivery => {
+                        tokio::time::sleep(self.plan.slow).await;
+                        self.forward(&request).await
                     }
                     Fault::Reset => return reset(stream.into_inner()),
                     Fault::ReplyLost => {

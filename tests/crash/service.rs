@@ -29,6 +29,13 @@ impl Waits {
         }
     }
 
+    /// How long the proxy holds a slow answer or a late delivery: past the
+    /// call timeout, and less than the late-delivery wait (twice the call
+    /// timeout), the longest calsync expects a network to hold a request.
+    pub fn held(&self) -> Duration {
+        self.call_timeout + self.call_timeout / 2
+    }
+
     fn args(&self) -> Vec<String> {
         let millis = |duration: Duration| format!("{}ms", duration.as_millis());
         [
@@ -41,6 +48,7 @@ impl Waits {
             ("--park-cap", "1s".to_owned()),
             ("--lease", millis(self.lease)),
             ("--resume-every", "200ms".to_owned()),
+            ("--late-delivery", millis(self.call_timeout * 2)),
         ]
         .into_iter()
         .flat_map(|(flag, value)| [flag.to_owned(), value])
