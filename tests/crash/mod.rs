@@ -76,7 +76,10 @@ fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
     )
 }
 
-/// The fixed seeds, or the one `CALSYNC_CRASH_SEED` names (to replay it).
+/// The fixed seeds, side by side (each run has its own calsync, proxies,
+/// calendars and user; a run spends most of its time waiting, for leases to
+/// end and for calls of killed instances to be taken over), or the one
+/// `CALSYNC_CRASH_SEED` names, to replay it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_kills_and_faults_converge() {
     let test = "crash_kills_and_faults_converge";
@@ -84,20 +87,23 @@ async fn crash_kills_and_faults_converge() {
         Some(seed) => vec![seed],
         None => SEEDS.to_vec(),
     };
-    let mut failed = Vec::new();
-    for seed in seeds {
-        let settings = Settings {
-            seed,
-            kills: env("CALSYNC_CRASH_KILLS").unwrap_or(KILLS),
-            faults: env("CALSYNC_CRASH_FAULTS").unwrap_or(FAULTS),
-            clients: env("CALSYNC_CRASH_CLIENTS").unwrap_or(CLIENTS),
-        };
-        match run(test, settings).await {
-            None => return,
-            Some(Ok(())) => {}
-            Some(Err(failure)) => failed.push(failure),
-        }
-    }
+    let runs = seeds.into_iter().map(|seed| {
+        run(
+            test,
+            Settings {
+                seed,
+                kills: env("CALSYNC_CRASH_KILLS").unwrap_or(KILLS),
+                faults: env("CALSYNC_CRASH_FAULTS").unwrap_or(FAULTS),
+                clients: env("CALSYNC_CRASH_CLIENTS").unwrap_or(CLIENTS),
+            },
+        )
+    });
+    let failed: Vec<String> = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .filter_map(Result::err)
+        .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n\n"));
 }
 
@@ -185,7 +191,7 @@ async fn run(test: &str, settings: Settings) -> Option<Result<(), String>> {
         accounts: calendars.iter().map(|c| c.account.clone()).collect(),
         seed: settings.seed,
     };
-    let (tracked, counts) = play(
+    let (tracked, counts, kills_done) = play(
         &settings,
         &plan,
         &points,
@@ -194,11 +200,13 @@ async fn run(test: &str, settings: Settings) -> Option<Result<(), String>> {
         target,
     )
     .await;
+    let (kills_done, clients_done) = (kills_done - began, began.elapsed());
     let (failures, summary) =
         settle_and_check(&mut service, &user, &calendars, &tracked, &counts).await;
     drop(proxies);
     println!(
-        "crash run: seed {}: {} kills, {} starts, {}; {summary}; {:?} in all",
+        "crash run: seed {}: {} kills (the last at {kills_done:?}), {} starts, {}; \
+         clients done at {clients_done:?}; {summary}; {:?} in all",
         settings.seed,
         points.len(),
         service.starts,
@@ -226,7 +234,7 @@ async fn run(test: &str, settings: Settings) -> Option<Result<(), String>> {
 
 /// Runs the clients, kills calsync at each kill point and starts it again;
 /// after the last kill, with the faults off, lets the clients finish what
-/// they sent. Answers what the clients know.
+/// they sent. Answers what the clients know, and when the last kill was.
 async fn play(
     settings: &Settings,
     plan: &Plan,
@@ -234,7 +242,7 @@ async fn play(
     mut kill_requests: tokio::sync::mpsc::UnboundedReceiver<proxy::KillRequest>,
     service: &mut Service,
     target: Target,
-) -> (Vec<Tracked>, Counts) {
+) -> (Vec<Tracked>, Counts, std::time::Instant) {
     plan.arm();
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..settings.clients)
@@ -262,6 +270,7 @@ async fn play(
         }
         service.start().await;
     }
+    let kills_done = std::time::Instant::now();
     stop.store(true, Ordering::SeqCst);
     let mut tracked = Vec::new();
     let mut counts = Counts::default();
@@ -273,7 +282,7 @@ async fn play(
         tracked.extend(events);
         counts.add(client_counts);
     }
-    (tracked, counts)
+    (tracked, counts, kills_done)
 }
 
 /// Waits until nothing is pending, kills calsync (the store must be right
