@@ -4,22 +4,25 @@
 //! died, or answered 5xx) it is sent again at once with the same key and
 //! body, until calsync is back. When calsync says the first call under the
 //! key is still running (409 `idempotency_key_in_use`: a call of a killed
-//! instance, until it is taken over), the request is set aside and sent
-//! again later, and the client goes on with its other events meanwhile, as
-//! an app would. Once told to stop, the client sends what it set aside until
-//! each has its answer.
+//! instance, until it is taken over), the request is set aside, sent again
+//! in a task of its own after a doubling wait, and the client goes on with
+//! its other events meanwhile, as an app would. Once told to stop, the
+//! client waits until each request set aside has its answer.
 
 use super::proxy::draw;
 use super::service::KEY;
 use super::workload::{Cancel, Counts, Outcomes, Target, Tracked, description, location, title};
 use crate::patience::GIVE_UP;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// The most events a client keeps uncancelled at once.
+/// The most events a client keeps uncancelled at once, besides those
+/// waiting for a request set aside.
 const MOST_LIVE: usize = 6;
 
 /// How long a request set aside waits before it is sent again the first
@@ -49,10 +52,6 @@ struct Request {
     body: Value,
     /// Whether it was sent more than once.
     resent: bool,
-    /// When it is to be sent again, when set aside.
-    again_at: Instant,
-    /// How many times it was set aside.
-    set_aside: u32,
 }
 
 /// How one sending ended.
@@ -65,14 +64,30 @@ enum Sent {
     InUse,
 }
 
+/// A request set aside, once it has a definitive answer.
+struct Resolved {
+    request: Request,
+    sent: Sent,
+    /// Why answers were lost meanwhile.
+    lost: Vec<String>,
+    /// How many times it was sent again after a lost answer.
+    resent: u64,
+    /// How many times it was answered 409 `idempotency_key_in_use` (and sent
+    /// again but for the first).
+    in_use: u64,
+}
+
 /// One client.
 pub struct Client {
     number: usize,
     target: Target,
     http: reqwest::Client,
     events: Vec<Tracked>,
-    /// Requests set aside, to be sent again.
-    aside: Vec<Request>,
+    /// The events with a request set aside.
+    busy: BTreeSet<usize>,
+    /// Requests set aside, each sent again in a task of its own until it has
+    /// a definitive answer.
+    aside: JoinSet<Resolved>,
     counts: Counts,
     requests: u64,
     commits: usize,
@@ -86,43 +101,88 @@ impl Client {
             target,
             http: reqwest::Client::new(),
             events: Vec::new(),
-            aside: Vec::new(),
+            busy: BTreeSet::new(),
+            aside: JoinSet::new(),
             counts: Counts::default(),
             requests: 0,
             commits: 0,
         }
     }
 
-    /// Sends requests until `stop` is set, then finishes those set aside;
+    /// Sends requests until `stop` is set, then waits for those set aside;
     /// answers its events and counts.
     pub async fn run(mut self, stop: Arc<AtomicBool>) -> (Vec<Tracked>, Counts) {
         let mut step = 0u64;
         while !stop.load(Ordering::SeqCst) {
             step += 1;
-            if let Some(due) = self.aside.iter().position(|r| r.again_at <= Instant::now()) {
-                let request = self.aside.swap_remove(due);
-                self.send(request).await;
-                continue;
+            while let Some(resolved) = self.aside.try_join_next() {
+                self.resolved(resolved.expect("a request set aside panicked"));
             }
             match self.next_request(step) {
-                Some(request) => self.send(request).await,
+                Some(request) => {
+                    let (sent, lost, resent) =
+                        deliver(&self.http, &self.target.base, &request).await;
+                    self.record(request, sent, lost, resent, 0);
+                }
                 // Every event waits for a request set aside.
                 None => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
-        let deadline = Instant::now() + GIVE_UP;
-        while let Some(request) = self.aside.pop() {
-            assert!(
-                Instant::now() < deadline,
-                "client {}: {} (key {}) still in use {GIVE_UP:?} after the last kill",
-                self.number,
-                request.action,
-                request.key
-            );
-            tokio::time::sleep_until(request.again_at).await;
-            self.send(request).await;
+        while let Some(resolved) = self.aside.join_next().await {
+            self.resolved(resolved.expect("a request set aside panicked"));
         }
         (self.events, self.counts)
+    }
+
+    fn resolved(&mut self, resolved: Resolved) {
+        let Resolved {
+            request,
+            sent,
+            lost,
+            resent,
+            in_use,
+        } = resolved;
+        if let Intent::Update { index, .. } | Intent::Cancel { index } = request.intent {
+            self.busy.remove(&index);
+        }
+        self.record(request, sent, lost, resent, in_use);
+    }
+
+    /// Records how `request` went: its answer, or, while its key is in use,
+    /// sets it aside.
+    fn record(
+        &mut self,
+        mut request: Request,
+        sent: Sent,
+        lost: Vec<String>,
+        resent: u64,
+        in_use: u64,
+    ) {
+        self.counts.lost.extend(lost);
+        let outcomes = self.outcomes(request.action);
+        outcomes.resent += resent;
+        outcomes.in_use += in_use;
+        request.resent |= resent > 0 || in_use > 0;
+        match sent {
+            Sent::Acknowledged(answer) => {
+                self.outcomes(request.action).acknowledged += 1;
+                self.note_results(&request, &answer);
+                self.acknowledged(request, &answer);
+            }
+            Sent::Refused(status, answer) => {
+                self.outcomes(request.action).refused += 1;
+                self.refused(request, status, answer);
+            }
+            Sent::InUse => {
+                self.outcomes(request.action).in_use += 1;
+                request.resent = true;
+                if let Intent::Update { index, .. } | Intent::Cancel { index } = request.intent {
+                    self.busy.insert(index);
+                }
+                let (http, base) = (self.http.clone(), self.target.base.clone());
+                self.aside.spawn(set_aside(http, base, request));
+            }
+        }
     }
 
     fn draw(&self, index: u64, bound: u64) -> u64 {
@@ -132,21 +192,14 @@ impl Client {
     /// The next request, drawn from the seed: a commit, or an update or
     /// cancel of a live event that has no request set aside.
     fn next_request(&mut self, step: u64) -> Option<Request> {
-        let busy = |index: usize| {
-            self.aside.iter().any(|r| match r.intent {
-                Intent::Update { index: i, .. } | Intent::Cancel { index: i } => i == index,
-                Intent::Commit { .. } => false,
-            })
-        };
-        let live = self.events.iter().filter(|e| e.live()).count();
         let free: Vec<usize> = (0..self.events.len())
-            .filter(|&index| self.events[index].live() && !busy(index))
+            .filter(|index| self.events[*index].live() && !self.busy.contains(index))
             .collect();
         let roll = self.draw(step, 100);
-        if live < MOST_LIVE && (free.is_empty() || roll < 40) {
+        if free.len() < MOST_LIVE && (free.is_empty() || roll < 40) {
             return Some(self.commit_request());
         }
-        let chosen = *free.get(self.draw(u64::MAX - step, free.len().max(1) as u64) as usize)?;
+        let chosen = free[self.draw(u64::MAX - step, free.len() as u64) as usize];
         Some(if roll < 80 {
             self.update_request(chosen)
         } else {
@@ -166,8 +219,6 @@ impl Client {
             action,
             body,
             resent: false,
-            again_at: Instant::now(),
-            set_aside: 0,
         }
     }
 
@@ -218,32 +269,6 @@ impl Client {
             "commit" => &mut self.counts.commits,
             "update" => &mut self.counts.updates,
             _ => &mut self.counts.cancels,
-        }
-    }
-
-    /// Sends `request` until it has a definitive answer and records it, or
-    /// sets it aside while its key is in use.
-    async fn send(&mut self, mut request: Request) {
-        match self.send_once(&mut request).await {
-            Sent::Acknowledged(answer) => {
-                self.outcomes(request.action).acknowledged += 1;
-                self.note_results(&request, &answer);
-                self.acknowledged(request, &answer);
-            }
-            Sent::Refused(status, answer) => {
-                self.outcomes(request.action).refused += 1;
-                self.refused(request, status, answer);
-            }
-            Sent::InUse => {
-                self.outcomes(request.action).in_use += 1;
-                request.resent = true;
-                let wait = SET_ASIDE
-                    .saturating_mul(1 << request.set_aside.min(8))
-                    .min(SET_ASIDE_CAP);
-                request.set_aside += 1;
-                request.again_at = Instant::now() + wait;
-                self.aside.push(request);
-            }
         }
     }
 
@@ -308,60 +333,93 @@ impl Client {
             }
         }
     }
+}
 
-    /// Sends `request` until an answer comes: a lost answer (no answer, or
-    /// 5xx but 502) is sent again with the same key at once, as calsync is
-    /// being started again; 502 says providers refused, for good.
-    async fn send_once(&mut self, request: &mut Request) -> Sent {
-        let deadline = Instant::now() + GIVE_UP;
-        loop {
-            let answer = self
-                .http
-                .post(format!(
-                    "{}/api/CalendarSync/{}",
-                    self.target.base, request.action
-                ))
-                .bearer_auth(KEY)
-                .header("Idempotency-Key", &request.key)
-                .json(&request.body)
-                .send()
-                .await;
-            let lost = match answer {
-                Ok(answer) => {
-                    let status = answer.status().as_u16();
-                    // A body cut off by a crash is a lost answer too.
-                    match answer.text().await {
-                        Ok(text) => {
-                            let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                            if (200..300).contains(&status) {
-                                return Sent::Acknowledged(value);
-                            }
-                            if status == 409 && value["kind"] == "idempotency_key_in_use" {
-                                return Sent::InUse;
-                            }
-                            if status < 500 || status == 502 {
-                                return Sent::Refused(status, value);
-                            }
-                            format!("{status} {value}")
-                        }
-                        Err(error) => format!("body: {error:?}"),
-                    }
-                }
-                Err(error) => format!("{error:?}"),
-            };
-            self.counts
-                .lost
-                .push(format!("{} {}: {lost}", request.action, request.key));
-            self.outcomes(request.action).resent += 1;
-            request.resent = true;
-            assert!(
-                Instant::now() < deadline,
-                "client {}: {} (key {}) got no answer within {GIVE_UP:?}",
-                self.number,
-                request.action,
-                request.key
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+/// Sends `request` again, after a doubling wait, until it has a definitive
+/// answer.
+async fn set_aside(http: reqwest::Client, base: String, request: Request) -> Resolved {
+    let deadline = Instant::now() + GIVE_UP;
+    let mut wait = SET_ASIDE;
+    let (mut lost, mut resent, mut in_use) = (Vec::new(), 0, 0);
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(SET_ASIDE_CAP);
+        let (sent, more_lost, more_resent) = deliver(&http, &base, &request).await;
+        lost.extend(more_lost);
+        resent += more_resent;
+        match sent {
+            Sent::InUse => {
+                in_use += 1;
+                assert!(
+                    Instant::now() < deadline,
+                    "{} (key {}) still in use after {GIVE_UP:?}",
+                    request.action,
+                    request.key
+                );
+            }
+            sent => {
+                return Resolved {
+                    request,
+                    sent,
+                    lost,
+                    resent,
+                    in_use,
+                };
+            }
         }
+    }
+}
+
+/// Sends `request` until an answer comes: a lost answer (no answer, or 5xx
+/// but 502) is sent again with the same key at once, as calsync is being
+/// started again; 502 says providers refused, for good. Answers how it
+/// ended, why answers were lost, and how many times it was sent again.
+async fn deliver(
+    http: &reqwest::Client,
+    base: &str,
+    request: &Request,
+) -> (Sent, Vec<String>, u64) {
+    let deadline = Instant::now() + GIVE_UP;
+    let mut lost = Vec::new();
+    loop {
+        let answer = http
+            .post(format!("{base}/api/CalendarSync/{}", request.action))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", &request.key)
+            .json(&request.body)
+            .send()
+            .await;
+        let why = match answer {
+            Ok(answer) => {
+                let status = answer.status().as_u16();
+                // A body cut off by a crash is a lost answer too.
+                match answer.text().await {
+                    Ok(text) => {
+                        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                        let resent = lost.len() as u64;
+                        if (200..300).contains(&status) {
+                            return (Sent::Acknowledged(value), lost, resent);
+                        }
+                        if status == 409 && value["kind"] == "idempotency_key_in_use" {
+                            return (Sent::InUse, lost, resent);
+                        }
+                        if status < 500 || status == 502 {
+                            return (Sent::Refused(status, value), lost, resent);
+                        }
+                        format!("{status} {value}")
+                    }
+                    Err(error) => format!("body: {error:?}"),
+                }
+            }
+            Err(error) => format!("{error:?}"),
+        };
+        lost.push(format!("{} {}: {why}", request.action, request.key));
+        assert!(
+            Instant::now() < deadline,
+            "{} (key {}) got no answer within {GIVE_UP:?}",
+            request.action,
+            request.key
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
