@@ -338,7 +338,11 @@ async fn failed_attempt(
         op.uncertain = true;
     }
     let reason = format!("{}: {}", error.kind.as_str(), error.message);
-    if error.kind.is_transient() {
+    if error.kind == ProviderErrorKind::Misconfigured {
+        // The deployment's own settings were refused (its OAuth client): no
+        // outage of this account, whose work waits until an operator fixes them.
+        tracing::error!(account = %op.account, provider = op.provider.as_str(), %error, "the provider refused the deployment's settings");
+    } else if error.kind.is_transient() {
         engine.failed_transiently(&op.account, error).await?;
     } else {
         engine.provider_answered(&op.account);

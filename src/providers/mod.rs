@@ -4,11 +4,14 @@
 //! token refresh, timeouts, durable operations) live outside adapters, in
 //! [`crate::engine`]. The trait names no implementation: behaviour that
 //! applies to every adapter (a per-account rate limit, say) wraps the trait.
-//! The [`sandbox`] adapters simulate all four providers in memory.
+//! The [`sandbox`] adapters simulate all four providers in memory; `caldav`
+//! (feature `caldav`) and `google` (feature `google`) speak to real ones.
 
 #[cfg(feature = "caldav")]
 pub mod caldav;
 mod credentials;
+#[cfg(feature = "google")]
+pub mod google;
 pub mod sandbox;
 
 pub use credentials::Credentials;
@@ -46,6 +49,10 @@ pub enum ProviderErrorKind {
     AlreadyExists,
     /// The provider refused the data (400) or is not allowed to do this (403).
     Rejected,
+    /// The deployment's own settings were refused (OAuth `invalid_client`: a
+    /// wrong client id or secret). Not the user's fault: the account stays
+    /// connected and its work waits, retried, until an operator fixes them.
+    Misconfigured,
 }
 
 impl ProviderErrorKind {
@@ -62,6 +69,7 @@ impl ProviderErrorKind {
             ProviderErrorKind::PreconditionFailed => "precondition_failed",
             ProviderErrorKind::AlreadyExists => "already_exists",
             ProviderErrorKind::Rejected => "rejected",
+            ProviderErrorKind::Misconfigured => "misconfigured",
         }
     }
 
@@ -85,6 +93,7 @@ impl ProviderErrorKind {
             ProviderErrorKind::RateLimited
                 | ProviderErrorKind::Unavailable
                 | ProviderErrorKind::Timeout
+                | ProviderErrorKind::Misconfigured
         )
     }
 }
