@@ -6,6 +6,10 @@
 //! `invalid_grant` for a revoked refresh token, 403 rate reasons that clear
 //! after N tries, and a write whose reply is lost (carried out, answered 503).
 
+// Checks answer the ready response as their error; its size does not
+// matter in a test server.
+#![allow(clippy::result_large_err)]
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -655,11 +655,23 @@ impl CalendarProvider for GoogleProvider {
                     "list the events",
                 )
                 .await?;
-            events.extend(
-                items
-                    .iter()
-                    .filter_map(|item| item.provider_event(zone.as_deref())),
-            );
+            // Cancelled instances come as sparse stubs without the series'
+            // iCalUID: they are tied to their master through `recurringEventId`.
+            let series_uids: std::collections::HashMap<&str, &str> = items
+                .iter()
+                .filter_map(|item| Some((item.id.as_str(), item.ical_uid.as_deref()?)))
+                .collect();
+            events.extend(items.iter().filter_map(|item| {
+                let mut event = item.provider_event(zone.as_deref())?;
+                if let Some(uid) = item
+                    .recurring_event_id
+                    .as_deref()
+                    .and_then(|series| series_uids.get(series))
+                {
+                    event.uid = Some((*uid).to_owned());
+                }
+                Some(event)
+            }));
         }
         Ok(events)
     }
