@@ -133,3 +133,55 @@ fn short(text: &str) -> String {
         text.chars().take(300).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_already_revoked_counts_as_revoked() {
+        assert_eq!(revocation_error(200, "", None), Ok(()));
+        assert_eq!(
+            revocation_error(400, r#"{"error":"invalid_token"}"#, None),
+            Ok(())
+        );
+        let kind = |status, body| revocation_error(status, body, None).unwrap_err().kind;
+        assert_eq!(
+            kind(401, r#"{"error":"invalid_client"}"#),
+            ProviderErrorKind::Misconfigured
+        );
+        assert_eq!(
+            kind(503, "<html>down</html>"),
+            ProviderErrorKind::Unavailable
+        );
+        assert_eq!(kind(429, ""), ProviderErrorKind::RateLimited);
+        assert_eq!(
+            kind(400, r#"{"error":"invalid_request"}"#),
+            ProviderErrorKind::Rejected
+        );
+    }
+
+    #[test]
+    fn unreadable_answers_are_judged_by_their_status() {
+        let seen = |status| Seen {
+            status: Some(status),
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        assert_eq!(
+            by_status("refresh", seen(503), "<html>").kind,
+            ProviderErrorKind::Unavailable
+        );
+        assert_eq!(
+            by_status("refresh", seen(429), "").kind,
+            ProviderErrorKind::RateLimited
+        );
+        assert_eq!(
+            by_status("refresh", seen(400), "bad").kind,
+            ProviderErrorKind::Rejected
+        );
+        assert_eq!(
+            by_status("refresh", Seen::default(), "").kind,
+            ProviderErrorKind::Unavailable
+        );
+    }
+}

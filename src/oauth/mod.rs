@@ -223,6 +223,7 @@ type ConfiguredClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// One deployment's OAuth client at one provider. Cheap to clone.
+/// `Debug` never shows the client secret.
 #[derive(Clone, Debug)]
 pub struct OAuthClient {
     settings: ClientSettings,

@@ -4,5 +4,6 @@
 
 mod actions;
 mod adapter;
+mod oauth;
 pub mod server;
 mod support;
