@@ -12,7 +12,7 @@
 //!
 //! | layer | module | what lives there |
 //! |---|---|---|
-//! | base | [`clock`] | where "now" comes from |
+//! | base | [`clock`], `private_fs` | where "now" comes from; files only the service's user may read |
 //! | model | [`model`] | the state's types and the JSON wire format |
 //! | schedule | [`schedule`] | pure scheduling: recurrence, busy time, conflicts, suggestions |
 //! | edges | [`store`], [`providers`], `oauth`, [`operations`], [`vault`] | the store trait and its backends; the provider trait, its error kinds and the adapters; OAuth 2.0 refresh, revoke and consent shared by the OAuth providers (feature `oauth`, on with `google`); durable intent (operations, the retry policy); sealing credentials |
@@ -46,6 +46,7 @@ pub mod model;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub mod operations;
+mod private_fs;
 pub mod providers;
 pub mod schedule;
 pub mod setup;

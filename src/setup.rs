@@ -301,12 +301,11 @@ pub fn default_data_dir() -> PathBuf {
 
 fn make_parent(path: &Path) -> Result<(), SetupError> {
     match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => {
-            std::fs::create_dir_all(parent).map_err(|error| SetupError::DataDir {
+        Some(parent) if !parent.as_os_str().is_empty() => crate::private_fs::create_dir(parent)
+            .map_err(|error| SetupError::DataDir {
                 path: parent.display().to_string(),
                 detail: error.to_string(),
-            })
-        }
+            }),
         _ => Ok(()),
     }
 }

@@ -151,7 +151,7 @@ impl Vault {
                 &path.display().to_string(),
             )?)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(|e| file_error(e.to_string()))?;
+                crate::private_fs::create_dir(data_dir).map_err(|e| file_error(e.to_string()))?;
                 let mut key = [0u8; 32];
                 rand::rng().fill_bytes(&mut key);
                 write_private(&path, STANDARD.encode(key).as_bytes())

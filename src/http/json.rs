@@ -71,14 +71,26 @@ fn rejection(path: String, error: serde_json::Error) -> ApiError {
         },
         Category::Data => {
             let detail = strip_position(&error.to_string());
-            let message = if path == "." {
-                detail
-            } else {
-                format!("{path}: {detail}")
+            let message = match (path.as_str(), nested_path(&detail)) {
+                (".", _) => detail,
+                (path, Some((inner, rest))) => format!("{path}.{inner}: {rest}"),
+                (path, None) => format!("{path}: {detail}"),
             };
             ApiError::invalid(message)
         }
     }
+}
+
+/// A message that starts with a field path of its own (a value read by hand
+/// inside the body, as a draft is, names the field at fault within it):
+/// that path and the rest.
+fn nested_path(detail: &str) -> Option<(&str, &str)> {
+    let (path, rest) = detail.split_once(": ")?;
+    let is_path = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '_'));
+    is_path.then_some((path, rest))
 }
 
 /// serde_json ends data errors with " at line 1 column 42", which says

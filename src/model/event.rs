@@ -52,9 +52,24 @@ pub enum EventTime {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{0:?} is neither an RFC 3339 date-time with an offset \
-     (like 2025-01-07T14:00:00-05:00) nor a date (like 2025-01-07)"
+     (like 2025-01-07T14:00:00-05:00) nor a date (like 2025-01-07) \
+     from {EARLIEST_DATE} to {LATEST_DATE}, in UTC"
 )]
 pub struct NotAnEventTime(pub String);
+
+/// The earliest date an event may start or end on (in UTC, for instants).
+pub const EARLIEST_DATE: &str = "1900-01-01";
+/// The latest date an event may start or end on (in UTC, for instants; an
+/// instant may be midnight at its start, an exclusive end date that day).
+pub const LATEST_DATE: &str = "3000-01-01";
+
+/// Whether `date` is within [`EARLIEST_DATE`]..=[`LATEST_DATE`]: every
+/// store, provider and format calsync writes to can hold it and give it back.
+fn date_in_range(date: NaiveDate) -> bool {
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1);
+    let latest = NaiveDate::from_ymd_opt(3000, 1, 1);
+    earliest.is_some_and(|earliest| date >= earliest) && latest.is_some_and(|latest| date <= latest)
+}
 
 impl EventTime {
     /// Parses an RFC 3339 instant with an offset, or a `YYYY-MM-DD` date.
@@ -62,14 +77,35 @@ impl EventTime {
     /// # Errors
     /// [`NotAnEventTime`]: the text is neither.
     pub fn parse(text: &str) -> Result<Self, NotAnEventTime> {
-        if text.len() == 10
+        let parsed = if text.len() == 10
             && let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         {
-            return Ok(EventTime::Date(date));
+            EventTime::Date(date)
+        } else {
+            DateTime::parse_from_rfc3339(text)
+                .map(|instant| EventTime::Instant(instant.with_timezone(&Utc)))
+                .map_err(|_| NotAnEventTime(text.to_owned()))?
+        };
+        if !parsed.in_range() {
+            return Err(NotAnEventTime(text.to_owned()));
         }
-        DateTime::parse_from_rfc3339(text)
-            .map(|instant| EventTime::Instant(instant.with_timezone(&Utc)))
-            .map_err(|_| NotAnEventTime(text.to_owned()))
+        Ok(parsed)
+    }
+
+    /// Whether it falls within [`EARLIEST_DATE`]..=[`LATEST_DATE`] (an
+    /// instant: its UTC date, and midnight at most on the last day).
+    pub fn in_range(&self) -> bool {
+        match self {
+            EventTime::Date(date) => date_in_range(*date),
+            EventTime::Instant(instant) => {
+                let midnight = |year| {
+                    NaiveDate::from_ymd_opt(year, 1, 1)
+                        .map(|date| date.and_time(chrono::NaiveTime::MIN).and_utc())
+                };
+                midnight(1900).is_some_and(|earliest| *instant >= earliest)
+                    && midnight(3000).is_some_and(|latest| *instant <= latest)
+            }
+        }
     }
 
     /// The instant, when this is one.
@@ -92,8 +128,10 @@ impl EventTime {
 impl fmt::Display for EventTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Whole seconds print without a fraction; a fraction is kept,
+            // so that every instant read back is the one written.
             EventTime::Instant(instant) => {
-                f.write_str(&instant.to_rfc3339_opts(SecondsFormat::Secs, true))
+                f.write_str(&instant.to_rfc3339_opts(SecondsFormat::AutoSi, true))
             }
             EventTime::Date(date) => write!(f, "{}", date.format("%Y-%m-%d")),
         }
@@ -224,6 +262,14 @@ impl EventDetails {
                 "title",
                 "must be at most 1024 characters",
             ));
+        }
+        for (field, time) in [("start", &self.start), ("end", &self.end)] {
+            if !time.in_range() {
+                return Err(ValidationError::new(
+                    field,
+                    format!("must be from {EARLIEST_DATE} to {LATEST_DATE}, in UTC"),
+                ));
+            }
         }
         match (self.all_day, self.start, self.end) {
             (true, EventTime::Date(start), EventTime::Date(end)) => {
@@ -422,6 +468,21 @@ impl DraftEvent {
     }
 }
 
+/// Reads `value` as a `T`; an error starts with the path of the field at
+/// fault under `prefix` (`start: ...`, `constraints.bufferBefore: ...`), so
+/// that the caller's own path joins it into the full one (`draft.start`).
+fn from_value_at<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match path.as_str() {
+            "." if prefix.is_empty() => inner.to_string(),
+            "." => format!("{}: {inner}", prefix.trim_end_matches('.')),
+            path => format!("{prefix}{path}: {inner}"),
+        }
+    })
+}
+
 // A draft is an event's fields plus `id`, `eventId` and `constraints`; serde's
 // `flatten` cannot reject unknown fields, so the three are taken out by hand and
 // the rest must be exactly an event.
@@ -440,16 +501,52 @@ impl<'de> Deserialize<'de> for DraftEvent {
             Some(_) => return Err(D::Error::custom("eventId: must be a string")),
         };
         let constraints = match object.remove("constraints") {
-            Some(value) => serde_json::from_value(value)
-                .map_err(|error| D::Error::custom(format!("constraints: {error}")))?,
+            Some(value) => from_value_at(value, "constraints.").map_err(D::Error::custom)?,
             None => DraftConstraints::default(),
         };
-        let event = serde_json::from_value(Value::Object(object)).map_err(D::Error::custom)?;
+        let event = from_value_at(Value::Object(object), "").map_err(D::Error::custom)?;
         Ok(DraftEvent {
             id,
             event_id,
             event,
             constraints,
         })
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn times_are_read_within_the_documented_range_only() {
+        for inside in [
+            "1900-01-01",
+            "3000-01-01",
+            "1900-01-01T00:00:00Z",
+            "2999-12-31T23:59:59Z",
+            "3000-01-01T00:00:00Z",
+            "2999-12-31T10:00:00-13:00",
+        ] {
+            assert!(EventTime::parse(inside).is_ok(), "{inside}");
+        }
+        for outside in [
+            "1899-12-31",
+            "3000-01-02",
+            "9999-12-31T23:00:00-14:00",
+            "3000-01-01T00:00:01Z",
+            "1900-01-01T00:30:00+01:00",
+        ] {
+            assert!(EventTime::parse(outside).is_err(), "{outside}");
+        }
+    }
+
+    #[test]
+    fn an_event_made_in_code_outside_the_range_is_invalid() {
+        let start = DateTime::<Utc>::MAX_UTC - chrono::Duration::hours(2);
+        let event = EventDetails::timed("Far", start, start + chrono::Duration::hours(1));
+        let error = event.validate().expect_err("out of range");
+        assert_eq!(error.field, "start");
+        assert!(error.rule.contains("3000-01-01"), "{error:?}");
     }
 }

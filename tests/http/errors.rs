@@ -210,3 +210,48 @@ async fn wrong_methods_are_405_in_the_same_shape() {
     assert_error(status, &body, 405, "method_not_allowed");
     server.stop().await;
 }
+
+/// An instant valid in RFC 3339 but outside the documented range (this one is
+/// year 10000 in UTC) is refused naming the field, and nothing is written:
+/// before, the copies were made while the synced event could not be stored.
+#[tokio::test]
+async fn instants_outside_the_range_are_400_and_change_nothing() {
+    let server = Server::start().await;
+    let google = server.connect("ada", Provider::Google).await;
+    for (field, value) in [
+        ("end", "9999-12-31T23:00:00-14:00"),
+        ("start", "1899-12-31T23:59:59Z"),
+    ] {
+        let mut event = event_json("Far", next_tuesday(10), 30);
+        if field == "start" {
+            event["start"] = json!(value);
+        } else {
+            event["end"] = json!(value);
+        }
+        let (status, body) = server
+            .call(
+                "commit",
+                json!({"user": "ada", "event": event, "accounts": [google["id"]]}),
+            )
+            .await;
+        assert_error(status, &body, 400, "invalid_input");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.starts_with(&format!("event.{field}")), "{body}");
+        assert!(message.contains("3000-01-01"), "{body}");
+    }
+    assert!(server.events_on(&google).is_empty(), "nothing changed");
+    let draft = json!({"id": "d1", "title": "Far",
+        "start": "2999-12-31T22:00:00Z", "end": "9999-12-31T23:00:00-14:00"});
+    let (status, body) = server
+        .call("suggestReschedules", json!({"user": "ada", "draft": draft}))
+        .await;
+    assert_error(status, &body, 400, "invalid_input");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("draft.end"),
+        "{body}"
+    );
+    server.stop().await;
+}

@@ -305,3 +305,52 @@ async fn concurrent_writes_each_get_their_own_answer() {
         .expect("read");
     assert_eq!(kept.len(), 180);
 }
+
+/// The store's file and its journals are readable by their owner only, and
+/// so is the data directory calsync creates: titles, attendees and emails
+/// are private even though credentials are sealed.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_store_and_the_data_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data").join("calsync");
+    if std::env::var("CALSYNC_MASTER_KEY").is_err() {
+        calsync::vault::Vault::from_env_or_file(&data).expect("vault");
+        assert_eq!(mode(&data), 0o700, "the data directory");
+    }
+    let file = dir.path().join("calsync.db");
+    // A journal left world-readable by an earlier version is tightened too.
+    std::fs::write(dir.path().join("calsync.db-wal"), b"").expect("old journal");
+    std::fs::set_permissions(
+        dir.path().join("calsync.db-wal"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    let store = SqliteStore::open(&file, "CalendarSync.")
+        .await
+        .expect("open");
+    store
+        .attach_provider_event(
+            &synced_event(),
+            &AccountId::from("acct-1"),
+            &google_ref(),
+            synced_event().synced_at,
+        )
+        .await
+        .expect("write");
+    for name in ["calsync.db", "calsync.db-wal", "calsync.db-shm"] {
+        let path = dir.path().join(name);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{name}");
+        }
+    }
+    assert_eq!(mode(&file), 0o600);
+}

@@ -39,6 +39,7 @@ mod events;
 mod idempotency;
 mod operations;
 mod records;
+mod roundtrip;
 
 pub use completion::{
     a_refresh_never_writes_an_older_version, an_attach_never_brings_back_a_cancelled_event,
@@ -63,6 +64,7 @@ pub use records::{
     accounts_of_user_are_that_users_only, accounts_round_trip, conflicts_replace_per_draft,
     invalid_prefix_is_refused, prefixes_are_isolated, reopened_store_keeps_its_data,
 };
+pub use roundtrip::{stored_events_read_back_as_written, stored_operations_read_back_as_written};
 
 use crate::model::{
     Account, AccountId, AccountRecord, Conflict, ConflictId, ConflictReason, DraftId, EventDetails,
@@ -116,6 +118,8 @@ macro_rules! store_conformance_tests {
             concurrent_claimers_never_share,
             two_stores_on_one_place_claim_each_operation_once,
             waking_an_account_makes_its_waiting_operations_due,
+            stored_events_read_back_as_written,
+            stored_operations_read_back_as_written,
             idempotency_keys_are_held_once,
             idempotency_keys_expire_and_are_purged,
             stopped_calls_are_taken_over_by_the_same_request,

@@ -81,7 +81,11 @@ impl MongoStore {
         let mut update = set_reference(account, reference, at)?;
         update.insert(
             "$setOnInsert",
-            doc! { "user": base.user.as_str(), "event": event },
+            doc! {
+                "user": base.user.as_str(),
+                "event": event,
+                "version": i64::try_from(base.version).unwrap_or(i64::MAX),
+            },
         );
         self.synced_events
             .update_one(doc! { "_id": base.internal_id.as_str() }, update)

@@ -87,6 +87,17 @@ impl SqliteStore {
 
     fn open_blocking(path: PathBuf, prefix: String) -> StoreResult<Self> {
         let location = path.display().to_string();
+        // The file and its journals are the owner's alone (SQLite gives the
+        // journals it creates the database file's mode; older ones are
+        // tightened here).
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{location}{suffix}"));
+            if suffix.is_empty() || file.exists() {
+                crate::private_fs::restrict_file(&file).map_err(|e| {
+                    StoreError::Unavailable(format!("restrict {}: {e}", file.display()))
+                })?;
+            }
+        }
         let writer =
             Connection::open(&path).map_err(|e| map_error(e, &format!("open {location}")))?;
         configure(&writer, true)?;
