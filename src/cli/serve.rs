@@ -5,6 +5,10 @@
 //! service with no API key unless it is bound to loopback with
 //! `--insecure-no-auth`.
 
+mod google;
+
+pub use google::GoogleArgs;
+
 use super::StoreLocationParser;
 use crate::concept::Config;
 use crate::http::{self, AppState, Auth, RateLimit};
@@ -74,6 +78,9 @@ pub struct ServeArgs {
     /// How logs are written.
     #[arg(long, env = "CALSYNC_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    /// How Google is reached (with `--providers live`).
+    #[command(flatten)]
+    pub google: GoogleArgs,
 }
 
 fn parse_providers(text: &str) -> Result<ProviderSet, String> {
@@ -136,6 +143,7 @@ impl ServeArgs {
             database: self.database.clone(),
             data_dir: self.data_dir.clone(),
             providers: self.providers,
+            google: self.google.config(),
             config: Config::default(),
         }
     }

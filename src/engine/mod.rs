@@ -196,7 +196,10 @@ impl Engine {
             .cloned()
             .ok_or_else(|| Error::UnsupportedProvider {
                 provider: provider.as_str().to_owned(),
-                supported: self.configured_providers(),
+                supported: match self.providers.why_missing(provider) {
+                    Some(why) => format!("{} ({why})", self.configured_providers()),
+                    None => self.configured_providers(),
+                },
             })
     }
 

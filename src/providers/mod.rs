@@ -225,6 +225,8 @@ pub trait CalendarProvider: Send + Sync + 'static {
 #[derive(Clone, Default)]
 pub struct Providers {
     adapters: HashMap<Provider, Arc<dyn CalendarProvider>>,
+    /// Why a provider has no adapter here, when a deployment said.
+    missing: HashMap<Provider, String>,
 }
 
 impl Providers {
@@ -235,8 +237,23 @@ impl Providers {
 
     /// Adds (or replaces) the adapter for its provider.
     pub fn with(mut self, adapter: Arc<dyn CalendarProvider>) -> Self {
+        self.missing.remove(&adapter.provider());
         self.adapters.insert(adapter.provider(), adapter);
         self
+    }
+
+    /// Notes why `provider` has no adapter here (e.g. the setting that is
+    /// missing), for the error a connect to it answers.
+    pub fn not_configured(mut self, provider: Provider, reason: impl Into<String>) -> Self {
+        if !self.adapters.contains_key(&provider) {
+            self.missing.insert(provider, reason.into());
+        }
+        self
+    }
+
+    /// Why `provider` has no adapter here, when a deployment said.
+    pub fn why_missing(&self, provider: Provider) -> Option<&str> {
+        self.missing.get(&provider).map(String::as_str)
     }
 
     /// The adapter for `provider`, when one is configured.

@@ -1,9 +1,11 @@
 //! The Google adapter against a local, wire-faithful Google server
-//! (`server`): the adapter call by call (`adapter`), and the actions through
-//! `CalendarSync` on the SQLite store with a `google` account (`actions`).
+//! (`server`): the OAuth machinery (`oauth`), the adapter call by call
+//! (`adapter`), the actions through `CalendarSync` on the SQLite store with
+//! a `google` account (`actions`), and the deployment settings (`settings`).
 
 mod actions;
 mod adapter;
 mod oauth;
 pub mod server;
+mod settings;
 mod support;
