@@ -14,6 +14,7 @@ mod cancel;
 mod commit;
 mod conflicts;
 mod connect;
+mod consent;
 mod intent;
 mod recorded;
 mod status;
@@ -22,6 +23,7 @@ mod update;
 
 pub use crate::engine::Config;
 pub use conflicts::Suggestions;
+pub use consent::{CONSENT_LIFETIME, ConnectFinish, ConnectStart, ConsentSettings};
 pub(crate) use recorded::Recorded;
 
 use crate::clock::{Clock, SystemClock};
@@ -83,6 +85,8 @@ pub struct CalendarSync {
     engine: Arc<Engine>,
     /// The engine's clock too, for what waits on the concept's time beside it.
     clock: Arc<dyn Clock>,
+    /// The consent flows started here.
+    consent: Arc<consent::ConsentFlows>,
     _guard: Arc<Guard>,
 }
 
@@ -101,9 +105,17 @@ pub struct Builder {
     vault: Vault,
     clock: Arc<dyn Clock>,
     config: Config,
+    consent: ConsentSettings,
 }
 
 impl Builder {
+    /// Runs consent flows as `settings` say (default: none; see
+    /// [`CalendarSync::start_connect`]).
+    pub fn consent(mut self, settings: ConsentSettings) -> Self {
+        self.consent = settings;
+        self
+    }
+
     /// Uses `providers` (default: none).
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;
@@ -141,6 +153,7 @@ impl Builder {
             _guard: Arc::new(Guard(engine.clone())),
             engine,
             clock: self.clock,
+            consent: Arc::new(consent::ConsentFlows::new(self.consent)),
         }
     }
 }
@@ -154,6 +167,7 @@ impl CalendarSync {
             vault: Vault::random(),
             clock: Arc::new(SystemClock),
             config: Config::default(),
+            consent: ConsentSettings::default(),
         }
     }
 

@@ -163,6 +163,30 @@ pub struct WriteContext {
     pub synced_id: EventId,
 }
 
+/// The start of a consent flow at a provider: where to send the person, and
+/// what to keep until the provider sends them back.
+///
+/// `Debug` never shows the PKCE verifier.
+#[derive(Clone)]
+pub struct ConsentStart {
+    /// The provider's consent page, with every parameter.
+    pub url: String,
+    /// The `state` the provider hands back with the code.
+    pub state: String,
+    /// The PKCE verifier, sent with the code exchange.
+    pub verifier: String,
+}
+
+impl std::fmt::Debug for ConsentStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsentStart")
+            .field("url", &self.url)
+            .field("state", &self.state)
+            .field("verifier", &"<redacted>")
+            .finish()
+    }
+}
+
 /// A place events live: one provider, spoken to on behalf of many accounts.
 #[async_trait]
 pub trait CalendarProvider: Send + Sync + 'static {
@@ -177,6 +201,28 @@ pub trait CalendarProvider: Send + Sync + 'static {
     async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()>;
     /// A cheap authenticated call that proves the connection works.
     async fn validate(&self, session: &Session) -> ProviderResult<()>;
+
+    /// Starts a consent flow (OAuth authorization code with PKCE) that ends
+    /// at `redirect_uri`; `None` for a provider without one (CalDAV).
+    fn start_consent(&self, redirect_uri: &str) -> ProviderResult<Option<ConsentStart>> {
+        let _ = redirect_uri;
+        Ok(None)
+    }
+
+    /// Exchanges the code a consent flow ended with (and its verifier and
+    /// redirect URI) for credentials to connect with.
+    async fn finish_consent(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+    ) -> ProviderResult<Credentials> {
+        let _ = (code, verifier, redirect_uri);
+        Err(ProviderError::new(
+            ProviderErrorKind::Rejected,
+            format!("{} has no consent flow", self.provider()),
+        ))
+    }
 
     /// Creates the event; a repeat with the same idempotency key answers the
     /// event the first call made instead of making another.

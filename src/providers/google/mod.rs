@@ -32,8 +32,8 @@ pub use wire::{KEY_PROPERTY, SYNCED_ID_PROPERTY};
 use crate::model::{EventDetails, Provider, ProviderEventRef};
 use crate::oauth::{ClientSettings, Endpoints, OAuthClient, TokenHint};
 use crate::providers::{
-    CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
-    Session, WriteContext,
+    CalendarProvider, Connection, ConsentStart, Credentials, ProviderError, ProviderErrorKind,
+    ProviderResult, Session, WriteContext,
 };
 use crate::schedule::ProviderEvent;
 use api::{Answer, Api, failure};
@@ -425,6 +425,41 @@ impl CalendarProvider for GoogleProvider {
         } else {
             Err(failure("read the calendar", &answer))
         }
+    }
+
+    fn start_consent(&self, redirect_uri: &str) -> ProviderResult<Option<ConsentStart>> {
+        // Offline access for a refresh token, asked again on every consent
+        // (Google sends one only on the first otherwise).
+        let extra = [("access_type", "offline"), ("prompt", "consent")];
+        let start = self
+            .oauth
+            .start_authorization(&REQUIRED_SCOPES, redirect_uri, &extra)?;
+        Ok(Some(ConsentStart {
+            url: start.url.to_string(),
+            state: start.state,
+            verifier: start.pkce_verifier,
+        }))
+    }
+
+    async fn finish_consent(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+    ) -> ProviderResult<Credentials> {
+        let tokens = self
+            .oauth
+            .exchange_code(code, verifier, redirect_uri)
+            .await?;
+        if tokens.refresh_token.is_none() {
+            return Err(ProviderError::new(
+                ProviderErrorKind::InvalidCredentials,
+                "Google sent no refresh token (offline access was not granted)",
+            ));
+        }
+        let mut credentials = Credentials::default();
+        tokens.apply_to(&mut credentials);
+        Ok(credentials)
     }
 
     async fn create_event(
