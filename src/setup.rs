@@ -10,7 +10,7 @@ mod google;
 
 pub use google::GoogleConfig;
 
-use crate::concept::{CalendarSync, Config};
+use crate::concept::{CalendarSync, Config, ConsentSettings};
 use crate::providers::Providers;
 use crate::providers::sandbox::Sandbox;
 use crate::store::{Store, StoreError, redact_uri};
@@ -162,6 +162,8 @@ pub struct Setup {
     pub providers: ProviderSet,
     /// How Google is reached (with the live providers).
     pub google: GoogleConfig,
+    /// Where consent flows send people back.
+    pub consent: ConsentSettings,
     /// How the concept behaves.
     pub config: Config,
 }
@@ -175,6 +177,7 @@ impl Default for Setup {
             data_dir: None,
             providers: ProviderSet::Sandbox,
             google: GoogleConfig::default(),
+            consent: ConsentSettings::default(),
             config: Config::default(),
         }
     }
@@ -235,6 +238,7 @@ impl Setup {
             .providers(providers)
             .vault(vault)
             .config(self.config.clone())
+            .consent(self.consent.clone())
             .build();
         Ok(Opened { sync, sandbox })
     }

@@ -5,8 +5,10 @@
 //! service with no API key unless it is bound to loopback with
 //! `--insecure-no-auth`.
 
+mod consent;
 mod google;
 
+pub use consent::ConsentArgs;
 pub use google::GoogleArgs;
 
 use super::StoreLocationParser;
@@ -81,6 +83,9 @@ pub struct ServeArgs {
     /// How Google is reached (with `--providers live`).
     #[command(flatten)]
     pub google: GoogleArgs,
+    /// Where consent flows send people back.
+    #[command(flatten)]
+    pub consent: ConsentArgs,
 }
 
 fn parse_providers(text: &str) -> Result<ProviderSet, String> {
@@ -144,6 +149,7 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             providers: self.providers,
             google: self.google.config(),
+            consent: self.consent.settings(),
             config: Config::default(),
         }
     }

@@ -5,6 +5,8 @@
 //! | route | what | key |
 //! |---|---|---|
 //! | `POST /api/CalendarSync/{action}` | the ten actions ([`routes`]); commit, update and cancel take an `Idempotency-Key` ([`idempotency`]) | yes |
+//! | `POST /api/CalendarSync/startConnect` | start a consent flow ([`consent`]) | yes |
+//! | `GET /oauth/{provider}/callback` | the provider's redirect back: connect, then send the browser to the app ([`consent`]) | no (the single-use state binds it) |
 //! | `POST /api/sandbox/{seed,failures,latency}` | sandbox controls ([`sandbox`]), only on the sandbox | yes |
 //! | `GET /metrics` | Prometheus metrics ([`metrics`]) | yes |
 //! | `GET /openapi.json` | the OpenAPI document ([`openapi`]) | yes |
@@ -15,6 +17,7 @@
 //! belong to the command line (`calsync::cli::serve`, feature `cli`).
 
 pub mod auth;
+pub mod consent;
 pub mod error;
 pub mod idempotency;
 pub mod json;
@@ -40,7 +43,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// Route names besides the actions, used as metric labels.
-pub(crate) const OTHER_ROUTES: [&str; 7] = [
+pub(crate) const OTHER_ROUTES: [&str; 9] = [
+    "startConnect",
+    "/oauth/{provider}/callback",
     "/api/sandbox/seed",
     "/api/sandbox/failures",
     "/api/sandbox/latency",
@@ -124,6 +129,10 @@ pub fn app(state: AppState) -> Router {
             "/api/CalendarSync/getSyncedEvent",
             post(routes::get_synced_event),
         )
+        .route(
+            "/api/CalendarSync/startConnect",
+            post(consent::start_connect),
+        )
         .route("/api/CalendarSync/{action}", post(unknown_action));
     if state.sandbox.is_some() {
         keyed = keyed
@@ -140,7 +149,8 @@ pub fn app(state: AppState) -> Router {
         ));
     let open = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/oauth/{provider}/callback", get(consent::callback));
     let request_id = HeaderName::from_static("x-request-id");
     keyed
         .merge(open)
