@@ -92,7 +92,7 @@ impl EventTime {
         Ok(parsed)
     }
 
-    /// Whether it falls within [`EARLIEST_DATE`]..=[`LATEST_DATE`] (an
+    /// Whether it falls within 1900-01-01..=3000-01-01 (`EARLIEST_DATE` to `LATEST_DATE`; an
     /// instant: its UTC date, and midnight at most on the last day).
     pub fn in_range(&self) -> bool {
         match self {
