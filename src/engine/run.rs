@@ -272,6 +272,7 @@ async fn attempt(
     let context = WriteContext {
         idempotency_key: op.idempotency_key.clone(),
         synced_id: op.event.clone(),
+        invite_attendees: invites(engine, op).await?,
     };
     let call = match op.kind {
         OperationKind::Create => ProviderCall::Create,
@@ -315,6 +316,21 @@ async fn attempt(
         })
         .await?;
     Ok(answer)
+}
+
+/// Whether `op`'s copy sends the invitations: the attendees are invited
+/// once, from the account the event was first committed to (its first
+/// create), never again from the other copies.
+async fn invites(engine: &Arc<Engine>, op: &Operation) -> Result<bool> {
+    if op.details.attendees.is_empty() || op.kind == OperationKind::Delete {
+        return Ok(false);
+    }
+    let operations = engine.store.operations_of_event(&op.event).await?;
+    let first = operations
+        .iter()
+        .find(|other| other.kind == OperationKind::Create)
+        .map(|create| &create.account);
+    Ok(first == Some(&op.account))
 }
 
 fn target(op: &Operation) -> ProviderResult<ProviderEventRef> {

@@ -161,6 +161,10 @@ pub struct WriteContext {
     pub idempotency_key: String,
     /// calsync's id, stored on the provider's copy (extended property, `X-` property).
     pub synced_id: EventId,
+    /// Whether this copy sends the invitations to the attendees. One copy of
+    /// a synced event does (the account it was first committed to); the
+    /// others carry the attendees without inviting them again.
+    pub invite_attendees: bool,
 }
 
 /// The start of a consent flow at a provider: where to send the person, and

@@ -499,3 +499,59 @@ async fn a_commit_to_four_accounts_on_a_slow_server_is_one_insert_each() {
     eprintln!("commit to 4 Google accounts at 100 ms each took {took:?}");
     sync.shutdown();
 }
+
+#[tokio::test]
+async fn attendees_are_invited_once_from_the_first_account() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sync = calendar_sync(dir.path(), &server, patient()).await;
+    let ada = UserId::from("ada");
+    let mut accounts = Vec::new();
+    for _ in 0..2 {
+        let account = sync
+            .connect_account(&ada, "google", &refresh_only(&server))
+            .await
+            .expect("connect");
+        accounts.push(account.id);
+    }
+    let mut event = meeting("With guests");
+    event.attendees = vec![calsync::model::Attendee {
+        email: "bob@example.com".into(),
+        optional: false,
+    }];
+    server.clear_log();
+    let committed = sync.commit(&ada, &event, &accounts).await.expect("commit");
+    let inserts: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|line| line.starts_with("POST"))
+        .collect();
+    assert_eq!(inserts.len(), 2, "{inserts:?}");
+    let inviting = inserts
+        .iter()
+        .filter(|line| line.contains("sendUpdates=all"))
+        .count();
+    assert_eq!(inviting, 1, "one copy invites: {inserts:?}");
+    for copy in server.live_events(PRIMARY) {
+        assert_eq!(copy["attendees"][0]["email"], "bob@example.com");
+    }
+
+    // An update mails the attendees from the same copy only.
+    server.clear_log();
+    let mut changes = Map::new();
+    changes.insert("location".into(), json!("Room 7"));
+    sync.update(&ada, &committed.synced_event.internal_id, &changes)
+        .await
+        .expect("update");
+    let patches: Vec<String> = server.requests();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert_eq!(
+        patches
+            .iter()
+            .filter(|line| line.contains("sendUpdates=all"))
+            .count(),
+        1,
+        "{patches:?}"
+    );
+    sync.shutdown();
+}

@@ -72,6 +72,8 @@ struct Inner {
     faults: VecDeque<Fault>,
     token_faults: VecDeque<Fault>,
     log: Vec<String>,
+    /// `METHOD /path?query` of every request.
+    requests: Vec<String>,
     page_size: usize,
     empty_first_page: bool,
     etag_counter: u64,
@@ -271,9 +273,16 @@ impl GoogleServer {
             .count()
     }
 
+    /// `METHOD /path?query` of every request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().requests.clone()
+    }
+
     /// Forgets the request log.
     pub fn clear_log(&self) {
-        self.lock().log.clear();
+        let mut inner = self.lock();
+        inner.log.clear();
+        inner.requests.clear();
     }
 
     /// The stored events of `calendar`, deleted ones included.
@@ -347,6 +356,7 @@ async fn arrive(shared: &Shared, method: &Method, uri: &Uri) {
     let latency = {
         let mut inner = lock(shared);
         inner.log.push(format!("{method} {}", uri.path()));
+        inner.requests.push(format!("{method} {uri}"));
         inner.latency
     };
     if let Some(latency) = latency {

@@ -316,6 +316,16 @@ fn refresh_token(credentials: &Credentials) -> ProviderResult<&str> {
         })
 }
 
+/// Google's `sendUpdates`: only the copy that invites the attendees mails
+/// them; the other copies carry them silently.
+fn send_updates(context: &WriteContext) -> &'static str {
+    if context.invite_attendees {
+        "all"
+    } else {
+        "none"
+    }
+}
+
 fn calendar_of(session: &Session) -> &str {
     session.calendar_id.as_deref().unwrap_or("primary")
 }
@@ -476,7 +486,7 @@ impl CalendarProvider for GoogleProvider {
             .call(
                 Method::POST,
                 &["calendars", calendar, "events"],
-                &[("sendUpdates", "none")],
+                &[("sendUpdates", send_updates(context))],
                 token,
                 &[],
                 Some(&body),
@@ -536,7 +546,7 @@ impl CalendarProvider for GoogleProvider {
         target: &ProviderEventRef,
         event: &EventDetails,
         changed: &[String],
-        _context: &WriteContext,
+        context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
         let token = access_token(&session.credentials)?;
         let calendar = target
@@ -566,7 +576,7 @@ impl CalendarProvider for GoogleProvider {
                 .call(
                     Method::PATCH,
                     &segments,
-                    &[("sendUpdates", "none")],
+                    &[("sendUpdates", send_updates(context))],
                     token,
                     &if_match,
                     Some(&body),
