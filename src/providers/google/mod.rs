@@ -25,11 +25,12 @@
 //! absent `nextPageToken` ends a listing.
 
 mod api;
+mod pace;
 mod wire;
 
 pub use wire::{KEY_PROPERTY, SYNCED_ID_PROPERTY};
 
-use crate::model::{EventDetails, Provider, ProviderEventRef};
+use crate::model::{AccountId, EventDetails, Provider, ProviderEventRef};
 use crate::oauth::{ClientSettings, Endpoints, OAuthClient, TokenHint};
 use crate::providers::{
     CalendarProvider, Connection, ConsentStart, Credentials, ProviderError, ProviderErrorKind,
@@ -105,6 +106,11 @@ pub struct GoogleSettings {
     pub token_url: String,
     /// The revocation endpoint.
     pub revoke_url: String,
+    /// Requests a second to one Google user (a token bucket per account);
+    /// 0 turns pacing off.
+    pub requests_per_second: f64,
+    /// How many requests to one user may go at once before pacing starts.
+    pub burst: u32,
 }
 
 impl GoogleSettings {
@@ -116,6 +122,8 @@ impl GoogleSettings {
             auth_url: AUTH_URL.to_owned(),
             token_url: TOKEN_URL.to_owned(),
             revoke_url: REVOKE_URL.to_owned(),
+            requests_per_second: pace::DEFAULT_RATE,
+            burst: pace::DEFAULT_BURST,
         }
     }
 
@@ -137,6 +145,7 @@ impl GoogleSettings {
 pub struct GoogleProvider {
     api: Api,
     oauth: OAuthClient,
+    pacer: std::sync::Arc<pace::Pacer>,
 }
 
 impl GoogleProvider {
@@ -177,6 +186,10 @@ impl GoogleProvider {
                 base,
             },
             oauth: OAuthClient::with_http(settings.client.clone(), endpoints, http)?,
+            pacer: std::sync::Arc::new(pace::Pacer::new(
+                settings.requests_per_second,
+                settings.burst,
+            )),
         })
     }
 
@@ -190,7 +203,7 @@ impl GoogleProvider {
         method: Method,
         segments: &[&str],
         query: &[(&str, &str)],
-        token: &str,
+        token: Caller<'_>,
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> ProviderResult<Answer> {
@@ -198,12 +211,15 @@ impl GoogleProvider {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        self.api.send(method, url, token, headers, body).await
+        if let Some(account) = token.account {
+            self.pacer.turn(account).await;
+        }
+        self.api.send(method, url, token.token, headers, body).await
     }
 
     async fn get_event(
         &self,
-        token: &str,
+        token: Caller<'_>,
         calendar: &str,
         id: &str,
     ) -> ProviderResult<Option<GoogleEvent>> {
@@ -229,7 +245,7 @@ impl GoogleProvider {
         &self,
         segments: &[&str],
         query: &[(&str, &str)],
-        token: &str,
+        token: Caller<'_>,
         what: &str,
     ) -> ProviderResult<(Vec<T>, Option<String>)> {
         let mut items = Vec::new();
@@ -291,6 +307,21 @@ pub fn event_id_for(idempotency_key: &str) -> String {
         .map(|byte| format!("{byte:02x}"))
         .collect();
     format!("cs{hex}")
+}
+
+/// Who a request is for: the access token, and the account whose pace it
+/// keeps (none while connecting).
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    token: &'a str,
+    account: Option<&'a AccountId>,
+}
+
+fn caller(session: &Session) -> ProviderResult<Caller<'_>> {
+    Ok(Caller {
+        token: access_token(&session.credentials)?,
+        account: Some(&session.account),
+    })
 }
 
 fn access_token(credentials: &Credentials) -> ProviderResult<&str> {
@@ -373,7 +404,10 @@ impl CalendarProvider for GoogleProvider {
                 Method::GET,
                 &["calendars", calendar],
                 &[],
-                &tokens.access_token,
+                Caller {
+                    token: &tokens.access_token,
+                    account: None,
+                },
                 &[],
                 None,
             )
@@ -419,7 +453,7 @@ impl CalendarProvider for GoogleProvider {
     }
 
     async fn validate(&self, session: &Session) -> ProviderResult<()> {
-        let token = access_token(&session.credentials)?;
+        let token = caller(session)?;
         let answer = self
             .call(
                 Method::GET,
@@ -478,7 +512,7 @@ impl CalendarProvider for GoogleProvider {
         event: &EventDetails,
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
-        let token = access_token(&session.credentials)?;
+        let token = caller(session)?;
         let calendar = calendar_of(session);
         let id = event_id_for(&context.idempotency_key);
         let body = wire::insert_body(event, &id, &context.synced_id, &context.idempotency_key);
@@ -526,7 +560,7 @@ impl CalendarProvider for GoogleProvider {
         session: &Session,
         context: &WriteContext,
     ) -> ProviderResult<Option<ProviderEventRef>> {
-        let token = access_token(&session.credentials)?;
+        let token = caller(session)?;
         let calendar = calendar_of(session);
         let id = event_id_for(&context.idempotency_key);
         Ok(self
@@ -548,7 +582,7 @@ impl CalendarProvider for GoogleProvider {
         changed: &[String],
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
-        let token = access_token(&session.credentials)?;
+        let token = caller(session)?;
         let calendar = target
             .calendar_id
             .clone()
@@ -610,7 +644,7 @@ impl CalendarProvider for GoogleProvider {
         session: &Session,
         target: &ProviderEventRef,
     ) -> ProviderResult<()> {
-        let token = access_token(&session.credentials)?;
+        let token = caller(session)?;
         let calendar = target
             .calendar_id
             .clone()
@@ -664,7 +698,7 @@ impl CalendarProvider for GoogleProvider {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> ProviderResult<Vec<ProviderEvent>> {
-        let token = access_token(&session.credentials)?;
+        let token = caller(session)?;
         let (entries, _) = self
             .all_pages::<CalendarEntry>(
                 &["users", "me", "calendarList"],
