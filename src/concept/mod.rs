@@ -181,6 +181,14 @@ impl CalendarSync {
         self.engine.provider(provider)
     }
 
+    /// The providers that refuse this deployment's own settings (an OAuth
+    /// client id or secret answered `invalid_client`), with the provider's
+    /// words: not any user's fault, and until fixed their accounts' work
+    /// waits. Cleared when a connect or refresh with the provider succeeds.
+    pub fn refused_settings(&self) -> Vec<(crate::model::Provider, String)> {
+        self.engine.refused_settings()
+    }
+
     /// Stops background operations now, as a crash would (they stay durable).
     pub fn shutdown(&self) {
         self.engine.shutdown();

@@ -220,6 +220,15 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
         .ping()
         .await
         .map_err(|error| ApiError::Unavailable(error.to_string()))?;
+    // A refused OAuth client is the deployment's to fix: not ready, naming
+    // the settings.
+    if let Some((provider, why)) = state.sync.refused_settings().into_iter().next() {
+        let name = provider.as_str().to_uppercase();
+        return Err(ApiError::Misconfigured(format!(
+            "{provider} refuses this deployment's OAuth client: check CALSYNC_{name}_CLIENT_ID \
+             and CALSYNC_{name}_CLIENT_SECRET ({why})"
+        )));
+    }
     Ok("ready")
 }
 

@@ -7,6 +7,7 @@ mod actions;
 mod adapter;
 mod consent;
 mod oauth;
+mod ready;
 pub mod server;
 mod settings;
 mod support;

@@ -21,4 +21,4 @@ mod principle;
 mod routes;
 #[cfg(feature = "mongodb")]
 mod store_down;
-mod support;
+pub mod support;
