@@ -106,9 +106,8 @@ impl Engine {
         let mut refused = super::lock(&self.refused_settings);
         match answer {
             Err(error) if error.kind == ProviderErrorKind::Misconfigured => {
-                if refused.insert(provider, error.message.clone()).is_none() {
-                    tracing::error!(provider = provider.as_str(), %error, "the provider refuses the deployment's settings");
-                }
+                let first = refused.insert(provider, error.message.clone()).is_none();
+                first.then(|| tracing::error!(provider = provider.as_str(), %error, "the provider refuses the deployment's settings"));
             }
             Ok(_) if matches!(call, ProviderCall::Connect | ProviderCall::Refresh) => {
                 refused.remove(&provider);
