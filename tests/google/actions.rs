@@ -32,7 +32,21 @@ fn draft(start: u32, end: u32) -> DraftEvent {
 
 #[tokio::test]
 async fn the_operational_principle_holds_with_a_google_account() {
+    the_operational_principle(None).await;
+}
+
+#[tokio::test]
+async fn the_operational_principle_holds_when_google_answers_slowly() {
+    the_operational_principle(Some(std::time::Duration::from_millis(100))).await;
+}
+
+/// Connect, see a series in another calendar, commit, update, cancel, each
+/// with the requests it costs; every Google answer after `latency`.
+async fn the_operational_principle(latency: Option<std::time::Duration>) {
     let server = server().await;
+    if let Some(latency) = latency {
+        server.set_latency(latency);
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let (sync, ada, account) = setup(&server, &dir).await;
     assert_eq!(account.provider, Provider::Google);
@@ -554,4 +568,75 @@ async fn attendees_are_invited_once_from_the_first_account() {
         "{patches:?}"
     );
     sync.shutdown();
+}
+
+#[tokio::test]
+async fn a_create_whose_reply_was_lost_then_a_restart_leaves_exactly_one_event() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = std::sync::Arc::new(calsync::clock::ManualClock::new(chrono::Utc::now()));
+    // One attempt per round: the lost reply parks the create, uncertain.
+    let config = calsync::Config {
+        retry: calsync::operations::RetryPolicy {
+            max_attempts: 1,
+            ..calsync::operations::RetryPolicy::quick()
+        },
+        ..patient()
+    };
+    let open = |clock: std::sync::Arc<calsync::clock::ManualClock>| {
+        let config = config.clone();
+        let server = &server;
+        let path = dir.path().join("calsync.db");
+        async move {
+            let store = calsync::store::SqliteStore::open(path, "CalendarSync.")
+                .await
+                .expect("store");
+            CalendarSync::builder(std::sync::Arc::new(store))
+                .providers(
+                    calsync::providers::Providers::new()
+                        .with(std::sync::Arc::new(super::support::provider(server))),
+                )
+                .vault(calsync::vault::Vault::new(&[7; 32]))
+                .clock(clock)
+                .config(config)
+                .build()
+        }
+    };
+    let sync = open(clock.clone()).await;
+    let ada = UserId::from("ada");
+    let account = sync
+        .connect_account(&ada, "google", &refresh_only(&server))
+        .await
+        .expect("connect");
+    server.lose_next_reply();
+    let committed = sync
+        .commit(&ada, &meeting("Once"), &[account.id.clone()])
+        .await
+        .expect("commit");
+    assert_eq!(
+        committed.results[&account.id].status,
+        SyncResultStatus::Pending
+    );
+    assert_eq!(server.live_events(PRIMARY).len(), 1, "the insert landed");
+    let event = committed.synced_event.internal_id.clone();
+
+    // The process dies; a new one resumes once the parked create is due.
+    sync.shutdown();
+    drop(sync);
+    clock.advance(chrono::Duration::hours(1));
+    let reopened = open(clock.clone()).await;
+    reopened.resume_operations().await.expect("resume");
+    reopened.settle().await;
+    let synced = reopened
+        .get_synced_event(&ada, &event)
+        .await
+        .expect("read")
+        .expect("the synced event");
+    let reference = synced
+        .provider_ids
+        .get(&account.id)
+        .expect("the copy is known");
+    assert_eq!(server.live_events(PRIMARY).len(), 1, "exactly one event");
+    assert!(server.event(PRIMARY, &reference.event_id).is_some());
+    reopened.shutdown();
 }
