@@ -640,3 +640,44 @@ async fn a_create_whose_reply_was_lost_then_a_restart_leaves_exactly_one_event()
     assert!(server.event(PRIMARY, &reference.event_id).is_some());
     reopened.shutdown();
 }
+
+#[tokio::test]
+async fn a_recurring_commit_carries_its_rule_and_zone_and_declined_events_never_conflict() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (sync, ada, account) = setup(&server, &dir).await;
+    let mut weekly = meeting("Weekly");
+    weekly.recurrence = vec!["RRULE:FREQ=WEEKLY;COUNT=4".into()];
+    let committed = sync
+        .commit(&ada, &weekly, &[account.id.clone()])
+        .await
+        .expect("commit");
+    let id = &committed.synced_event.provider_ids[&account.id].event_id;
+    let stored = server.event(PRIMARY, id).expect("event");
+    assert_eq!(stored["recurrence"], json!(["RRULE:FREQ=WEEKLY;COUNT=4"]));
+    assert_eq!(stored["start"]["timeZone"], "Europe/Berlin");
+
+    // The second week's 9:00 UTC instance is busy: a conflict.
+    let next_week = |hour| at(hour) + chrono::Duration::days(7);
+    let clash: DraftEvent = serde_json::from_value(json!({
+        "id": "draft-2", "title": "Clash",
+        "start": next_week(9).to_rfc3339(), "end": next_week(10).to_rfc3339(),
+    }))
+    .expect("draft");
+    let report = sync.detect_conflicts(&ada, &clash).await.expect("detect");
+    assert_eq!(report.conflicts.len(), 1, "{report:?}");
+
+    // An invitation the user declined is not busy.
+    server.put_event(
+        PRIMARY,
+        json!({"id": "declined1", "summary": "Declined",
+            "start": {"dateTime": at(14).to_rfc3339()}, "end": {"dateTime": at(15).to_rfc3339()},
+            "attendees": [{"email": PRIMARY, "self": true, "responseStatus": "declined"}]}),
+    );
+    let report = sync
+        .detect_conflicts(&ada, &draft(14, 15))
+        .await
+        .expect("detect");
+    assert!(report.conflicts.is_empty(), "{report:?}");
+    sync.shutdown();
+}
