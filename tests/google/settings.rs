@@ -75,3 +75,50 @@ async fn without_a_client_id_google_is_not_configured_and_says_what_is_missing()
     );
     opened.sync.shutdown();
 }
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_command_line_connects_a_google_account_from_the_environment() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let refresh = server.grant(super::server::SCOPES);
+    let url = server.url.clone();
+    let data = dir.path().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_calsync"))
+            .args([
+                "account",
+                "connect",
+                "--user",
+                "ada",
+                "--provider",
+                "google",
+            ])
+            .args([
+                "--refresh-token-env",
+                "TEST_GOOGLE_REFRESH_TOKEN",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env("TEST_GOOGLE_REFRESH_TOKEN", refresh)
+            .env("CALSYNC_GOOGLE_CLIENT_ID", CLIENT_ID)
+            .env("CALSYNC_GOOGLE_CLIENT_SECRET", CLIENT_SECRET)
+            .env("CALSYNC_GOOGLE_API_URL", format!("{url}/calendar/v3"))
+            .env("CALSYNC_GOOGLE_TOKEN_URL", format!("{url}/token"))
+            .env("CALSYNC_GOOGLE_REVOKE_URL", format!("{url}/revoke"))
+            .env("CALSYNC_GOOGLE_AUTH_URL", format!("{url}/o/oauth2/auth"))
+            .env_remove("CALSYNC_MASTER_KEY")
+            .output()
+            .expect("run calsync")
+    })
+    .await
+    .expect("joined");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(!id.is_empty());
+    assert_eq!(server.count("POST", "/token"), 1, "{:?}", server.log());
+}
