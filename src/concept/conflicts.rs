@@ -60,7 +60,8 @@ impl CalendarSync {
                 id: ConflictId::fresh(),
                 user: user.clone(),
                 draft: draft.id.clone(),
-                draft_event: draft.event.clone(),
+                draft_start: draft.event.start,
+                draft_end: draft.event.end,
                 reason: found.reason,
                 buffer: found.buffer,
                 existing_events: found.existing,
@@ -111,8 +112,7 @@ impl CalendarSync {
             .conflicts_of_draft(user, &draft.id)
             .await?;
         let same_time = |conflict: &Conflict| {
-            conflict.draft_event.start == draft.event.start
-                && conflict.draft_event.end == draft.event.end
+            conflict.draft_start == draft.event.start && conflict.draft_end == draft.event.end
         };
         if recorded.is_empty() || !recorded.iter().all(same_time) {
             return Err(Error::ConflictsNotDetected(draft.id.clone()));

@@ -107,7 +107,7 @@ impl CalendarSync {
     }
 
     /// Revokes an account's credentials at its provider.
-    async fn revoke(&self, record: &AccountRecord) -> Result<()> {
+    pub(super) async fn revoke(&self, record: &AccountRecord) -> Result<()> {
         let credentials = self.engine.unseal(record)?;
         let provider = record.account.provider;
         let adapter = self.engine.adapter(provider)?;

@@ -15,6 +15,7 @@ mod commit;
 mod conflicts;
 mod connect;
 mod consent;
+mod erase;
 mod intent;
 mod recorded;
 mod status;
@@ -24,6 +25,7 @@ mod update;
 pub use crate::engine::Config;
 pub use conflicts::Suggestions;
 pub use consent::{CONSENT_LIFETIME, ConnectFinish, ConnectStart, ConsentSettings};
+pub use erase::ErasedUser;
 pub(crate) use recorded::Recorded;
 
 use crate::clock::{Clock, SystemClock};

@@ -53,6 +53,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             message: "the body must be a JSON object of the action's arguments".to_owned(),
         });
     }
+    // serde reads a struct from an array too; the arguments are named.
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|byte| *byte != b'{')
+        && serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
+    {
+        return Err(ApiError::invalid(
+            "body: must be a JSON object of the action's arguments".to_owned(),
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| rejection(error.path().to_string(), error.into_inner()))?;
@@ -71,6 +80,18 @@ fn rejection(path: String, error: serde_json::Error) -> ApiError {
         },
         Category::Data => {
             let detail = strip_position(&error.to_string());
+            let (path, detail) = match named_field(&detail) {
+                // serde names a missing or unknown field in its message:
+                // the field goes into the path, where every other error
+                // names its field.
+                Some((field, rule)) if path == "." || path.is_empty() => (field, rule),
+                // An unknown field's path already ends with it.
+                Some((field, rule)) if path == field || path.ends_with(&format!(".{field}")) => {
+                    (path, rule)
+                }
+                Some((field, rule)) => (format!("{path}.{field}"), rule),
+                None => (path, detail),
+            };
             let message = match (path.as_str(), nested_path(&detail)) {
                 (".", _) => detail,
                 (path, Some((inner, rest))) => format!("{path}.{inner}: {rest}"),
@@ -79,6 +100,30 @@ fn rejection(path: String, error: serde_json::Error) -> ApiError {
             ApiError::invalid(message)
         }
     }
+}
+
+/// The field serde names in a "missing field" or "unknown field" message,
+/// and the rule it breaks.
+fn named_field(detail: &str) -> Option<(String, String)> {
+    // A name that is not a plain identifier is quoted, so that it still
+    // reads as one step of the path.
+    let step = |field: &str| {
+        let plain =
+            !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if plain {
+            field.to_owned()
+        } else {
+            format!("{field:?}")
+        }
+    };
+    if let Some(rest) = detail.strip_prefix("missing field `") {
+        let (field, _) = rest.split_once('`')?;
+        return Some((step(field), "is required".to_owned()));
+    }
+    let rest = detail.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let expected = expected.trim_start_matches(", ");
+    Some((step(field), format!("is not a field here; {expected}")))
 }
 
 /// A message that starts with a field path of its own (a value read by hand
@@ -136,9 +181,18 @@ mod tests {
             "{error}"
         );
         let (_, error) = message(r#"{"user":"u","people":[],"extra":1}"#);
-        assert!(error.contains("unknown field `extra`"), "{error}");
+        assert!(error.starts_with("extra: is not a field here"), "{error}");
         let (_, error) = message(r#"{"people":[]}"#);
-        assert!(error.contains("missing field `user`"), "{error}");
+        assert_eq!(error, "user: is required");
+        let (_, error) = message(r#"{"user":"u","people":[{}]}"#);
+        assert_eq!(error, "people[0].email: is required");
+        let (_, error) = message(r#"{"user":"u","people":[],"":1}"#);
+        assert!(error.starts_with("\"\": is not a field here"), "{error}");
+        let (_, error) = message(r#"["u", []]"#);
+        assert_eq!(
+            error,
+            "body: must be a JSON object of the action's arguments"
+        );
     }
 
     #[test]

@@ -133,6 +133,7 @@ pub fn app(state: AppState) -> Router {
             "/api/CalendarSync/startConnect",
             post(consent::start_connect),
         )
+        .route("/api/CalendarSync/deleteUser", post(routes::delete_user))
         .route("/api/CalendarSync/{action}", post(unknown_action));
     if state.sandbox.is_some() {
         keyed = keyed
@@ -236,7 +237,7 @@ async fn unknown_action(axum::extract::Path(action): axum::extract::Path<String>
     ApiError::NotFound {
         kind: "unknown_action",
         message: format!(
-            "CalendarSync has no action {action:?}; the actions are: {}",
+            "CalendarSync has no action {action:?}; the actions are: {}, and deleteUser and startConnect",
             routes::ACTIONS.join(", ")
         ),
     }

@@ -178,6 +178,16 @@ pub struct AccountsAnswer {
     pub accounts: Vec<Account>,
 }
 
+/// The answer of deleteUser.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasedAnswer {
+    /// How many records were removed per collection (`removed`), and the
+    /// accounts whose provider did not confirm revoking (`notRevoked`).
+    #[schema(value_type = Object)]
+    pub erased: crate::concept::ErasedUser,
+}
+
 /// The answer of detectConflicts.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -412,6 +422,17 @@ pub async fn get_account_status(
 ) -> Answer<AccountsAnswer> {
     let accounts = state.sync.get_account_status(&request.user).await?;
     Ok(Json(AccountsAnswer { accounts }))
+}
+
+/// deleteUser: not an action of the spec; erases everything kept for a user.
+#[utoipa::path(post, path = "/api/CalendarSync/deleteUser", request_body = UserRequest,
+    responses((status = 200, body = ErasedAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Body(request): Body<UserRequest>,
+) -> Answer<ErasedAnswer> {
+    let erased = state.sync.delete_user(&request.user).await?;
+    Ok(Json(ErasedAnswer { erased }))
 }
 
 /// getSyncedEvent.

@@ -1,6 +1,6 @@
 //! The spec's `Conflict`, and the answers of detectConflicts and suggestReschedules.
 
-use crate::model::{AccountId, ConflictId, DraftId, EventDetails, EventTime, UserId};
+use crate::model::{AccountId, ConflictId, DraftId, EventTime, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -61,8 +61,12 @@ pub struct Conflict {
     pub user: UserId,
     /// The draft's id.
     pub draft: DraftId,
-    /// The draft as it was checked.
-    pub draft_event: EventDetails,
+    /// The draft's start as it was checked. Only the draft's times are kept
+    /// with each conflict (never its description, attendees and the like),
+    /// so that a report's size depends on the conflicts, not on the draft.
+    pub draft_start: EventTime,
+    /// The draft's end as it was checked.
+    pub draft_end: EventTime,
     /// Why it conflicts.
     pub reason: ConflictReason,
     /// For a buffer violation, which buffer.

@@ -57,6 +57,22 @@ pub enum EventTime {
 )]
 pub struct NotAnEventTime(pub String);
 
+/// The most characters an event's `title` may hold.
+pub const MAX_TITLE: usize = 1024;
+/// The most characters an event's `location` may hold.
+pub const MAX_LOCATION: usize = 1024;
+/// The most characters an event's `description` may hold (Google Calendar's
+/// own limit, the smallest among the providers).
+pub const MAX_DESCRIPTION: usize = 8192;
+/// The most attendees an event may list.
+pub const MAX_ATTENDEES: usize = 300;
+/// The most recurrence lines an event may hold.
+pub const MAX_RECURRENCE_LINES: usize = 20;
+/// The most bytes one recurrence line may hold.
+pub const MAX_RECURRENCE_LINE: usize = 1024;
+/// The most characters an id the app chooses (a user, a draft) may hold.
+pub const MAX_ID: usize = 256;
+
 /// The earliest date an event may start or end on (in UTC, for instants).
 pub const EARLIEST_DATE: &str = "1900-01-01";
 /// The latest date an event may start or end on (in UTC, for instants; an
@@ -92,8 +108,8 @@ impl EventTime {
         Ok(parsed)
     }
 
-    /// Whether it falls within 1900-01-01..=3000-01-01 (`EARLIEST_DATE` to `LATEST_DATE`; an
-    /// instant: its UTC date, and midnight at most on the last day).
+    /// Whether it falls within 1900-01-01 to 3000-01-01 (an instant: by its
+    /// UTC time, and midnight at most on the last day).
     pub fn in_range(&self) -> bool {
         match self {
             EventTime::Date(date) => date_in_range(*date),
@@ -257,11 +273,29 @@ impl EventDetails {
         if self.title.trim().is_empty() {
             return Err(ValidationError::new("title", "must not be empty"));
         }
-        if self.title.chars().count() > 1024 {
-            return Err(ValidationError::new(
-                "title",
-                "must be at most 1024 characters",
-            ));
+        let texts = [
+            ("title", Some(&self.title), MAX_TITLE),
+            ("location", self.location.as_ref(), MAX_LOCATION),
+            ("description", self.description.as_ref(), MAX_DESCRIPTION),
+        ];
+        for (field, text, max) in texts {
+            if text.is_some_and(|text| text.chars().count() > max) {
+                return Err(ValidationError::new(
+                    field,
+                    format!("must be at most {max} characters"),
+                ));
+            }
+        }
+        for (field, count, max) in [
+            ("attendees", self.attendees.len(), MAX_ATTENDEES),
+            ("recurrence", self.recurrence.len(), MAX_RECURRENCE_LINES),
+        ] {
+            if count > max {
+                return Err(ValidationError::new(
+                    field,
+                    format!("must hold at most {max} entries, got {count}"),
+                ));
+            }
         }
         for (field, time) in [("start", &self.start), ("end", &self.end)] {
             if !time.in_range() {
@@ -314,6 +348,12 @@ impl EventDetails {
             ));
         }
         for (index, line) in self.recurrence.iter().enumerate() {
+            if line.len() > MAX_RECURRENCE_LINE {
+                return Err(ValidationError::new(
+                    format!("recurrence[{index}]"),
+                    format!("must be at most {MAX_RECURRENCE_LINE} bytes"),
+                ));
+            }
             super::recurrence::validate_recurrence_line(line).map_err(|rule| {
                 ValidationError::new(format!("recurrence[{index}]"), rule.to_string())
             })?;
@@ -397,7 +437,17 @@ pub fn from_json_field<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|error| ValidationError::new(field, error.to_string()))
 }
 
+/// Characters that change the direction text is shown in, which let a
+/// string look like another one.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
 fn is_plausible_email(email: &str) -> bool {
+    // RFC 5321's limit on a path; no control or direction-changing characters.
+    if email.len() > 254 || email.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return false;
+    }
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -453,6 +503,12 @@ impl DraftEvent {
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.id.as_str().trim().is_empty() {
             return Err(ValidationError::new("id", "must not be empty"));
+        }
+        if self.id.as_str().chars().count() > MAX_ID {
+            return Err(ValidationError::new(
+                "id",
+                format!("must be at most {MAX_ID} characters"),
+            ));
         }
         const DAY: u32 = 24 * 60;
         for (field, minutes) in [

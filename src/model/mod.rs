@@ -18,8 +18,10 @@ pub use conflict::{
     UnknownAccount,
 };
 pub use event::{
-    Attendee, DraftConstraints, DraftEvent, EVENT_FIELDS, EventDetails, EventTime, NotAnEventTime,
-    Transparency, ValidationError, from_json_field,
+    Attendee, DraftConstraints, DraftEvent, EARLIEST_DATE, EVENT_FIELDS, EventDetails, EventTime,
+    LATEST_DATE, MAX_ATTENDEES, MAX_DESCRIPTION, MAX_ID, MAX_LOCATION, MAX_RECURRENCE_LINE,
+    MAX_RECURRENCE_LINES, MAX_TITLE, NotAnEventTime, Transparency, ValidationError,
+    from_json_field,
 };
 pub use ids::{AccountId, ConflictId, DraftId, EventId, OperationId, UserId};
 pub use provider::{Provider, SyncStatus};

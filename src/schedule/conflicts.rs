@@ -41,8 +41,14 @@ pub fn find_conflicts(index: &BusyIndex, draft: &DraftEvent) -> Vec<FoundConflic
             let (busy_start, busy_end) = index.span(position);
             let (reason, buffer) = if busy_start == start && busy_end == end {
                 (ConflictReason::DoubleBooking, None)
-            } else if busy_start < end && busy_end > start {
+            } else if busy_start < end && (busy_end > start || busy_start == start) {
                 (ConflictReason::TimeOverlap, None)
+            } else if busy_end <= start - before.num_seconds()
+                || busy_start >= end + after.num_seconds()
+            {
+                // Just outside the buffers: a zero-length occurrence at
+                // their very edge.
+                return true;
             } else if busy_end <= start {
                 let kind = if start - busy_end < i64::from(c.buffer_before) * 60 {
                     BufferKind::Before

@@ -91,7 +91,17 @@ pub(crate) fn day_span(start: NaiveDate, end: NaiveDate, zone: Tz) -> Option<(i6
 /// Whether an override's recurrence id names the master occurrence starting at `start`.
 fn names_occurrence(recurrence_id: &EventTime, start: &EventTime, zone: Tz) -> bool {
     match (recurrence_id, start) {
-        (EventTime::Instant(_), EventTime::Date(_)) => false,
+        // An all-day series named by a date-time (as Exchange writes it):
+        // the day it is midnight of, in the series' zone, else in the zone
+        // nearest UTC where it is (midnight somewhere within half a day).
+        (EventTime::Instant(id), EventTime::Date(day)) => {
+            let local = id.with_timezone(&zone);
+            if local.time() == NaiveTime::MIN {
+                local.date_naive() == *day
+            } else {
+                (*id + Duration::hours(12)).date_naive() == *day
+            }
+        }
         (EventTime::Date(id), EventTime::Instant(at)) => {
             at.with_timezone(&zone).date_naive() == *id
         }
@@ -305,8 +315,8 @@ impl BusyIndex {
     }
 
     /// Calls `visit` with the position of every occurrence overlapping
-    /// `[start, end)` (zero-length occurrences inside it count), in start
-    /// order, until it returns `false`.
+    /// `[start, end)` (zero-length occurrences inside it count, also one at
+    /// `start` itself), in start order, until it returns `false`.
     pub(crate) fn visit_overlaps(
         &self,
         start: i64,
@@ -335,7 +345,10 @@ impl BusyIndex {
         start: i64,
         visit: &mut impl FnMut(usize) -> bool,
     ) -> bool {
-        if low >= blocks || self.tree[node] <= start {
+        // `tree` holds each subtree's latest end: below `start`, nothing
+        // there reaches the span (an end at `start` may be a zero-length
+        // occurrence there).
+        if low >= blocks || self.tree[node] < start {
             return true;
         }
         if high - low == 1 {
@@ -343,7 +356,7 @@ impl BusyIndex {
             return self.occurrences[block.clone()]
                 .iter()
                 .zip(block)
-                .filter(|(o, _)| o.end > start)
+                .filter(|(o, _)| o.end > start || o.start == start)
                 .all(|(_, position)| visit(position));
         }
         let middle = (low + high) / 2;

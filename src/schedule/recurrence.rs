@@ -66,7 +66,10 @@ pub(crate) fn expand_with(
                 .with_timezone(&rrule::Tz::UTC),
         ),
     };
-    let mut set = RRuleSet::new(dt_start).limit();
+    // DTSTART is always the first instance (RFC 5545 §3.8.5), also when no
+    // rule produces it: with RDATE or EXDATE alone, or off the rule's BYDAY.
+    // An EXDATE can still remove it.
+    let mut set = RRuleSet::new(dt_start).limit().rdate(dt_start);
     // The one plain rule, while nothing but exclusions stands beside it.
     let mut plain: Option<Option<Plain>> = None;
     let mut excluded = Vec::new();
@@ -74,7 +77,7 @@ pub(crate) fn expand_with(
         set = match parse_recurrence_line(line, zone)? {
             RecurrenceLine::Rule(rule) => {
                 let step = simple_rule::step_days(&rule);
-                let rule = rule.validate(dt_start).map_err(refused)?;
+                let rule = counting_dtstart(rule, dt_start)?;
                 plain = match (plain, step) {
                     (None, Some(step)) => Some(Some(Plain {
                         rule: rule.clone(),
@@ -111,9 +114,15 @@ pub(crate) fn expand_with(
         _ => Box::new(set.into_iter().map(|at| at.with_timezone(&Utc))),
     };
     let mut starts = Vec::new();
+    let mut last = None;
     for instant in instants {
         if instant >= until {
             break;
+        }
+        // An instance produced twice (an RDATE on a rule's occurrence,
+        // DTSTART on the rule) is one instance.
+        if last.replace(instant) == Some(instant) {
+            continue;
         }
         if instant > from {
             if starts.len() == MAX_OCCURRENCES {
@@ -126,6 +135,28 @@ pub(crate) fn expand_with(
         }
     }
     Ok(starts)
+}
+
+/// `rule` validated against `dt_start`, with a `COUNT` that counts DTSTART
+/// as the first occurrence (RFC 5545 §3.3.10) when the rule does not produce
+/// it itself (DTSTART off the rule's BYDAY, say): the rule then makes one
+/// occurrence fewer.
+fn counting_dtstart(
+    rule: RRule<rrule::Unvalidated>,
+    dt_start: DateTime<rrule::Tz>,
+) -> Result<RRule<Validated>, RecurrenceError> {
+    let Some(count) = rule.get_count() else {
+        return rule.validate(dt_start).map_err(refused);
+    };
+    let validated = rule.clone().validate(dt_start).map_err(refused)?;
+    let first = RRuleSet::new(dt_start)
+        .rrule(validated.clone())
+        .into_iter()
+        .next();
+    if count == 0 || first == Some(dt_start) {
+        return Ok(validated);
+    }
+    rule.count(count - 1).validate(dt_start).map_err(refused)
 }
 
 /// An RDATE/EXDATE value as a date-time of the series: a date takes the

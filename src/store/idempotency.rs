@@ -7,7 +7,7 @@
 //! what a key means (its scope, the request it stands for, how a retry is
 //! answered) belongs to the HTTP service.
 
-use crate::model::{EventId, OperationId, SyncOutcome};
+use crate::model::{EventId, OperationId, SyncOutcome, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,10 @@ pub struct IdempotencyRecord {
     /// Whose key it is: a digest of the caller's identity and the user, so
     /// that two callers (or two users) never share a key.
     pub scope: String,
+    /// The user the key's calls act for, so that erasing a user erases
+    /// their keys too.
+    #[serde(default)]
+    pub user: UserId,
     /// The key as the client sent it.
     pub key: String,
     /// The request the key was first used for: the action, and the synced

@@ -83,6 +83,22 @@ pub enum StoreError {
 /// A store result.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How many records [`Store::erase_user`] removed, per collection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Erased {
+    /// Accounts, with their sealed credentials.
+    pub accounts: u64,
+    /// Synced events.
+    pub synced_events: u64,
+    /// Conflict reports (one per draft on MongoDB, one per conflict on SQLite).
+    pub conflicts: u64,
+    /// Operations, done or pending.
+    pub operations: u64,
+    /// Idempotency keys.
+    pub idempotency_keys: u64,
+}
+
 /// What finishing an operation changes in its synced event, for
 /// [`Store::complete_operation`]. The account is the operation's account.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +164,10 @@ pub trait Store: Send + Sync + 'static {
     async fn accounts_of_user(&self, user: &UserId) -> StoreResult<Vec<AccountRecord>>;
     /// Replaces an account. `NotFound` if it does not exist.
     async fn update_account(&self, record: &AccountRecord) -> StoreResult<()>;
+    /// Removes everything stored for `user`, atomically where the backend
+    /// can: accounts (with their sealed credentials), synced events,
+    /// conflicts, operations and idempotency keys. Answers how many of each.
+    async fn erase_user(&self, user: &UserId) -> StoreResult<Erased>;
     /// Every account whose status is `error`, oldest first.
     async fn accounts_in_error(&self) -> StoreResult<Vec<AccountRecord>>;
 

@@ -14,7 +14,9 @@
 mod auth;
 mod concurrency;
 mod consent;
+mod erase;
 mod errors;
+mod fuzz;
 mod idempotency;
 mod limits;
 mod principle;

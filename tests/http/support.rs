@@ -76,6 +76,11 @@ impl Server {
         }
     }
 
+    /// The embedded store's file, for a server started here.
+    pub fn store_file(&self) -> Option<std::path::PathBuf> {
+        self._dir.as_ref().map(|dir| dir.path().join("calsync.db"))
+    }
+
     /// Calls an action with the test key; answers the status and the JSON body.
     pub async fn call(&self, action: &str, body: Value) -> (u16, Value) {
         self.post(&format!("/api/CalendarSync/{action}"), body)

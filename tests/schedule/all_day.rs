@@ -109,3 +109,23 @@ fn an_event_time_is_an_instant_with_an_offset_or_a_date_and_nothing_else() {
     );
     assert!(error.to_string().contains("RFC 3339"), "{error}");
 }
+
+/// An override of an all-day series named by a DATE-TIME RECURRENCE-ID (as
+/// Exchange writes it: midnight in its own zone) replaces that day's
+/// occurrence, as a DATE one does.
+#[test]
+fn a_date_time_recurrence_id_on_an_all_day_series_matches_by_date() {
+    let mut daily = all_day("offsite", date(2025, 3, 10), date(2025, 3, 11));
+    daily.uid = Some("offsite@test".into());
+    daily.recurrence = vec!["RRULE:FREQ=DAILY;COUNT=3".into()];
+    let berlin = Tz::Europe__Berlin;
+    let mut moved = all_day("offsite/moved", date(2025, 3, 20), date(2025, 3, 21));
+    moved.uid = Some("offsite@test".into());
+    moved.recurrence_id = Some(EventTime::Instant(at(berlin, 2025, 3, 11, 0, 0)));
+    let index = index(&[calendar("outlook", vec![daily, moved])], Tz::UTC);
+    let days: Vec<String> = index
+        .occurrences()
+        .map(|o| o.existing.start.to_string())
+        .collect();
+    assert_eq!(days, vec!["2025-03-10", "2025-03-12", "2025-03-20"]);
+}

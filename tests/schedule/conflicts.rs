@@ -193,3 +193,46 @@ fn a_conflict_names_the_occurrence_with_its_own_times() {
         EventTime::Instant(at(berlin, 2025, 6, 16, 10, 0))
     );
 }
+
+/// A zero-length event (a reminder, a deadline) at the draft's very start is
+/// inside the draft: an overlap, not a buffer violation nor nothing; one at
+/// the draft's end is not.
+#[test]
+fn a_zero_length_event_at_the_drafts_start_overlaps() {
+    let utc = Tz::UTC;
+    let ten = at(utc, 2025, 3, 3, 10, 0);
+    let eleven = at(utc, 2025, 3, 3, 11, 0);
+    let at_start = one_event(timed("a", ten, ten, utc));
+    let plain = draft(ten, eleven, utc, (0, 0, 0));
+    assert_eq!(
+        reasons(&at_start, &plain),
+        vec![(ConflictReason::TimeOverlap, None)]
+    );
+    let buffered = draft(ten, eleven, utc, (15, 15, 0));
+    assert_eq!(
+        reasons(&at_start, &buffered),
+        vec![(ConflictReason::TimeOverlap, None)]
+    );
+    let at_end = one_event(timed("b", eleven, eleven, utc));
+    assert_eq!(reasons(&at_end, &plain), vec![]);
+}
+
+/// A zero-length event exactly where a buffer ends keeps the buffer.
+#[test]
+fn a_zero_length_event_at_a_buffers_edge_does_not_conflict() {
+    let utc = Tz::UTC;
+    let ten = at(utc, 2025, 3, 3, 10, 0);
+    let eleven = at(utc, 2025, 3, 3, 11, 0);
+    let edge = at(utc, 2025, 3, 3, 9, 45);
+    let index = one_event(timed("a", edge, edge, utc));
+    assert_eq!(
+        reasons(&index, &draft(ten, eleven, utc, (15, 0, 0))),
+        vec![]
+    );
+    let inside = at(utc, 2025, 3, 3, 9, 50);
+    let index = one_event(timed("b", inside, inside, utc));
+    assert_eq!(
+        reasons(&index, &draft(ten, eleven, utc, (15, 0, 0))),
+        vec![(ConflictReason::BufferViolation, Some(BufferKind::Before))]
+    );
+}

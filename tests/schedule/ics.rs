@@ -192,3 +192,100 @@ fn declines_count_only_for_the_given_attendee() {
         assert!(!events[1].declined, "the override lists no attendees");
     }
 }
+
+/// RFC 5545 §3.8.2.2 and §3.8.2.5: a DURATION beyond any date is a reported
+/// problem on its line (it panicked), and the rest of the file is read; an
+/// all-day event whose DTEND equals its DTSTART is that one day.
+#[test]
+fn a_huge_duration_is_a_problem_and_an_empty_all_day_event_is_one_day() {
+    let text = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:huge\nDTSTART:20250107T140000Z\nDURATION:P100000000D\nEND:VEVENT\nBEGIN:VEVENT\nUID:overflow\nDTSTART:20250107T140000Z\nDURATION:P99999999999999999W\nEND:VEVENT\nBEGIN:VEVENT\nUID:day\nDTSTART;VALUE=DATE:20250110\nDTEND;VALUE=DATE:20250110\nEND:VEVENT\nEND:VCALENDAR\n";
+    let (events, problems) = events_from_ics(text);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .all(|problem| problem.message.contains("DURATION")),
+        "{problems:?}"
+    );
+    assert_eq!(problems[0].line, 5);
+    let day = events
+        .iter()
+        .find(|event| event.event_id.ends_with("day"))
+        .expect("the all-day event");
+    assert_eq!(
+        (day.start, day.end),
+        (
+            EventTime::Date(date(2025, 1, 10)),
+            EventTime::Date(date(2025, 1, 11))
+        )
+    );
+}
+
+/// An unknown TZID is read in the file's default zone with a warning naming
+/// the line, instead of dropping the event and its busy time.
+#[test]
+fn an_unknown_zone_is_read_in_the_default_zone_with_a_warning() {
+    let text = "BEGIN:VCALENDAR\nX-WR-TIMEZONE:Europe/Berlin\nBEGIN:VEVENT\nUID:odd\nDTSTART;TZID=Mars/Olympus_Mons:20250107T140000\nDTEND;TZID=Mars/Olympus_Mons:20250107T150000\nEND:VEVENT\nEND:VCALENDAR\n";
+    let (events, problems) = events_from_ics(text);
+    assert_eq!(events.len(), 1, "the busy time is kept");
+    let berlin = Tz::Europe__Berlin;
+    assert_eq!(
+        events[0].start,
+        EventTime::Instant(at(berlin, 2025, 1, 7, 14, 0))
+    );
+    assert_eq!(
+        events[0].end,
+        EventTime::Instant(at(berlin, 2025, 1, 7, 15, 0))
+    );
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!(problems[0].line, 5);
+    assert!(
+        problems[0].message.contains("Mars/Olympus_Mons"),
+        "{problems:?}"
+    );
+}
+
+/// Several VEVENTs with one UID and no RECURRENCE-ID are versions of one
+/// event: the highest SEQUENCE is kept, then the last (not their union).
+#[test]
+fn versions_of_one_event_keep_the_highest_sequence_then_the_last() {
+    let text = "BEGIN:VCALENDAR
+BEGIN:VEVENT
+UID:meeting
+SEQUENCE:2
+DTSTART:20250107T140000Z
+DTEND:20250107T150000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:meeting
+SEQUENCE:1
+DTSTART:20250107T090000Z
+DTEND:20250107T100000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:other
+DTSTART:20250108T090000Z
+DTEND:20250108T100000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:other
+DTSTART:20250108T110000Z
+DTEND:20250108T120000Z
+END:VEVENT
+END:VCALENDAR
+";
+    let (events, problems) = events_from_ics(text);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(events.len(), 2, "{events:?}");
+    let utc = Tz::UTC;
+    assert_eq!(
+        events[0].start,
+        EventTime::Instant(at(utc, 2025, 1, 7, 14, 0)),
+        "SEQUENCE 2 wins"
+    );
+    assert_eq!(
+        events[1].start,
+        EventTime::Instant(at(utc, 2025, 1, 8, 11, 0)),
+        "the last wins"
+    );
+}

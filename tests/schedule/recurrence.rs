@@ -317,3 +317,50 @@ fn a_rule_with_too_many_occurrences_says_so() {
         Err(RecurrenceError::TooManyOccurrences)
     );
 }
+
+/// RFC 5545 §3.8.5: DTSTART is always the first instance of the recurrence
+/// set: with RDATE or EXDATE alone (no rule), and with a rule that would not
+/// produce it (off its BYDAY), where it counts as the first of the rule's
+/// COUNT (§3.3.10); an instance produced twice is one; an EXDATE of DTSTART
+/// itself removes it.
+#[test]
+fn dtstart_is_always_the_first_instance() {
+    let utc = Tz::UTC;
+    let monday = at(utc, 2025, 1, 6, 10, 0);
+    let only_rdate = expand(utc, monday, &["RDATE:20250108T100000Z"], year_2025());
+    assert_eq!(only_rdate, vec!["2025-01-06 10:00", "2025-01-08 10:00"]);
+    let only_exdate = expand(utc, monday, &["EXDATE:20250108T100000Z"], year_2025());
+    assert_eq!(
+        only_exdate,
+        vec!["2025-01-06 10:00"],
+        "an unrelated EXDATE leaves DTSTART"
+    );
+    let off_rule = expand(
+        utc,
+        monday,
+        &["RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=2"],
+        year_2025(),
+    );
+    assert_eq!(off_rule, vec!["2025-01-06 10:00", "2025-01-08 10:00"]);
+    let one = expand(
+        utc,
+        monday,
+        &["RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=1"],
+        year_2025(),
+    );
+    assert_eq!(one, vec!["2025-01-06 10:00"]);
+    let twice = expand(
+        utc,
+        monday,
+        &["RRULE:FREQ=DAILY;COUNT=2", "RDATE:20250107T100000Z"],
+        year_2025(),
+    );
+    assert_eq!(twice, vec!["2025-01-06 10:00", "2025-01-07 10:00"]);
+    let excluded = expand(
+        utc,
+        monday,
+        &["RRULE:FREQ=DAILY;COUNT=2", "EXDATE:20250106T100000Z"],
+        year_2025(),
+    );
+    assert_eq!(excluded, vec!["2025-01-07 10:00"]);
+}

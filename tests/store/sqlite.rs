@@ -142,6 +142,7 @@ async fn a_file_made_before_idempotency_keys_gets_their_table_when_opened() {
     let now = Utc::now();
     let record = IdempotencyRecord {
         scope: "scope".to_owned(),
+        user: UserId::from("user-1"),
         key: "key".to_owned(),
         request: "commit".to_owned(),
         body_hash: "body".to_owned(),

@@ -203,6 +203,7 @@ where
         let now = sync.clock().now();
         let claim = IdempotencyRecord {
             scope: scope.clone(),
+            user: user.clone(),
             key: key.key.clone(),
             request: request.clone(),
             body_hash: key.body_hash.clone(),

@@ -115,6 +115,7 @@ pub(super) async fn revoke(
     // Nothing here is left to fail after taking effect.
     sandbox.admit(None).await?;
     let mut state = sandbox.state();
+    state.counts.revokes += 1;
     if let Some(token) = credentials.get_str("access_token") {
         state.access_tokens.remove(token);
     }

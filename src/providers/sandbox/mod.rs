@@ -61,6 +61,8 @@ pub struct CallCounts {
     pub lists: u32,
     /// Token refreshes.
     pub refreshes: u32,
+    /// Revocations.
+    pub revokes: u32,
     /// Calls that failed by plan.
     pub faults: u32,
 }

@@ -226,20 +226,45 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
     let mut in_order = Vec::with_capacity(problems.len());
     let mut structural = problems.into_iter();
     let mut taken = 0;
+    // Per (UID, RECURRENCE-ID): where its event stands and its SEQUENCE.
+    let mut versions: std::collections::HashMap<(String, Option<EventTime>), (usize, i64)> =
+        std::collections::HashMap::new();
     for (props, begin, problems_before) in &vevents {
         in_order.extend(structural.by_ref().take(problems_before - taken));
         taken = *problems_before;
         match build_event(props, &zones, options, &mut in_order) {
+            // Several versions of one event (the same UID and RECURRENCE-ID):
+            // the highest SEQUENCE wins, then the last, as iTIP has it.
+            Some(event) if event.uid.is_some() => {
+                let sequence = props
+                    .iter()
+                    .find(|p| p.name == "SEQUENCE")
+                    .and_then(|p| p.value.trim().parse::<i64>().ok())
+                    .unwrap_or(0);
+                let key = (event.uid.clone().unwrap_or_default(), event.recurrence_id);
+                let read = IcsEvent {
+                    event,
+                    description: text_of(props, "DESCRIPTION"),
+                    location: text_of(props, "LOCATION"),
+                    attendees: attendees_of(props),
+                };
+                match versions.get(&key) {
+                    Some(&(_, held)) if held > sequence => {}
+                    Some(&(at, _)) => {
+                        events[at] = read;
+                        versions.insert(key, (at, sequence));
+                    }
+                    None => {
+                        versions.insert(key, (events.len(), sequence));
+                        events.push(read);
+                    }
+                }
+            }
             Some(event) => events.push(IcsEvent {
                 event,
                 description: text_of(props, "DESCRIPTION"),
                 location: text_of(props, "LOCATION"),
-                attendees: props
-                    .iter()
-                    .filter(|p| p.name == "ATTENDEE")
-                    .map(|p| mail_address(&p.value).to_owned())
-                    .filter(|address| !address.is_empty())
-                    .collect(),
+                attendees: attendees_of(props),
             }),
             None => in_order.push(IcsProblem {
                 line: *begin,
@@ -251,17 +276,36 @@ pub fn read_ics(text: &str, options: &IcsOptions<'_>) -> (Vec<IcsEvent>, Vec<Ics
     (events, in_order)
 }
 
-/// A date or date-time property with its zone.
-fn read_time(prop: &Prop<'_>, zones: &Zones<'_>) -> Result<(IcalTime, Option<Tz>), LineError> {
+/// A date or date-time property with its zone. A `TZID` that names no zone
+/// the file or the zone database knows is read in the file's default zone,
+/// with a warning in `problems`: a time an hour or so off is better than
+/// busy time dropped.
+fn read_time(
+    prop: &Prop<'_>,
+    zones: &Zones<'_>,
+    problems: &mut Vec<IcsProblem>,
+) -> Result<(IcalTime, Option<Tz>), LineError> {
     let is_date = prop
         .param("VALUE")
         .is_some_and(|v| v.eq_ignore_ascii_case("DATE"));
-    zones
-        .read(&prop.value, prop.param("TZID"), is_date)
-        .map_err(|problem| LineError::In {
-            property: prop.name.clone(),
-            problem: Box::new(problem),
-        })
+    let within = |problem| LineError::In {
+        property: prop.name.clone(),
+        problem: Box::new(problem),
+    };
+    match zones.read(&prop.value, prop.param("TZID"), is_date) {
+        Err(LineError::UnknownZone(name)) => {
+            problems.push(IcsProblem {
+                line: prop.line,
+                message: format!(
+                    "{}: unknown zone {name:?}, read in {} instead",
+                    prop.name,
+                    zones.default_zone().name()
+                ),
+            });
+            zones.read(&prop.value, None, is_date).map_err(within)
+        }
+        other => other.map_err(within),
+    }
 }
 
 fn to_event_time(time: IcalTime) -> Option<EventTime> {
@@ -290,14 +334,16 @@ fn parse_duration(text: &str) -> Option<Duration> {
         let digits = rest.find(|c: char| !c.is_ascii_digit())?;
         let number: i64 = rest.get(..digits)?.parse().ok()?;
         let unit = rest.get(digits..digits + 1)?;
-        total += match (unit, in_time) {
-            ("W", false) => Duration::weeks(number),
-            ("D", false) => Duration::days(number),
-            ("H", true) => Duration::hours(number),
-            ("M", true) => Duration::minutes(number),
-            ("S", true) => Duration::seconds(number),
+        // Checked: a duration beyond what a time can hold is no duration.
+        let part = match (unit, in_time) {
+            ("W", false) => Duration::try_weeks(number),
+            ("D", false) => Duration::try_days(number),
+            ("H", true) => Duration::try_hours(number),
+            ("M", true) => Duration::try_minutes(number),
+            ("S", true) => Duration::try_seconds(number),
             _ => return None,
-        };
+        }?;
+        total = total.checked_add(&part)?;
         rest = rest.get(digits + 1..)?;
     }
     Some(if negative { -total } else { total })
@@ -310,11 +356,17 @@ fn end_from(
     problems: &mut Vec<IcsProblem>,
 ) -> EventTime {
     let default_end = match start {
-        EventTime::Date(date) => EventTime::Date(date + Duration::days(1)),
+        EventTime::Date(date) => EventTime::Date(date.succ_opt().unwrap_or(date)),
         EventTime::Instant(at) => EventTime::Instant(at),
     };
     if let Some(prop) = props.iter().find(|p| p.name == "DTEND") {
-        match read_time(prop, zones).map(|(time, _)| to_event_time(time)) {
+        match read_time(prop, zones, problems).map(|(time, _)| to_event_time(time)) {
+            // An all-day event ending on (or before) its start day is that
+            // one day, as calendars show it.
+            Ok(Some(EventTime::Date(end))) if matches!(start, EventTime::Date(day) if end <= day) =>
+            {
+                return default_end;
+            }
             Ok(Some(end)) => return end,
             Ok(None) => problems.push(IcsProblem {
                 line: prop.line,
@@ -323,12 +375,19 @@ fn end_from(
             Err(error) => problems.push(IcsProblem::new(prop.line, &error)),
         }
     } else if let Some(prop) = props.iter().find(|p| p.name == "DURATION") {
-        match (parse_duration(&prop.value), start) {
-            (Some(length), EventTime::Instant(at)) => return EventTime::Instant(at + length),
-            (Some(length), EventTime::Date(date)) => {
-                return EventTime::Date(date + Duration::days(length.num_days().max(1)));
-            }
-            (None, _) => problems.push(IcsProblem {
+        let end = parse_duration(&prop.value).map(|length| match start {
+            EventTime::Instant(at) => at.checked_add_signed(length).map(EventTime::Instant),
+            EventTime::Date(date) => Duration::try_days(length.num_days().max(1))
+                .and_then(|days| date.checked_add_signed(days))
+                .map(EventTime::Date),
+        });
+        match end {
+            Some(Some(end)) => return end,
+            Some(None) => problems.push(IcsProblem {
+                line: prop.line,
+                message: format!("DURATION {:?} ends beyond any date", prop.value),
+            }),
+            None => problems.push(IcsProblem {
                 line: prop.line,
                 message: format!("DURATION {:?} is not a duration like PT1H", prop.value),
             }),
@@ -374,7 +433,7 @@ fn build_event(
     let default_zone = zones.default_zone();
     let find = |name: &str| props.iter().find(|p| p.name == name);
     let start_prop = find("DTSTART")?;
-    let (start_time, zone) = match read_time(start_prop, zones) {
+    let (start_time, zone) = match read_time(start_prop, zones, problems) {
         Ok(read) => read,
         Err(error) => {
             problems.push(IcsProblem::new(start_prop.line, &error));
@@ -395,13 +454,14 @@ fn build_event(
         }
     }
     let series = zones.with_default(series_zone);
-    let recurrence_id = find("RECURRENCE-ID").and_then(|prop| match read_time(prop, &series) {
-        Ok((time, _)) => to_event_time(time),
-        Err(error) => {
-            problems.push(IcsProblem::new(prop.line, &error));
-            None
-        }
-    });
+    let recurrence_id =
+        find("RECURRENCE-ID").and_then(|prop| match read_time(prop, &series, problems) {
+            Ok((time, _)) => to_event_time(time),
+            Err(error) => {
+                problems.push(IcsProblem::new(prop.line, &error));
+                None
+            }
+        });
     let value = |name: &str| find(name).map(|p| p.value.trim().to_ascii_uppercase());
     let status = match value("STATUS").as_deref() {
         Some("CANCELLED") => EventStatus::Cancelled,
@@ -445,6 +505,15 @@ fn build_event(
 }
 
 /// Whether `address` is an attendee of the event who declined it.
+fn attendees_of(props: &[Prop<'_>]) -> Vec<String> {
+    props
+        .iter()
+        .filter(|p| p.name == "ATTENDEE")
+        .map(|p| mail_address(&p.value).to_owned())
+        .filter(|address| !address.is_empty())
+        .collect()
+}
+
 fn declined_by(props: &[Prop<'_>], address: &str) -> bool {
     let address = address.trim();
     props.iter().filter(|p| p.name == "ATTENDEE").any(|p| {

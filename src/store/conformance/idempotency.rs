@@ -11,6 +11,7 @@ use std::sync::Arc;
 fn running(scope: &str, key: &str, body_hash: &str) -> IdempotencyRecord {
     IdempotencyRecord {
         scope: scope.to_owned(),
+        user: crate::model::UserId::from("user-1"),
         key: key.to_owned(),
         request: "update event-1".to_owned(),
         body_hash: body_hash.to_owned(),

@@ -62,7 +62,8 @@ pub use operations::{
 pub use records::{
     account_errors_change_nothing, accounts_in_error_are_found_across_users,
     accounts_of_user_are_that_users_only, accounts_round_trip, conflicts_replace_per_draft,
-    invalid_prefix_is_refused, prefixes_are_isolated, reopened_store_keeps_its_data,
+    erase_user_removes_that_users_data_only, invalid_prefix_is_refused, prefixes_are_isolated,
+    reopened_store_keeps_its_data,
 };
 pub use roundtrip::{stored_events_read_back_as_written, stored_operations_read_back_as_written};
 
@@ -100,6 +101,7 @@ macro_rules! store_conformance_tests {
             account_errors_change_nothing,
             accounts_of_user_are_that_users_only,
             accounts_in_error_are_found_across_users,
+            erase_user_removes_that_users_data_only,
             conflicts_replace_per_draft,
             prefixes_are_isolated,
             reopened_store_keeps_its_data,
@@ -214,7 +216,8 @@ fn conflict(user: &str, draft: &str, title: &str) -> Conflict {
         id: ConflictId::fresh(),
         user: UserId::from(user),
         draft: DraftId::from(draft),
-        draft_event: details(title),
+        draft_start: details(title).start,
+        draft_end: details(title).end,
         reason: ConflictReason::TimeOverlap,
         buffer: None,
         existing_events: Vec::new(),

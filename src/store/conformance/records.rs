@@ -354,3 +354,137 @@ pub async fn invalid_prefix_is_refused(maker: &dyn StoreMaker) {
         assert_eq!(store.prefix(), good);
     }
 }
+
+/// `erase_user` removes the user's accounts, synced events, conflicts,
+/// operations and idempotency keys, and nothing of another user.
+pub async fn erase_user_removes_that_users_data_only(maker: &dyn StoreMaker) {
+    let (store, _) = fresh(maker).await;
+    let (gone, kept) = (UserId::from("user-gone"), UserId::from("user-kept"));
+    let mut records = Vec::new();
+    for (user, id) in [(&gone, "acct-g1"), (&gone, "acct-g2"), (&kept, "acct-k")] {
+        let record = account(user.as_str(), id, 0);
+        store.insert_account(&record).await.expect("account");
+        records.push(record);
+    }
+    for (user, id, account) in [(&gone, "event-g", "acct-g1"), (&kept, "event-k", "acct-k")] {
+        let base = base_event(user.as_str(), id);
+        store
+            .attach_provider_event(
+                &base,
+                &AccountId::from(account),
+                &reference(Provider::Google, id),
+                at(1),
+            )
+            .await
+            .expect("event");
+        let mut op = operation(id, account, 0);
+        op.user = user.clone();
+        store.insert_operations(&[op]).await.expect("operation");
+        store
+            .replace_conflicts(
+                user,
+                &DraftId::from("draft-1"),
+                &[conflict(user.as_str(), "draft-1", "Clash")],
+            )
+            .await
+            .expect("conflicts");
+        let record = crate::store::IdempotencyRecord {
+            scope: format!("scope-{user}"),
+            user: user.clone(),
+            key: "key-1".to_owned(),
+            request: "commit".to_owned(),
+            body_hash: "body".to_owned(),
+            state: crate::store::IdempotencyState::Running,
+            event: None,
+            operations: Vec::new(),
+            answer: None,
+            running_until: at(1),
+            created_at: at(0),
+            expires_at: at(60),
+        };
+        let claimed = store.claim_idempotency_key(&record, at(0)).await;
+        assert!(matches!(claimed, Ok(None)), "{claimed:?}");
+    }
+
+    let erased = store.erase_user(&gone).await.expect("erase");
+    assert_eq!(
+        (
+            erased.accounts,
+            erased.synced_events,
+            erased.operations,
+            erased.idempotency_keys
+        ),
+        (2, 1, 1, 1)
+    );
+    assert!(erased.conflicts >= 1, "{erased:?}");
+    assert!(
+        store
+            .accounts_of_user(&gone)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(
+        store
+            .synced_events_of_user(&gone)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(
+        store
+            .operations_of_event(&EventId::from("event-g"))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(
+        store
+            .conflicts_of_draft(&gone, &DraftId::from("draft-1"))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .get_idempotency_key("scope-user-gone", "key-1")
+            .await
+            .expect("read"),
+        None
+    );
+
+    assert_eq!(store.accounts_of_user(&kept).await.expect("read").len(), 1);
+    assert_eq!(
+        store
+            .synced_events_of_user(&kept)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .operations_of_event(&EventId::from("event-k"))
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .conflicts_of_draft(&kept, &DraftId::from("draft-1"))
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .get_idempotency_key("scope-user-kept", "key-1")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    let again = store.erase_user(&gone).await.expect("erase again");
+    assert_eq!(again, crate::store::Erased::default());
+}

@@ -5,7 +5,7 @@
 //! is kept as JSON text, opaque to the server.
 
 use super::{DUPLICATE_KEY, MongoStore, error_codes, map_error};
-use crate::model::{EventId, OperationId};
+use crate::model::{EventId, OperationId, UserId};
 use crate::store::{IdempotencyRecord, IdempotencyState, StoreError, StoreResult};
 use bson::{Document, doc};
 use chrono::{DateTime, Utc};
@@ -22,6 +22,8 @@ struct Stored {
     #[serde(rename = "_id")]
     id: String,
     scope: String,
+    #[serde(default)]
+    user: UserId,
     key: String,
     request: String,
     body_hash: String,
@@ -52,6 +54,7 @@ fn to_document(record: &IdempotencyRecord) -> StoreResult<Document> {
     let stored = Stored {
         id: id(&record.scope, &record.key),
         scope: record.scope.clone(),
+        user: record.user.clone(),
         key: record.key.clone(),
         request: record.request.clone(),
         body_hash: record.body_hash.clone(),
@@ -79,6 +82,7 @@ fn from_document(document: Document) -> StoreResult<IdempotencyRecord> {
         .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
     Ok(IdempotencyRecord {
         scope: stored.scope,
+        user: stored.user,
         key: stored.key,
         request: stored.request,
         body_hash: stored.body_hash,

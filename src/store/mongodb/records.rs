@@ -179,6 +179,31 @@ impl Store for MongoStore {
         documents.into_iter().map(account_record).collect()
     }
 
+    async fn erase_user(&self, user: &UserId) -> StoreResult<crate::store::Erased> {
+        let filter = doc! { "user": user.as_str() };
+        let doing = format!("erase user {user}");
+        let erase = |collection: &Collection<Document>| {
+            let (filter, doing) = (filter.clone(), doing.clone());
+            let collection = collection.clone();
+            async move {
+                collection
+                    .delete_many(filter)
+                    .await
+                    .map(|removed| removed.deleted_count)
+                    .map_err(|e| map_error(e, &doing))
+            }
+        };
+        // Accounts last: while any of the user's data remains, so does the
+        // account that makes it theirs, so an erase cut short can be repeated.
+        Ok(crate::store::Erased {
+            synced_events: erase(&self.synced_events).await?,
+            conflicts: erase(&self.conflicts).await?,
+            operations: erase(&self.operations).await?,
+            idempotency_keys: erase(&self.idempotency_keys).await?,
+            accounts: erase(&self.accounts).await?,
+        })
+    }
+
     async fn accounts_in_error(&self) -> StoreResult<Vec<AccountRecord>> {
         let filter = doc! { "syncStatus": "error" };
         let sort = doc! { "connectedAt": 1, "_id": 1 };

@@ -20,6 +20,7 @@ pub(super) struct Statements {
     update: String,
     delete: String,
     purge: String,
+    erase_user: String,
 }
 
 impl Statements {
@@ -47,6 +48,7 @@ impl Statements {
             ),
             delete: format!("DELETE FROM {table} WHERE scope = ?1 AND key = ?2"),
             purge: format!("DELETE FROM {table} WHERE expires_at <= ?1"),
+            erase_user: format!("DELETE FROM {table} WHERE json_extract(doc, '$.user') = ?1"),
         }
     }
 }
@@ -98,6 +100,14 @@ fn claim(
             Ok(None)
         }
     }
+}
+
+/// Removes the user's idempotency keys; answers how many.
+pub(super) fn erase_user(connection: &Connection, tables: &Tables, user: &str) -> StoreResult<u64> {
+    connection
+        .execute(&tables.idempotency.erase_user, [user])
+        .map(|removed| removed as u64)
+        .map_err(|e| map_error(e, "erase idempotency keys"))
 }
 
 impl SqliteStore {

@@ -71,6 +71,12 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn erase_user(&self, user: &UserId) -> StoreResult<crate::store::Erased> {
+        let user = user.clone();
+        self.write(move |connection, tables| writes::erase_user(connection, tables, &user))
+            .await
+    }
+
     async fn accounts_in_error(&self) -> StoreResult<Vec<AccountRecord>> {
         self.read(move |connection, tables| {
             let what = "read accounts in error";

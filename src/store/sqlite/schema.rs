@@ -42,6 +42,7 @@ pub(super) struct Statements {
     pub due_operations: String,
     pub lease_operation: String,
     pub unleased_pending: String,
+    pub erase_user: [String; 4],
     pub idempotency: super::idempotency::Statements,
 }
 
@@ -152,6 +153,12 @@ impl Tables {
             lease_operation: format!(
                 "UPDATE {operations} SET lease_until = ?2, doc = ?3 WHERE id = ?1"
             ),
+            erase_user: [
+                format!("DELETE FROM {accounts} WHERE user = ?1"),
+                format!("DELETE FROM {events} WHERE user = ?1"),
+                format!("DELETE FROM {conflicts} WHERE user = ?1"),
+                format!("DELETE FROM {operations} WHERE json_extract(doc, '$.user') = ?1"),
+            ],
             unleased_pending: format!(
                 "SELECT doc FROM {operations} \
                  WHERE status = 'pending' AND next_attempt_at > ?1 \

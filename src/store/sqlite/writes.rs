@@ -291,3 +291,26 @@ pub(super) fn wake(
     }
     Ok(woken)
 }
+
+/// Removes everything of `user`, in the writer's one transaction.
+pub(super) fn erase_user(
+    connection: &Connection,
+    tables: &Tables,
+    user: &UserId,
+) -> StoreResult<crate::store::Erased> {
+    let mut counts = [0u64; 4];
+    for (count, sql) in counts.iter_mut().zip(&tables.erase_user) {
+        *count = connection
+            .execute(sql, [user.as_str()])
+            .map(|removed| removed as u64)
+            .map_err(|e| map_error(e, &format!("erase user {user}")))?;
+    }
+    let [accounts, synced_events, conflicts, operations] = counts;
+    Ok(crate::store::Erased {
+        accounts,
+        synced_events,
+        conflicts,
+        operations,
+        idempotency_keys: super::idempotency::erase_user(connection, tables, user.as_str())?,
+    })
+}
