@@ -681,3 +681,32 @@ async fn a_recurring_commit_carries_its_rule_and_zone_and_declined_events_never_
     assert!(report.conflicts.is_empty(), "{report:?}");
     sync.shutdown();
 }
+
+#[tokio::test]
+async fn twenty_commits_in_flight_after_expiry_share_one_refresh() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (sync, ada, account) = setup(&server, &dir).await;
+    server.expire_access_tokens();
+    server.clear_log();
+    let commits = (0..20).map(|n| {
+        let sync = sync.clone();
+        let ada = ada.clone();
+        let accounts = [account.id.clone()];
+        async move {
+            sync.commit(&ada, &meeting(&format!("Burst {n}")), &accounts)
+                .await
+                .expect("commit")
+        }
+    });
+    let outcomes = futures::future::join_all(commits).await;
+    for outcome in &outcomes {
+        assert_eq!(
+            outcome.results[&account.id].status,
+            SyncResultStatus::Succeeded
+        );
+    }
+    assert_eq!(server.count("POST", "/token"), 1, "{:?}", server.log());
+    assert_eq!(server.live_events(PRIMARY).len(), 20);
+    sync.shutdown();
+}
