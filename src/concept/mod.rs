@@ -10,6 +10,7 @@
 //! conflicts occur; updates and cancellations propagate to all providers;
 //! provider-specific event ids are maintained for bidirectional sync.
 
+mod calendars;
 mod cancel;
 mod commit;
 mod conflicts;

@@ -5,6 +5,7 @@
 //! | route | what | key |
 //! |---|---|---|
 //! | `POST /api/CalendarSync/{action}` | the ten actions ([`routes`]); commit, update and cancel take an `Idempotency-Key` ([`idempotency`]) | yes |
+//! | `POST /api/CalendarSync/listCalendars` | an account's calendars ([`routes`]) | yes |
 //! | `POST /api/CalendarSync/startConnect` | start a consent flow ([`consent`]) | yes |
 //! | `GET /oauth/{provider}/callback` | the provider's redirect back: connect, then send the browser to the app ([`consent`]) | no (the single-use state binds it) |
 //! | `POST /api/sandbox/{seed,failures,latency}` | sandbox controls ([`sandbox`]), only on the sandbox | yes |
@@ -43,8 +44,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// Route names besides the actions, used as metric labels.
-pub(crate) const OTHER_ROUTES: [&str; 9] = [
+pub(crate) const OTHER_ROUTES: [&str; 10] = [
     "startConnect",
+    "listCalendars",
     "/oauth/{provider}/callback",
     "/api/sandbox/seed",
     "/api/sandbox/failures",
@@ -134,6 +136,10 @@ pub fn app(state: AppState) -> Router {
             post(consent::start_connect),
         )
         .route("/api/CalendarSync/deleteUser", post(routes::delete_user))
+        .route(
+            "/api/CalendarSync/listCalendars",
+            post(routes::list_calendars),
+        )
         .route("/api/CalendarSync/{action}", post(unknown_action));
     if state.sandbox.is_some() {
         keyed = keyed
@@ -237,7 +243,7 @@ async fn unknown_action(axum::extract::Path(action): axum::extract::Path<String>
     ApiError::NotFound {
         kind: "unknown_action",
         message: format!(
-            "CalendarSync has no action {action:?}; the actions are: {}, and deleteUser and startConnect",
+            "CalendarSync has no action {action:?}; the actions are: {}, deleteUser, listCalendars and startConnect",
             routes::ACTIONS.join(", ")
         ),
     }

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         routes::get_account_status,
         routes::get_synced_event,
         consent::start_connect,
+        routes::list_calendars,
         routes::delete_user,
         sandbox::seed,
         sandbox::failures,

@@ -191,6 +191,21 @@ impl std::fmt::Debug for ConsentStart {
     }
 }
 
+/// One calendar of an account, as listCalendars answers it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CalendarInfo {
+    /// The provider's id for it (Google: an address; CalDAV: a URL).
+    pub id: String,
+    /// Its name, as the person sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether calsync writes the account's events to it.
+    pub target: bool,
+    /// Whether detectConflicts reads it.
+    pub checked_for_conflicts: bool,
+}
+
 /// A place events live: one provider, spoken to on behalf of many accounts.
 #[async_trait]
 pub trait CalendarProvider: Send + Sync + 'static {
@@ -205,6 +220,21 @@ pub trait CalendarProvider: Send + Sync + 'static {
     async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()>;
     /// A cheap authenticated call that proves the connection works.
     async fn validate(&self, session: &Session) -> ProviderResult<()>;
+
+    /// The account's calendars: which one calsync writes to, and which ones
+    /// conflicts are read from. By default, the session's calendar alone.
+    async fn list_calendars(&self, session: &Session) -> ProviderResult<Vec<CalendarInfo>> {
+        Ok(session
+            .calendar_id
+            .iter()
+            .map(|id| CalendarInfo {
+                id: id.clone(),
+                name: None,
+                target: true,
+                checked_for_conflicts: true,
+            })
+            .collect())
+    }
 
     /// Starts a consent flow (OAuth authorization code with PKCE) that ends
     /// at `redirect_uri`; `None` for a provider without one (CalDAV).

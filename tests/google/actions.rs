@@ -710,3 +710,36 @@ async fn twenty_commits_in_flight_after_expiry_share_one_refresh() {
     assert_eq!(server.live_events(PRIMARY).len(), 20);
     sync.shutdown();
 }
+
+#[tokio::test]
+async fn list_calendars_says_where_events_go_and_which_calendars_are_checked() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (sync, ada, account) = setup(&server, &dir).await;
+    server.add_calendar("team@group.example", "Asia/Tokyo", true, false);
+    server.add_calendar("hidden@group.example", "UTC", true, true);
+    server.add_calendar("unselected@group.example", "UTC", false, false);
+    let calendars = sync
+        .list_calendars(&ada, &account.id)
+        .await
+        .expect("list calendars");
+    let shown: Vec<(&str, bool, bool)> = calendars
+        .iter()
+        .map(|c| (c.id.as_str(), c.target, c.checked_for_conflicts))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (PRIMARY, true, true),
+            ("hidden@group.example", false, false),
+            ("team@group.example", false, true),
+            ("unselected@group.example", false, false),
+        ]
+    );
+    let refused = sync.list_calendars(&UserId::from("eve"), &account.id).await;
+    assert!(
+        matches!(refused, Err(Error::AccountNotFound(_))),
+        "{refused:?}"
+    );
+    sync.shutdown();
+}

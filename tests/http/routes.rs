@@ -60,6 +60,7 @@ async fn every_route_is_in_the_openapi_document() {
     routed.extend(
         [
             "/api/CalendarSync/startConnect",
+            "/api/CalendarSync/listCalendars",
             "/api/sandbox/seed",
             "/api/sandbox/failures",
             "/api/sandbox/latency",

@@ -33,8 +33,8 @@ pub use wire::{KEY_PROPERTY, SYNCED_ID_PROPERTY};
 use crate::model::{AccountId, EventDetails, Provider, ProviderEventRef};
 use crate::oauth::{ClientSettings, Endpoints, OAuthClient, TokenHint};
 use crate::providers::{
-    CalendarProvider, Connection, ConsentStart, Credentials, ProviderError, ProviderErrorKind,
-    ProviderResult, Session, WriteContext,
+    CalendarInfo, CalendarProvider, Connection, ConsentStart, Credentials, ProviderError,
+    ProviderErrorKind, ProviderResult, Session, WriteContext,
 };
 use crate::schedule::ProviderEvent;
 use api::{Answer, Api, failure};
@@ -692,12 +692,7 @@ impl CalendarProvider for GoogleProvider {
         ))
     }
 
-    async fn list_events(
-        &self,
-        session: &Session,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> ProviderResult<Vec<ProviderEvent>> {
+    async fn list_calendars(&self, session: &Session) -> ProviderResult<Vec<CalendarInfo>> {
         let token = caller(session)?;
         let (entries, _) = self
             .all_pages::<CalendarEntry>(
@@ -707,14 +702,49 @@ impl CalendarProvider for GoogleProvider {
                 "list the calendars",
             )
             .await?;
-        let target = calendar_of(session).to_owned();
-        let mut calendars = vec![target.clone()];
-        for entry in entries {
-            let is_target = entry.id == target || (entry.primary && target == "primary");
-            if entry.selected && !entry.hidden && !is_target {
-                calendars.push(entry.id);
-            }
+        let target = calendar_of(session);
+        let mut calendars: Vec<CalendarInfo> = entries
+            .into_iter()
+            .map(|entry| {
+                let is_target = entry.id == target || (entry.primary && target == "primary");
+                CalendarInfo {
+                    checked_for_conflicts: is_target || (entry.selected && !entry.hidden),
+                    target: is_target,
+                    name: entry.summary,
+                    id: entry.id,
+                }
+            })
+            .collect();
+        if !calendars.iter().any(|calendar| calendar.target) {
+            calendars.insert(
+                0,
+                CalendarInfo {
+                    id: target.to_owned(),
+                    name: None,
+                    target: true,
+                    checked_for_conflicts: true,
+                },
+            );
         }
+        Ok(calendars)
+    }
+
+    async fn list_events(
+        &self,
+        session: &Session,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> ProviderResult<Vec<ProviderEvent>> {
+        let token = caller(session)?;
+        // The target first, then every other calendar the person shows.
+        let mut calendars: Vec<String> = self
+            .list_calendars(session)
+            .await?
+            .into_iter()
+            .filter(|calendar| calendar.checked_for_conflicts)
+            .map(|calendar| calendar.id)
+            .collect();
+        calendars.sort_by_key(|id| id.as_str() != calendar_of(session));
         let (from, to) = (
             start.to_rfc3339_opts(SecondsFormat::Secs, true),
             end.to_rfc3339_opts(SecondsFormat::Secs, true),

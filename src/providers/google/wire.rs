@@ -211,6 +211,9 @@ pub struct CalendarEntry {
     /// Whether it is the user's main calendar.
     #[serde(default)]
     pub primary: bool,
+    /// Its name.
+    #[serde(default)]
+    pub summary: Option<String>,
 }
 
 /// A time as Google takes it: dates for all-day events; otherwise the
