@@ -743,3 +743,55 @@ async fn list_calendars_says_where_events_go_and_which_calendars_are_checked() {
     );
     sync.shutdown();
 }
+
+#[tokio::test]
+async fn an_app_names_the_target_and_the_calendars_checked_at_connect() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sync = calendar_sync(dir.path(), &server, patient()).await;
+    server.add_calendar("team@group.example", "Asia/Tokyo", true, false);
+    server.add_calendar("rooms@group.example", "UTC", false, false);
+    server.put_event(
+        "team@group.example",
+        json!({"id": "team1", "summary": "Team",
+            "start": {"dateTime": at(9).to_rfc3339()}, "end": {"dateTime": at(10).to_rfc3339()}}),
+    );
+    server.put_event(
+        "rooms@group.example",
+        json!({"id": "room1", "summary": "Room booked",
+            "start": {"dateTime": at(9).to_rfc3339()}, "end": {"dateTime": at(10).to_rfc3339()}}),
+    );
+    let mut credentials = refresh_only(&server);
+    credentials.set_str("calendar", "team@group.example");
+    credentials
+        .0
+        .insert("conflict_calendars".into(), json!(["rooms@group.example"]));
+    let ada = UserId::from("ada");
+    let account = sync
+        .connect_account(&ada, "google", &credentials)
+        .await
+        .expect("connect");
+    assert_eq!(account.calendar_id.as_deref(), Some("team@group.example"));
+    let report = sync
+        .detect_conflicts(&ada, &draft(9, 10))
+        .await
+        .expect("detect");
+    let mut titles: Vec<String> = report
+        .conflicts
+        .iter()
+        .flat_map(|c| c.existing_events.iter().map(|e| e.title.to_string()))
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["Room booked", "Team"], "{report:?}");
+    let committed = sync
+        .commit(
+            &ada,
+            &meeting("In the team calendar"),
+            &[account.id.clone()],
+        )
+        .await
+        .expect("commit");
+    let id = &committed.synced_event.provider_ids[&account.id].event_id;
+    assert!(server.event("team@group.example", id).is_some());
+    sync.shutdown();
+}

@@ -1,7 +1,10 @@
 //! The live Google Calendar adapter (provider `google`), on Calendar API v3.
 //!
 //! Credentials are Google's OAuth tokens: `{refresh_token}` at least (plus
-//! `access_token`, `expires_in`, `scope` when the app has them). Connecting
+//! `access_token`, `expires_in`, `scope` when the app has them), and
+//! optionally `calendar` (the calendar to write to, by id) and
+//! `conflict_calendars` (the ids of the calendars to read for conflicts,
+//! instead of those the person shows). Connecting
 //! refreshes once to prove the refresh token works, checks that the grant
 //! holds the two narrow scopes calsync needs ([`REQUIRED_SCOPES`]), and
 //! reads the primary calendar, whose id (the user's address) becomes the
@@ -309,6 +312,29 @@ pub fn event_id_for(idempotency_key: &str) -> String {
     format!("cs{hex}")
 }
 
+/// The credentials field naming the calendars read for conflicts (besides
+/// the target), chosen by the app at connect instead of the ones the
+/// person shows.
+const CONFLICT_CALENDARS: &str = "conflict_calendars";
+
+/// The calendars the app chose to read for conflicts, if it chose.
+fn conflict_calendars(credentials: &Credentials) -> ProviderResult<Option<Vec<String>>> {
+    let Some(value) = credentials.0.get(CONFLICT_CALENDARS) else {
+        return Ok(None);
+    };
+    let refused = || {
+        ProviderError::new(
+            ProviderErrorKind::InvalidCredentials,
+            "conflict_calendars: must be an array of calendar ids",
+        )
+    };
+    let ids = value.as_array().ok_or_else(refused)?;
+    ids.iter()
+        .map(|id| id.as_str().map(str::to_owned).ok_or_else(refused))
+        .collect::<ProviderResult<Vec<_>>>()
+        .map(Some)
+}
+
 /// Who a request is for: the access token, and the account whose pace it
 /// keeps (none while connecting).
 #[derive(Clone, Copy)]
@@ -397,6 +423,12 @@ impl CalendarProvider for GoogleProvider {
                     ),
                 ));
             }
+        }
+        if let Some(chosen) = conflict_calendars(credentials)? {
+            kept.0.insert(
+                CONFLICT_CALENDARS.to_owned(),
+                Value::from(chosen.into_iter().map(Value::from).collect::<Vec<_>>()),
+            );
         }
         let calendar = credentials.get_str("calendar").unwrap_or("primary");
         let answer = self
@@ -703,12 +735,17 @@ impl CalendarProvider for GoogleProvider {
             )
             .await?;
         let target = calendar_of(session);
+        let chosen = conflict_calendars(&session.credentials)?;
         let mut calendars: Vec<CalendarInfo> = entries
             .into_iter()
             .map(|entry| {
                 let is_target = entry.id == target || (entry.primary && target == "primary");
+                let checked = match &chosen {
+                    Some(chosen) => chosen.contains(&entry.id),
+                    None => entry.selected && !entry.hidden,
+                };
                 CalendarInfo {
-                    checked_for_conflicts: is_target || (entry.selected && !entry.hidden),
+                    checked_for_conflicts: is_target || checked,
                     target: is_target,
                     name: entry.summary,
                     id: entry.id,
