@@ -27,14 +27,28 @@
 //! come as stubs that remove their occurrence. Every page is read; only an
 //! absent `nextPageToken` ends a listing.
 
+// | file | what |
+// |---|---|
+// | `settings` | endpoints, the OAuth client, the scopes |
+// | `api` | requests with a bearer token; Google's failures as kinds |
+// | `wire` | the Event resource and the translation to calsync's events |
+// | `writes` | create, find, update, delete |
+// | `pace` | a token bucket per account |
 mod api;
 mod pace;
+mod settings;
 mod wire;
+mod writes;
 
+pub use settings::{
+    API_URL, AUTH_URL, CALENDAR_LIST_SCOPE, EVENTS_SCOPE, GoogleSettings, REQUIRED_SCOPES,
+    REVOKE_URL, TOKEN_URL, missing_scopes,
+};
 pub use wire::{KEY_PROPERTY, SYNCED_ID_PROPERTY};
+pub use writes::event_id_for;
 
 use crate::model::{AccountId, EventDetails, Provider, ProviderEventRef};
-use crate::oauth::{ClientSettings, Endpoints, OAuthClient, TokenHint};
+use crate::oauth::{Endpoints, OAuthClient, TokenHint};
 use crate::providers::{
     CalendarInfo, CalendarProvider, Connection, ConsentStart, Credentials, ProviderError,
     ProviderErrorKind, ProviderResult, Session, WriteContext,
@@ -45,103 +59,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use url::Url;
 use wire::{CalendarEntry, GoogleEvent, Page};
-
-/// Google's Calendar API v3.
-pub const API_URL: &str = "https://www.googleapis.com/calendar/v3";
-/// Google's consent page.
-pub const AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
-/// Google's token endpoint.
-pub const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
-/// Google's revocation endpoint (RFC 7009).
-pub const REVOKE_URL: &str = "https://oauth2.googleapis.com/revoke";
-
-/// The scope to write events.
-pub const EVENTS_SCOPE: &str = "https://www.googleapis.com/auth/calendar.events";
-/// The scope to read the calendar list (for conflicts across calendars).
-pub const CALENDAR_LIST_SCOPE: &str =
-    "https://www.googleapis.com/auth/calendar.calendarlist.readonly";
-/// The scopes calsync asks for and checks at connect: the narrow ones, not
-/// the whole account.
-pub const REQUIRED_SCOPES: [&str; 2] = [EVENTS_SCOPE, CALENDAR_LIST_SCOPE];
-
-/// The broader scopes that also grant each required one.
-fn granted_by(required: &str) -> &'static [&'static str] {
-    match required {
-        EVENTS_SCOPE => &["https://www.googleapis.com/auth/calendar"],
-        CALENDAR_LIST_SCOPE => &[
-            "https://www.googleapis.com/auth/calendar.calendarlist",
-            "https://www.googleapis.com/auth/calendar.readonly",
-            "https://www.googleapis.com/auth/calendar",
-        ],
-        _ => &[],
-    }
-}
-
-/// The scopes of `required` that `granted` (space-separated) lacks.
-pub fn missing_scopes(granted: &str) -> Vec<&'static str> {
-    let granted: Vec<&str> = granted.split_whitespace().collect();
-    REQUIRED_SCOPES
-        .into_iter()
-        .filter(|required| {
-            !granted.contains(required)
-                && !granted_by(required)
-                    .iter()
-                    .any(|broader| granted.contains(broader))
-        })
-        .collect()
-}
-
-/// Where the adapter reaches Google, and the deployment's OAuth client.
-///
-/// `Debug` never shows the client secret.
-#[derive(Clone, Debug)]
-pub struct GoogleSettings {
-    /// The OAuth client (client id and secret).
-    pub client: ClientSettings,
-    /// The Calendar API's base URL.
-    pub api_url: String,
-    /// The consent page.
-    pub auth_url: String,
-    /// The token endpoint.
-    pub token_url: String,
-    /// The revocation endpoint.
-    pub revoke_url: String,
-    /// Requests a second to one Google user (a token bucket per account);
-    /// 0 turns pacing off.
-    pub requests_per_second: f64,
-    /// How many requests to one user may go at once before pacing starts.
-    pub burst: u32,
-}
-
-impl GoogleSettings {
-    /// Google's own endpoints, for `client`.
-    pub fn new(client: ClientSettings) -> Self {
-        GoogleSettings {
-            client,
-            api_url: API_URL.to_owned(),
-            auth_url: AUTH_URL.to_owned(),
-            token_url: TOKEN_URL.to_owned(),
-            revoke_url: REVOKE_URL.to_owned(),
-            requests_per_second: pace::DEFAULT_RATE,
-            burst: pace::DEFAULT_BURST,
-        }
-    }
-
-    /// The same settings with every endpoint under `base` (a test server or
-    /// a proxy that serves them all): `{base}/calendar/v3`, `{base}/o/oauth2/auth`,
-    /// `{base}/token`, `{base}/revoke`.
-    pub fn all_at(mut self, base: &str) -> Self {
-        let base = base.trim_end_matches('/');
-        self.api_url = format!("{base}/calendar/v3");
-        self.auth_url = format!("{base}/o/oauth2/auth");
-        self.token_url = format!("{base}/token");
-        self.revoke_url = format!("{base}/revoke");
-        self
-    }
-}
 
 /// The Google adapter. Cheap to clone; shares one connection pool.
 #[derive(Clone, Debug)]
@@ -299,19 +218,6 @@ impl GoogleProvider {
     }
 }
 
-/// The client-chosen event id for an idempotency key: base32hex (Google
-/// allows `a-v` and `0-9`), here `cs` and 32 lowercase hex digits of the
-/// key's SHA-256, so a retried create names the same event.
-pub fn event_id_for(idempotency_key: &str) -> String {
-    let digest = Sha256::digest(idempotency_key.as_bytes());
-    let hex: String = digest
-        .iter()
-        .take(16)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("cs{hex}")
-}
-
 /// The credentials field naming the calendars read for conflicts (besides
 /// the target), chosen by the app at connect instead of the ones the
 /// person shows.
@@ -371,16 +277,6 @@ fn refresh_token(credentials: &Credentials) -> ProviderResult<&str> {
                 "refresh_token: is required for a Google account (ask for offline access)",
             )
         })
-}
-
-/// Google's `sendUpdates`: only the copy that invites the attendees mails
-/// them; the other copies carry them silently.
-fn send_updates(context: &WriteContext) -> &'static str {
-    if context.invite_attendees {
-        "all"
-    } else {
-        "none"
-    }
 }
 
 fn calendar_of(session: &Session) -> &str {
@@ -544,47 +440,7 @@ impl CalendarProvider for GoogleProvider {
         event: &EventDetails,
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
-        let token = caller(session)?;
-        let calendar = calendar_of(session);
-        let id = event_id_for(&context.idempotency_key);
-        let body = wire::insert_body(event, &id, &context.synced_id, &context.idempotency_key);
-        let answer = self
-            .call(
-                Method::POST,
-                &["calendars", calendar, "events"],
-                &[("sendUpdates", send_updates(context))],
-                token,
-                &[],
-                Some(&body),
-            )
-            .await?;
-        if answer.ok() {
-            let created: GoogleEvent = answer.json("events.insert")?;
-            return Ok(Self::event_ref(&created, calendar));
-        }
-        if answer.status.as_u16() != 409 {
-            return Err(failure("insert the event", &answer));
-        }
-        // 409 duplicate: the id is taken, by this create's earlier attempt
-        // if the event holds calsync's id, else by something calsync must
-        // not touch.
-        match self.get_event(token, calendar, &id).await? {
-            Some(existing)
-                if !existing.is_cancelled()
-                    && existing.private_property(SYNCED_ID_PROPERTY)
-                        == Some(context.synced_id.as_str()) =>
-            {
-                Ok(Self::event_ref(&existing, calendar))
-            }
-            Some(existing) if existing.is_cancelled() => Err(ProviderError::new(
-                ProviderErrorKind::AlreadyExists,
-                format!("the event {id} this create made was deleted on Google since"),
-            )),
-            _ => Err(ProviderError::new(
-                ProviderErrorKind::AlreadyExists,
-                format!("Google already holds another event with the id {id}"),
-            )),
-        }
+        self.create(session, event, context).await
     }
 
     async fn find_created(
@@ -592,18 +448,7 @@ impl CalendarProvider for GoogleProvider {
         session: &Session,
         context: &WriteContext,
     ) -> ProviderResult<Option<ProviderEventRef>> {
-        let token = caller(session)?;
-        let calendar = calendar_of(session);
-        let id = event_id_for(&context.idempotency_key);
-        Ok(self
-            .get_event(token, calendar, &id)
-            .await?
-            .filter(|event| {
-                !event.is_cancelled()
-                    && event.private_property(SYNCED_ID_PROPERTY)
-                        == Some(context.synced_id.as_str())
-            })
-            .map(|event| Self::event_ref(&event, calendar)))
+        self.find(session, context).await
     }
 
     async fn update_event(
@@ -614,61 +459,7 @@ impl CalendarProvider for GoogleProvider {
         changed: &[String],
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
-        let token = caller(session)?;
-        let calendar = target
-            .calendar_id
-            .clone()
-            .unwrap_or_else(|| calendar_of(session).to_owned());
-        let fields: Vec<&str> = if changed.is_empty() {
-            crate::model::EVENT_FIELDS.to_vec()
-        } else {
-            changed.iter().map(String::as_str).collect()
-        };
-        let body = Value::Object(wire::event_fields(event, &fields));
-        let segments = [
-            "calendars",
-            calendar.as_str(),
-            "events",
-            target.event_id.as_str(),
-        ];
-        let mut etag = target.etag.clone();
-        for attempt in 0..2 {
-            let if_match: Vec<(&str, &str)> = etag
-                .as_deref()
-                .map(|tag| ("If-Match", tag))
-                .into_iter()
-                .collect();
-            let answer = self
-                .call(
-                    Method::PATCH,
-                    &segments,
-                    &[("sendUpdates", send_updates(context))],
-                    token,
-                    &if_match,
-                    Some(&body),
-                )
-                .await?;
-            if answer.ok() {
-                let updated: GoogleEvent = answer.json("events.patch")?;
-                return Ok(Self::event_ref(&updated, &calendar));
-            }
-            if answer.status.as_u16() != 412 || attempt == 1 {
-                return Err(failure("update the event", &answer));
-            }
-            // Someone changed the event since calsync wrote it: the PATCH
-            // carries only calsync's fields, so applying it once more over
-            // their version keeps what they changed.
-            match self.get_event(token, &calendar, &target.event_id).await? {
-                Some(current) if !current.is_cancelled() => etag = current.etag,
-                _ => {
-                    return Err(ProviderError::new(
-                        ProviderErrorKind::NotFound,
-                        format!("the event {} was deleted on Google", target.event_id),
-                    ));
-                }
-            }
-        }
-        unreachable!("the loop answers on its second attempt")
+        self.update(session, target, event, changed, context).await
     }
 
     async fn delete_event(
@@ -676,52 +467,7 @@ impl CalendarProvider for GoogleProvider {
         session: &Session,
         target: &ProviderEventRef,
     ) -> ProviderResult<()> {
-        let token = caller(session)?;
-        let calendar = target
-            .calendar_id
-            .clone()
-            .unwrap_or_else(|| calendar_of(session).to_owned());
-        let segments = [
-            "calendars",
-            calendar.as_str(),
-            "events",
-            target.event_id.as_str(),
-        ];
-        let mut etag = target.etag.clone();
-        for attempt in 0..2 {
-            let if_match: Vec<(&str, &str)> = etag
-                .as_deref()
-                .map(|tag| ("If-Match", tag))
-                .into_iter()
-                .collect();
-            let answer = self
-                .call(
-                    Method::DELETE,
-                    &segments,
-                    &[("sendUpdates", "none")],
-                    token,
-                    &if_match,
-                    None,
-                )
-                .await?;
-            match answer.status.as_u16() {
-                200..=299 | 404 | 410 => return Ok(()),
-                412 if attempt == 0 => {
-                    match self.get_event(token, &calendar, &target.event_id).await? {
-                        Some(current) if !current.is_cancelled() => etag = current.etag,
-                        _ => return Ok(()),
-                    }
-                }
-                _ => return Err(failure("delete the event", &answer)),
-            }
-        }
-        Err(ProviderError::new(
-            ProviderErrorKind::PreconditionFailed,
-            format!(
-                "{} kept changing on Google while calsync deleted it",
-                target.event_id
-            ),
-        ))
+        self.delete(session, target).await
     }
 
     async fn list_calendars(&self, session: &Session) -> ProviderResult<Vec<CalendarInfo>> {
@@ -820,30 +566,5 @@ impl CalendarProvider for GoogleProvider {
             }));
         }
         Ok(events)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_ids_are_base32hex_and_follow_the_key() {
-        let id = event_id_for("op-1");
-        assert_eq!(id, event_id_for("op-1"));
-        assert_ne!(id, event_id_for("op-2"));
-        assert!((5..=1024).contains(&id.len()));
-        assert!(
-            id.chars().all(|c| matches!(c, 'a'..='v' | '0'..='9')),
-            "{id}"
-        );
-    }
-
-    #[test]
-    fn the_narrow_scopes_or_broader_ones_are_enough() {
-        assert!(missing_scopes(&REQUIRED_SCOPES.join(" ")).is_empty());
-        assert!(missing_scopes("https://www.googleapis.com/auth/calendar").is_empty());
-        assert_eq!(missing_scopes(EVENTS_SCOPE), vec![CALENDAR_LIST_SCOPE]);
-        assert_eq!(missing_scopes("openid email").len(), 2);
     }
 }
