@@ -2,6 +2,9 @@
 //! - `caldav`: the CalDAV adapter against real Radicale and Xandikos servers
 //!   (feature `caldav`; start them with `scripts/caldav-servers.sh start`).
 //! - `cli`: the `calsync` command line, run as a user would (feature `cli`).
+//! - `crash`: `calsync serve` killed and restarted at points of a concurrent
+//!   workload on Radicale and Xandikos behind fault-injecting proxies, then
+//!   checked for convergence (features `caldav`, `cli`, `server`).
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
@@ -21,6 +24,8 @@ mod caldav;
 #[cfg(feature = "cli")]
 mod cli;
 mod concept;
+#[cfg(all(feature = "caldav", feature = "cli", feature = "server"))]
+mod crash;
 #[cfg(all(feature = "google", feature = "server"))]
 mod google;
 #[cfg(feature = "server")]

@@ -14,6 +14,7 @@ pub use google::GoogleArgs;
 use super::StoreLocationParser;
 use crate::concept::Config;
 use crate::http::{self, AppState, Auth, RateLimit};
+use crate::operations::RetryPolicy;
 use crate::setup::{DEFAULT_STORE, ProviderSet, Setup, StoreLocation};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
@@ -86,6 +87,100 @@ pub struct ServeArgs {
     /// Where consent flows send people back.
     #[command(flatten)]
     pub consent: ConsentArgs,
+    /// How the engine calls providers and retries them.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// The engine's waits: provider calls, retries, leases and resumes. The
+/// defaults are [`Config::default`]'s and suit production; tests that kill
+/// and restart the service shorten them.
+#[derive(Clone, Debug, Args)]
+pub struct EngineArgs {
+    /// How long one provider call may take before it counts as a timeout (a
+    /// transient failure, retried).
+    #[arg(long, env = "CALSYNC_CALL_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub call_timeout: Duration,
+    /// How long commit, update and cancel wait for providers before answering
+    /// with what is still pending (which goes on in the background).
+    #[arg(long, env = "CALSYNC_ANSWER_WITHIN", default_value = "10s", value_parser = parse_duration)]
+    pub answer_within: Duration,
+    /// Attempts in one round of retries of a transient failure, the first included.
+    #[arg(long, env = "CALSYNC_RETRY_ATTEMPTS", default_value_t = 6)]
+    pub retry_attempts: u32,
+    /// The ceiling of the first backoff; each further one doubles it.
+    #[arg(long, env = "CALSYNC_RETRY_BASE", default_value = "1s", value_parser = parse_duration)]
+    pub retry_base: Duration,
+    /// The longest backoff between two attempts (a Retry-After may ask for more).
+    #[arg(long, env = "CALSYNC_RETRY_CAP", default_value = "32s", value_parser = parse_duration)]
+    pub retry_cap: Duration,
+    /// How long an operation whose round of attempts is spent waits for the
+    /// next round; twice as long after each further round.
+    #[arg(long, env = "CALSYNC_PARK", default_value = "60s", value_parser = parse_duration)]
+    pub park: Duration,
+    /// The longest wait between two rounds of attempts.
+    #[arg(long, env = "CALSYNC_PARK_CAP", default_value = "15m", value_parser = parse_duration)]
+    pub park_cap: Duration,
+    /// How long this instance holds an operation it runs; after a crash, its
+    /// operations are taken up by the next start once their leases end.
+    #[arg(long, env = "CALSYNC_LEASE", default_value = "120s", value_parser = parse_duration)]
+    pub lease: Duration,
+    /// How often due operations (retries, parked work, a crashed instance's
+    /// work) are taken up.
+    #[arg(long, env = "CALSYNC_RESUME_EVERY", default_value = "5s", value_parser = parse_duration)]
+    pub resume_every: Duration,
+    /// How long after a cancel (or a failure) that follows a create whose
+    /// answer was lost calsync looks for a copy that a late delivery of the
+    /// create made (at least twice `--call-timeout` is used).
+    #[arg(long, env = "CALSYNC_LATE_DELIVERY", default_value = "60s", value_parser = parse_duration)]
+    pub late_delivery: Duration,
+}
+
+impl EngineArgs {
+    /// The engine configuration these settings describe.
+    ///
+    /// # Errors
+    /// A setting that contradicts another, named: no attempts, a cap below
+    /// its base, or a lease that a provider call could outlast (another
+    /// instance could then take up an operation that is still running).
+    pub fn config(&self) -> Result<Config, String> {
+        if self.retry_attempts == 0 {
+            return Err("--retry-attempts: must be at least 1".to_owned());
+        }
+        if self.retry_cap < self.retry_base {
+            return Err(format!(
+                "--retry-cap: {:?} is shorter than --retry-base {:?}",
+                self.retry_cap, self.retry_base
+            ));
+        }
+        if self.park_cap < self.park {
+            return Err(format!(
+                "--park-cap: {:?} is shorter than --park {:?}",
+                self.park_cap, self.park
+            ));
+        }
+        if self.lease <= self.call_timeout {
+            return Err(format!(
+                "--lease: {:?} must be longer than --call-timeout {:?}, or an operation's \
+                 lease could end while its call runs",
+                self.lease, self.call_timeout
+            ));
+        }
+        Ok(Config {
+            retry: RetryPolicy {
+                max_attempts: self.retry_attempts,
+                base: self.retry_base,
+                cap: self.retry_cap,
+                park: self.park,
+                park_cap: self.park_cap,
+            },
+            answer_within: self.answer_within,
+            lease: self.lease,
+            call_timeout: self.call_timeout,
+            late_delivery: self.late_delivery,
+            ..Config::default()
+        })
+    }
 }
 
 fn parse_providers(text: &str) -> Result<ProviderSet, String> {
@@ -141,8 +236,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 impl ServeArgs {
     /// The deployment these settings describe.
-    pub fn setup(&self) -> Setup {
-        Setup {
+    ///
+    /// # Errors
+    /// Engine settings that contradict each other (see [`EngineArgs::config`]).
+    pub fn setup(&self) -> Result<Setup, String> {
+        Ok(Setup {
             store: self.store.clone(),
             prefix: self.prefix.clone(),
             database: self.database.clone(),
@@ -150,8 +248,8 @@ impl ServeArgs {
             providers: self.providers,
             google: self.google.config(),
             consent: self.consent.settings(),
-            config: Config::default(),
-        }
+            config: self.engine.config()?,
+        })
     }
 
     /// Who may call: the configured keys, or nobody's key when
@@ -232,8 +330,9 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             args.bind
         );
     }
-    let opened = args.setup().open().await?;
-    opened.sync.spawn_resumer(Duration::from_secs(5));
+    let setup = args.setup().map_err(ServeError::Config)?;
+    let opened = setup.open().await?;
+    opened.sync.spawn_resumer(args.engine.resume_every);
     let mut state = AppState::new(opened.sync.clone(), opened.sandbox, auth);
     state.rate_limit = rate_limit;
     state.body_limit = args.body_limit;
@@ -338,6 +437,81 @@ mod tests {
         assert_eq!(args.body_limit, 1024 * 1024);
         assert_eq!(args.request_timeout, Duration::from_secs(30));
         assert_eq!(args.providers, ProviderSet::Sandbox);
+        let config = args.setup().unwrap().config;
+        let production = Config::default();
+        assert_eq!(config.retry, production.retry);
+        assert_eq!(config.call_timeout, production.call_timeout);
+        assert_eq!(config.answer_within, production.answer_within);
+        assert_eq!(config.lease, production.lease);
+        assert_eq!(config.refresh_margin, production.refresh_margin);
+        assert_eq!(config.late_delivery, production.late_delivery);
+        assert_eq!(args.engine.resume_every, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn engine_settings_shorten_every_wait() {
+        let args = parse(&[
+            "--call-timeout",
+            "1s",
+            "--answer-within",
+            "2s",
+            "--retry-attempts",
+            "3",
+            "--retry-base",
+            "10ms",
+            "--retry-cap",
+            "200ms",
+            "--park",
+            "500ms",
+            "--park-cap",
+            "2s",
+            "--lease",
+            "4s",
+            "--resume-every",
+            "250ms",
+            "--late-delivery",
+            "3s",
+        ])
+        .unwrap();
+        let config = args.setup().unwrap().config;
+        assert_eq!(config.call_timeout, Duration::from_secs(1));
+        assert_eq!(config.answer_within, Duration::from_secs(2));
+        assert_eq!(
+            config.retry,
+            RetryPolicy {
+                max_attempts: 3,
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(200),
+                park: Duration::from_millis(500),
+                park_cap: Duration::from_secs(2),
+            }
+        );
+        assert_eq!(config.lease, Duration::from_secs(4));
+        assert_eq!(args.engine.resume_every, Duration::from_millis(250));
+        assert_eq!(config.late_delivery, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn contradicting_engine_settings_name_the_setting() {
+        for (args, named) in [
+            (&["--retry-attempts", "0"][..], "--retry-attempts"),
+            (&["--retry-base", "2s", "--retry-cap", "1s"], "--retry-cap"),
+            (&["--park", "2m", "--park-cap", "1m"], "--park-cap"),
+            (&["--call-timeout", "5s", "--lease", "5s"], "--lease"),
+        ] {
+            let error = parse(args).unwrap().setup().unwrap_err();
+            assert!(error.contains(named), "{args:?}: {error}");
+        }
+        for (args, named) in [
+            (&["--call-timeout", "0s"][..], "--call-timeout"),
+            (&["--retry-base", "soon"], "--retry-base"),
+            (&["--resume-every", "0ms"], "--resume-every"),
+            (&["--late-delivery", "later"], "--late-delivery"),
+            (&["--retry-attempts", "many"], "--retry-attempts"),
+        ] {
+            let error = parse(args).unwrap_err();
+            assert!(error.contains(named), "{args:?}: {error}");
+        }
     }
 
     #[test]
@@ -366,7 +540,7 @@ mod tests {
             "cal_prod",
         ])
         .unwrap();
-        let setup = args.setup();
+        let setup = args.setup().unwrap();
         assert!(matches!(setup.store, StoreLocation::MongoDb(_)));
         assert_eq!(setup.database.as_deref(), Some("cal_prod"));
         assert!(!format!("{args:?}").contains("hunter2"));

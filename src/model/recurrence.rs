@@ -295,12 +295,26 @@ fn normalize_until(rule: &str, zone: Tz) -> Result<String, RecurrenceError> {
 }
 
 /// Checks one recurrence line (`RRULE:`, `EXRULE:`, `RDATE`, `EXDATE`) on its
-/// own, as far as it can be checked without the event's start.
+/// own, as far as it can be checked without the event's start. A rule that
+/// repeats more often than hourly (`FREQ=MINUTELY`, `FREQ=SECONDLY`) is
+/// refused: no calendar schedules meetings so, and such a series would cost
+/// every later conflict check a walk through millions of occurrences.
 ///
 /// # Errors
 /// What is wrong with the line.
 pub fn validate_recurrence_line(line: &str) -> Result<(), RecurrenceError> {
     match parse_recurrence_line(line, Tz::UTC)? {
+        RecurrenceLine::Rule(rule) | RecurrenceLine::ExRule(rule)
+            if matches!(
+                rule.get_freq(),
+                rrule::Frequency::Minutely | rrule::Frequency::Secondly
+            ) =>
+        {
+            Err(RecurrenceError::Rule(
+                "FREQ must be HOURLY or less often (MINUTELY and SECONDLY are not accepted)"
+                    .to_owned(),
+            ))
+        }
         RecurrenceLine::Rule(rule) | RecurrenceLine::ExRule(rule) => {
             // Range checks need a start; the far past keeps UNTIL after it.
             let start = rrule::Tz::UTC

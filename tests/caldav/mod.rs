@@ -9,7 +9,7 @@ mod actions;
 mod import;
 mod principle;
 mod recovery;
-mod support;
+pub(crate) mod support;
 
 use calsync::model::{EventTime, Provider};
 use calsync::providers::{CalendarProvider, ProviderErrorKind, Session};

@@ -373,3 +373,32 @@ async fn text_and_lists_are_capped_and_conflicts_do_not_copy_the_draft() {
     );
     server.stop().await;
 }
+
+/// A series repeating more often than hourly is refused at input, naming the
+/// line: one such series would make every later conflict check walk
+/// millions of occurrences.
+#[tokio::test]
+async fn sub_hourly_series_are_refused_naming_the_line() {
+    let server = Server::start().await;
+    let google = server.connect("ada", Provider::Google).await;
+    for rule in ["RRULE:FREQ=SECONDLY", "RRULE:FREQ=MINUTELY;INTERVAL=30"] {
+        let mut event = event_json("Dense", next_tuesday(10), 30);
+        event["recurrence"] = json!(["RRULE:FREQ=WEEKLY", rule]);
+        let (status, body) = server
+            .call(
+                "commit",
+                json!({"user": "ada", "event": event, "accounts": [google["id"]]}),
+            )
+            .await;
+        assert_error(status, &body, 400, "invalid_input");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("event.recurrence[1]"),
+            "{body}"
+        );
+    }
+    assert!(server.events_on(&google).is_empty(), "nothing changed");
+    server.stop().await;
+}

@@ -6,6 +6,7 @@ mod all_day;
 mod cli;
 mod conflicts;
 mod dst;
+mod fuzz;
 mod golden;
 mod ics;
 mod principle;
