@@ -6,7 +6,11 @@
 //! it; an application that embeds calsync can start here too, without the
 //! command line (settings are plain values, parsed with [`str::parse`]).
 
-use crate::concept::{CalendarSync, Config};
+mod google;
+
+pub use google::GoogleConfig;
+
+use crate::concept::{CalendarSync, Config, ConsentSettings};
 use crate::providers::Providers;
 use crate::providers::sandbox::Sandbox;
 use crate::store::{Store, StoreError, redact_uri};
@@ -79,14 +83,16 @@ pub enum ProviderSet {
     /// The simulated providers for all four (no real accounts needed).
     #[default]
     Sandbox,
-    /// The live adapters this build has (`apple`: CalDAV, with the `caldav`
-    /// feature); the providers without one stay simulated.
+    /// Only live adapters: those this build has (`apple`: CalDAV, with the
+    /// `caldav` feature; `google`, with the `google` feature, when its client
+    /// is configured). Any other provider is not configured: connecting it
+    /// answers `unsupported_provider` naming what is missing.
     Live,
 }
 
 impl ProviderSet {
     /// The names [`ProviderSet::from_str`] accepts in this build.
-    pub const NAMES: &'static str = if cfg!(feature = "caldav") {
+    pub const NAMES: &'static str = if cfg!(any(feature = "caldav", feature = "google")) {
         "sandbox, live"
     } else {
         "sandbox"
@@ -99,7 +105,7 @@ impl FromStr for ProviderSet {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "sandbox" => Ok(ProviderSet::Sandbox),
-            "live" if cfg!(feature = "caldav") => Ok(ProviderSet::Live),
+            "live" if cfg!(any(feature = "caldav", feature = "google")) => Ok(ProviderSet::Live),
             other => Err(format!(
                 "{other:?} is not available; the providers available are: {}",
                 ProviderSet::NAMES
@@ -154,6 +160,10 @@ pub struct Setup {
     pub data_dir: Option<PathBuf>,
     /// Which providers to use.
     pub providers: ProviderSet,
+    /// How Google is reached (with the live providers).
+    pub google: GoogleConfig,
+    /// Where consent flows send people back.
+    pub consent: ConsentSettings,
     /// How the concept behaves.
     pub config: Config,
 }
@@ -166,6 +176,8 @@ impl Default for Setup {
             database: None,
             data_dir: None,
             providers: ProviderSet::Sandbox,
+            google: GoogleConfig::default(),
+            consent: ConsentSettings::default(),
             config: Config::default(),
         }
     }
@@ -182,12 +194,13 @@ pub struct Opened {
 
 impl Setup {
     /// A deployment kept in `data_dir` (`calsync.db` and the master key file)
-    /// with the live providers.
+    /// with the live providers (Google's settings from the environment).
     pub fn in_data_dir(data_dir: &Path) -> Self {
         Setup {
             store: StoreLocation::Sqlite(data_dir.join("calsync.db")),
             data_dir: Some(data_dir.to_owned()),
             providers: ProviderSet::Live,
+            google: GoogleConfig::from_env(),
             ..Setup::default()
         }
     }
@@ -214,20 +227,20 @@ impl Setup {
     pub async fn open(&self) -> Result<Opened, SetupError> {
         let store = self.open_store().await?;
         let vault = Vault::from_env_or_file(&self.data_dir())?;
-        let sandbox = Sandbox::new();
-        let providers = match self.providers {
-            ProviderSet::Sandbox => sandbox.providers(),
-            ProviderSet::Live => live(sandbox.providers())?,
+        let (providers, sandbox) = match self.providers {
+            ProviderSet::Sandbox => {
+                let sandbox = Sandbox::new();
+                (sandbox.providers(), Some(sandbox))
+            }
+            ProviderSet::Live => (live(&self.google)?, None),
         };
         let sync = CalendarSync::builder(store)
             .providers(providers)
             .vault(vault)
             .config(self.config.clone())
+            .consent(self.consent.clone())
             .build();
-        Ok(Opened {
-            sync,
-            sandbox: Some(sandbox),
-        })
+        Ok(Opened { sync, sandbox })
     }
 
     async fn open_store(&self) -> Result<Arc<dyn Store>, SetupError> {
@@ -268,19 +281,63 @@ impl Setup {
     }
 }
 
-/// `simulated` with every live adapter this build has in place of its sandbox.
-fn live(simulated: Providers) -> Result<Providers, SetupError> {
+/// Every live adapter this build has and the settings configure; each
+/// provider left out is noted with what it lacks.
+fn live(google: &GoogleConfig) -> Result<Providers, SetupError> {
+    let providers = Providers::new();
     #[cfg(feature = "caldav")]
-    let simulated = {
+    let providers = {
         let adapter = crate::providers::caldav::CalDavProvider::new().map_err(|error| {
             SetupError::Unsupported {
                 setting: "providers",
                 reason: format!("the CalDAV adapter cannot start: {error}"),
             }
         })?;
-        simulated.with(Arc::new(adapter))
+        providers.with(Arc::new(adapter))
     };
-    Ok(simulated)
+    #[cfg(not(feature = "caldav"))]
+    let providers = providers.not_configured(
+        crate::model::Provider::Apple,
+        "apple needs a build with the cargo feature `caldav`",
+    );
+    let providers = live_google(providers, google)?;
+    Ok(providers
+        .not_configured(
+            crate::model::Provider::Outlook,
+            "outlook has no live adapter yet",
+        )
+        .not_configured(crate::model::Provider::Zoom, "zoom has no live adapter yet"))
+}
+
+#[cfg(feature = "google")]
+fn live_google(providers: Providers, google: &GoogleConfig) -> Result<Providers, SetupError> {
+    let Some(settings) = google.settings() else {
+        let reason = google.missing().unwrap_or_default();
+        return Ok(providers.not_configured(crate::model::Provider::Google, reason));
+    };
+    let adapter = crate::providers::google::GoogleProvider::new(&settings).map_err(|error| {
+        SetupError::Unsupported {
+            setting: "google",
+            reason: error.message,
+        }
+    })?;
+    Ok(providers.with(Arc::new(adapter)))
+}
+
+#[cfg(not(feature = "google"))]
+fn live_google(providers: Providers, google: &GoogleConfig) -> Result<Providers, SetupError> {
+    if !google.is_empty() {
+        return Err(SetupError::Unsupported {
+            setting: "google",
+            reason: "calsync was built without Google support (cargo feature `google`); \
+                     rebuild with --features google"
+                .to_owned(),
+        });
+    }
+    Ok(providers.not_configured(
+        crate::model::Provider::Google,
+        "google needs a build with the cargo feature `google`",
+    ))
 }
 
 /// The data directory of the command line: `CALSYNC_DATA_DIR`, else
@@ -418,7 +475,7 @@ mod tests {
         assert!(refused.contains("sandbox"), "{refused}");
         assert_eq!(
             "live".parse::<ProviderSet>().is_ok(),
-            cfg!(feature = "caldav")
+            cfg!(any(feature = "caldav", feature = "google"))
         );
     }
 

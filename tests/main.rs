@@ -8,6 +8,8 @@
 //! - `concept`: the CalendarSync actions on the embedded store and the
 //!   sandbox providers: the operational principle, then each action's
 //!   requires and effects, recovery after a crash, and credentials at rest.
+//! - `google`: the Google adapter and the actions on a `google` account
+//!   against a local, wire-faithful Google server (features `google`, `server`).
 //! - `http`: the HTTP service over a real socket (feature `server`).
 //! - `patience`: settings under which no outcome depends on the machine's speed.
 //! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
@@ -24,6 +26,8 @@ mod cli;
 mod concept;
 #[cfg(all(feature = "caldav", feature = "cli", feature = "server"))]
 mod crash;
+#[cfg(all(feature = "google", feature = "server"))]
+mod google;
 #[cfg(feature = "server")]
 mod http;
 mod patience;

@@ -28,7 +28,7 @@ enum Command {
     Account(account::AccountCommand),
     /// Serve the CalendarSync actions over HTTP.
     #[cfg(feature = "server")]
-    Serve(calsync::cli::serve::ServeArgs),
+    Serve(Box<calsync::cli::serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -55,7 +55,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => {
             calsync::cli::serve::init_logging(args.log_format);
             match runtime() {
-                Ok(runtime) => finish(runtime.block_on(calsync::cli::serve::run(args.clone()))),
+                Ok(runtime) => {
+                    finish(runtime.block_on(calsync::cli::serve::run(args.as_ref().clone())))
+                }
                 Err(error) => finish::<std::io::Error>(Err(error)),
             }
         }

@@ -35,6 +35,10 @@ pub struct ConnectArgs {
     /// app-specific password).
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
+    /// The environment variable holding an OAuth refresh token (for google:
+    /// one granted to the deployment's client, `CALSYNC_GOOGLE_CLIENT_ID`).
+    #[arg(long, value_name = "VAR")]
+    pub refresh_token_env: Option<String>,
     /// The server (for apple; default `https://caldav.icloud.com`).
     #[arg(long)]
     pub url: Option<String>,
@@ -118,6 +122,15 @@ async fn connect(args: &ConnectArgs) -> Result<String, AccountError> {
             )
         })?;
         credentials.set_str("password", password.as_str());
+    }
+    if let Some(variable) = &args.refresh_token_env {
+        let token = std::env::var(variable).map_err(|_| {
+            AccountError::Option(
+                "refresh-token-env",
+                format!("the variable {variable} is not set"),
+            )
+        })?;
+        credentials.set_str("refresh_token", token.trim());
     }
     for (name, value) in [("url", &args.url), ("calendar", &args.calendar)] {
         if let Some(value) = value {

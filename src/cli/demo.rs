@@ -83,6 +83,8 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         database: args.database.clone(),
         data_dir: Some(dir),
         providers: ProviderSet::Sandbox,
+        google: Default::default(),
+        consent: Default::default(),
         // Answers wait for every provider, so that the demo shows each one's.
         config: Config {
             answer_within: std::time::Duration::from_secs(3600),

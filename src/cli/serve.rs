@@ -5,6 +5,12 @@
 //! service with no API key unless it is bound to loopback with
 //! `--insecure-no-auth`.
 
+mod consent;
+mod google;
+
+pub use consent::ConsentArgs;
+pub use google::GoogleArgs;
+
 use super::StoreLocationParser;
 use crate::concept::Config;
 use crate::http::{self, AppState, Auth, RateLimit};
@@ -75,6 +81,12 @@ pub struct ServeArgs {
     /// How logs are written.
     #[arg(long, env = "CALSYNC_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    /// How Google is reached (with `--providers live`).
+    #[command(flatten)]
+    pub google: GoogleArgs,
+    /// Where consent flows send people back.
+    #[command(flatten)]
+    pub consent: ConsentArgs,
     /// How the engine calls providers and retries them.
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -234,6 +246,8 @@ impl ServeArgs {
             database: self.database.clone(),
             data_dir: self.data_dir.clone(),
             providers: self.providers,
+            google: self.google.config(),
+            consent: self.consent.settings(),
             config: self.engine.config()?,
         })
     }

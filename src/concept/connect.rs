@@ -120,7 +120,7 @@ impl CalendarSync {
 
 /// What a refused connect means: the provider could not be reached (a
 /// transient failure), or it refused the credentials.
-fn connect_error(provider: Provider, error: ProviderError) -> Error {
+pub(super) fn connect_error(provider: Provider, error: ProviderError) -> Error {
     let provider = provider.as_str().to_owned();
     if error.kind.is_transient() {
         Error::ProviderUnreachable {

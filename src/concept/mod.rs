@@ -10,10 +10,12 @@
 //! conflicts occur; updates and cancellations propagate to all providers;
 //! provider-specific event ids are maintained for bidirectional sync.
 
+mod calendars;
 mod cancel;
 mod commit;
 mod conflicts;
 mod connect;
+mod consent;
 mod erase;
 mod intent;
 mod recorded;
@@ -23,6 +25,7 @@ mod update;
 
 pub use crate::engine::Config;
 pub use conflicts::Suggestions;
+pub use consent::{CONSENT_LIFETIME, ConnectFinish, ConnectStart, ConsentSettings};
 pub use erase::ErasedUser;
 pub(crate) use recorded::Recorded;
 
@@ -85,6 +88,8 @@ pub struct CalendarSync {
     engine: Arc<Engine>,
     /// The engine's clock too, for what waits on the concept's time beside it.
     clock: Arc<dyn Clock>,
+    /// The consent flows started here.
+    consent: Arc<consent::ConsentFlows>,
     _guard: Arc<Guard>,
 }
 
@@ -103,9 +108,17 @@ pub struct Builder {
     vault: Vault,
     clock: Arc<dyn Clock>,
     config: Config,
+    consent: ConsentSettings,
 }
 
 impl Builder {
+    /// Runs consent flows as `settings` say (default: none; see
+    /// [`CalendarSync::start_connect`]).
+    pub fn consent(mut self, settings: ConsentSettings) -> Self {
+        self.consent = settings;
+        self
+    }
+
     /// Uses `providers` (default: none).
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;
@@ -143,6 +156,7 @@ impl Builder {
             _guard: Arc::new(Guard(engine.clone())),
             engine,
             clock: self.clock,
+            consent: Arc::new(consent::ConsentFlows::new(self.consent)),
         }
     }
 }
@@ -156,6 +170,7 @@ impl CalendarSync {
             vault: Vault::random(),
             clock: Arc::new(SystemClock),
             config: Config::default(),
+            consent: ConsentSettings::default(),
         }
     }
 
@@ -167,6 +182,14 @@ impl CalendarSync {
     /// The adapter for a provider, when configured.
     pub fn provider(&self, provider: crate::model::Provider) -> Option<&Arc<dyn CalendarProvider>> {
         self.engine.provider(provider)
+    }
+
+    /// The providers that refuse this deployment's own settings (an OAuth
+    /// client id or secret answered `invalid_client`), with the provider's
+    /// words: not any user's fault, and until fixed their accounts' work
+    /// waits. Cleared when a connect or refresh with the provider succeeds.
+    pub fn refused_settings(&self) -> Vec<(crate::model::Provider, String)> {
+        self.engine.refused_settings()
     }
 
     /// Stops background operations now, as a crash would (they stay durable).

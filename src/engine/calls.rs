@@ -90,10 +90,40 @@ impl Engine {
             )),
         };
         count_call(provider, &answer);
+        self.note_settings(provider, call, &answer);
         if let Err(error) = &answer {
             tracing::debug!(provider = provider.as_str(), call = call.as_str(), kind = error.kind.as_str(), %error, "provider call failed");
         }
         answer
+    }
+}
+
+impl Engine {
+    /// Keeps track of whether `provider` refuses the deployment's own
+    /// settings: a `misconfigured` answer is kept (and logged once) until a
+    /// connect or refresh with the provider succeeds again.
+    fn note_settings<T>(&self, provider: Provider, call: ProviderCall, answer: &ProviderResult<T>) {
+        let mut refused = super::lock(&self.refused_settings);
+        match answer {
+            Err(error) if error.kind == ProviderErrorKind::Misconfigured => {
+                let first = refused.insert(provider, error.message.clone()).is_none();
+                first.then(|| tracing::error!(provider = provider.as_str(), %error, "the provider refuses the deployment's settings"));
+            }
+            Ok(_) if matches!(call, ProviderCall::Connect | ProviderCall::Refresh) => {
+                refused.remove(&provider);
+            }
+            _ => {}
+        }
+    }
+
+    /// The providers that refuse the deployment's own settings, and why.
+    pub(crate) fn refused_settings(&self) -> Vec<(Provider, String)> {
+        let mut refused: Vec<_> = super::lock(&self.refused_settings)
+            .iter()
+            .map(|(provider, why)| (*provider, why.clone()))
+            .collect();
+        refused.sort();
+        refused
     }
 }
 

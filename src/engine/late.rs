@@ -52,6 +52,7 @@ pub(crate) async fn read_back(
     let context = WriteContext {
         idempotency_key: op.idempotency_key.clone(),
         synced_id: op.event.clone(),
+        invite_attendees: false,
     };
     engine
         .call_account(record, ProviderCall::Find, |session| {

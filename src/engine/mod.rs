@@ -130,6 +130,9 @@ pub(crate) struct Engine {
     nudges: tokio::sync::watch::Sender<u64>,
     /// Failure streaks and probe times (see [`outages`]).
     outages: Mutex<outages::Outages>,
+    /// Per provider, the refusal of the deployment's own settings (OAuth
+    /// `invalid_client`) since its last successful connect or refresh.
+    refused_settings: Mutex<HashMap<Provider, String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -171,6 +174,7 @@ impl Engine {
             account_locks: Mutex::new(HashMap::new()),
             nudges: tokio::sync::watch::Sender::new(0),
             outages: Mutex::new(outages::Outages::default()),
+            refused_settings: Mutex::new(HashMap::new()),
         })
     }
 
@@ -196,7 +200,10 @@ impl Engine {
             .cloned()
             .ok_or_else(|| Error::UnsupportedProvider {
                 provider: provider.as_str().to_owned(),
-                supported: self.configured_providers(),
+                supported: match self.providers.why_missing(provider) {
+                    Some(why) => format!("{} ({why})", self.configured_providers()),
+                    None => self.configured_providers(),
+                },
             })
     }
 

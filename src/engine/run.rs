@@ -272,6 +272,7 @@ async fn attempt(
     let context = WriteContext {
         idempotency_key: op.idempotency_key.clone(),
         synced_id: op.event.clone(),
+        invite_attendees: invites(engine, op).await?,
     };
     let call = match op.kind {
         OperationKind::Create => ProviderCall::Create,
@@ -317,6 +318,21 @@ async fn attempt(
     Ok(answer)
 }
 
+/// Whether `op`'s copy sends the invitations: the attendees are invited
+/// once, from the account the event was first committed to (its first
+/// create), never again from the other copies.
+async fn invites(engine: &Arc<Engine>, op: &Operation) -> Result<bool> {
+    if op.details.attendees.is_empty() || op.kind == OperationKind::Delete {
+        return Ok(false);
+    }
+    let operations = engine.store.operations_of_event(&op.event).await?;
+    let first = operations
+        .iter()
+        .find(|other| other.kind == OperationKind::Create)
+        .map(|create| &create.account);
+    Ok(first == Some(&op.account))
+}
+
 fn target(op: &Operation) -> ProviderResult<ProviderEventRef> {
     op.target.clone().ok_or_else(|| {
         ProviderError::new(
@@ -338,7 +354,11 @@ async fn failed_attempt(
         op.uncertain = true;
     }
     let reason = format!("{}: {}", error.kind.as_str(), error.message);
-    if error.kind.is_transient() {
+    if error.kind == ProviderErrorKind::Misconfigured {
+        // The deployment's own settings were refused (its OAuth client): no
+        // outage of this account, whose work waits until an operator fixes them.
+        tracing::error!(account = %op.account, provider = op.provider.as_str(), %error, "the provider refused the deployment's settings");
+    } else if error.kind.is_transient() {
         engine.failed_transiently(&op.account, error).await?;
     } else {
         engine.provider_answered(&op.account);

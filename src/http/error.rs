@@ -72,6 +72,9 @@ pub enum ApiError {
     },
     /// 503 Service Unavailable: the store cannot be reached; retrying later may work.
     Unavailable(String),
+    /// 503 Service Unavailable: a provider refuses the deployment's own
+    /// settings (its OAuth client); an operator must fix them.
+    Misconfigured(String),
     /// 504 Gateway Timeout: the request took longer than the configured
     /// timeout (durable provider work goes on in the background).
     Timeout,
@@ -100,7 +103,9 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Misconfigured(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -131,6 +136,7 @@ impl ApiError {
                 ),
             ),
             ApiError::Unavailable(message) => ("store_unavailable", message.clone()),
+            ApiError::Misconfigured(message) => ("misconfigured", message.clone()),
             ApiError::Timeout => (
                 "timeout",
                 "the request took longer than the configured timeout; \

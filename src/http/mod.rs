@@ -5,6 +5,9 @@
 //! | route | what | key |
 //! |---|---|---|
 //! | `POST /api/CalendarSync/{action}` | the ten actions ([`routes`]); commit, update and cancel take an `Idempotency-Key` ([`idempotency`]) | yes |
+//! | `POST /api/CalendarSync/listCalendars` | an account's calendars ([`routes`]) | yes |
+//! | `POST /api/CalendarSync/startConnect` | start a consent flow ([`consent`]) | yes |
+//! | `GET /oauth/{provider}/callback` | the provider's redirect back: connect, then send the browser to the app ([`consent`]) | no (the single-use state binds it) |
 //! | `POST /api/sandbox/{seed,failures,latency}` | sandbox controls ([`sandbox`]), only on the sandbox | yes |
 //! | `GET /metrics` | Prometheus metrics ([`metrics`]) | yes |
 //! | `GET /openapi.json` | the OpenAPI document ([`openapi`]) | yes |
@@ -15,6 +18,7 @@
 //! belong to the command line (`calsync::cli::serve`, feature `cli`).
 
 pub mod auth;
+pub mod consent;
 pub mod error;
 pub mod idempotency;
 pub mod json;
@@ -40,7 +44,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// Route names besides the actions, used as metric labels.
-pub(crate) const OTHER_ROUTES: [&str; 7] = [
+pub(crate) const OTHER_ROUTES: [&str; 10] = [
+    "startConnect",
+    "listCalendars",
+    "/oauth/{provider}/callback",
     "/api/sandbox/seed",
     "/api/sandbox/failures",
     "/api/sandbox/latency",
@@ -124,7 +131,15 @@ pub fn app(state: AppState) -> Router {
             "/api/CalendarSync/getSyncedEvent",
             post(routes::get_synced_event),
         )
+        .route(
+            "/api/CalendarSync/startConnect",
+            post(consent::start_connect),
+        )
         .route("/api/CalendarSync/deleteUser", post(routes::delete_user))
+        .route(
+            "/api/CalendarSync/listCalendars",
+            post(routes::list_calendars),
+        )
         .route("/api/CalendarSync/{action}", post(unknown_action));
     if state.sandbox.is_some() {
         keyed = keyed
@@ -141,7 +156,8 @@ pub fn app(state: AppState) -> Router {
         ));
     let open = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/oauth/{provider}/callback", get(consent::callback));
     let request_id = HeaderName::from_static("x-request-id");
     keyed
         .merge(open)
@@ -211,6 +227,15 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
         .ping()
         .await
         .map_err(|error| ApiError::Unavailable(error.to_string()))?;
+    // A refused OAuth client is the deployment's to fix: not ready, naming
+    // the settings.
+    if let Some((provider, why)) = state.sync.refused_settings().into_iter().next() {
+        let name = provider.as_str().to_uppercase();
+        return Err(ApiError::Misconfigured(format!(
+            "{provider} refuses this deployment's OAuth client: check CALSYNC_{name}_CLIENT_ID \
+             and CALSYNC_{name}_CLIENT_SECRET ({why})"
+        )));
+    }
     Ok("ready")
 }
 
@@ -218,7 +243,7 @@ async fn unknown_action(axum::extract::Path(action): axum::extract::Path<String>
     ApiError::NotFound {
         kind: "unknown_action",
         message: format!(
-            "CalendarSync has no action {action:?}; the actions are: {}, and deleteUser",
+            "CalendarSync has no action {action:?}; the actions are: {}, deleteUser, listCalendars and startConnect",
             routes::ACTIONS.join(", ")
         ),
     }

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the request and answer types the
 //! handlers use, served at `/openapi.json`.
 
-use super::{error, routes, sandbox};
+use super::{consent, error, routes, sandbox};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -20,6 +20,8 @@ use utoipa::OpenApi;
         routes::refresh_sync,
         routes::get_account_status,
         routes::get_synced_event,
+        consent::start_connect,
+        routes::list_calendars,
         routes::delete_user,
         sandbox::seed,
         sandbox::failures,

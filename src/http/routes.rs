@@ -424,6 +424,30 @@ pub async fn get_account_status(
     Ok(Json(AccountsAnswer { accounts }))
 }
 
+/// The answer of listCalendars.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CalendarsAnswer {
+    /// The account's calendars (`id`, `name`, `target`, `checkedForConflicts`).
+    #[schema(value_type = Vec<Object>)]
+    pub calendars: Vec<crate::providers::CalendarInfo>,
+}
+
+/// listCalendars: not an action of the spec; an account's calendars, which
+/// one calsync writes to and which ones conflicts are read from.
+#[utoipa::path(post, path = "/api/CalendarSync/listCalendars", request_body = AccountRequest,
+    responses((status = 200, body = CalendarsAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub async fn list_calendars(
+    State(state): State<AppState>,
+    Body(request): Body<AccountRequest>,
+) -> Answer<CalendarsAnswer> {
+    let calendars = state
+        .sync
+        .list_calendars(&request.user, &request.account)
+        .await?;
+    Ok(Json(CalendarsAnswer { calendars }))
+}
+
 /// deleteUser: not an action of the spec; erases everything kept for a user.
 #[utoipa::path(post, path = "/api/CalendarSync/deleteUser", request_body = UserRequest,
     responses((status = 200, body = ErasedAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]

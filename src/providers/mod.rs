@@ -4,11 +4,14 @@
 //! token refresh, timeouts, durable operations) live outside adapters, in
 //! [`crate::engine`]. The trait names no implementation: behaviour that
 //! applies to every adapter (a per-account rate limit, say) wraps the trait.
-//! The [`sandbox`] adapters simulate all four providers in memory.
+//! The [`sandbox`] adapters simulate all four providers in memory; `caldav`
+//! (feature `caldav`) and `google` (feature `google`) speak to real ones.
 
 #[cfg(feature = "caldav")]
 pub mod caldav;
 mod credentials;
+#[cfg(feature = "google")]
+pub mod google;
 pub mod sandbox;
 
 pub use credentials::Credentials;
@@ -46,6 +49,10 @@ pub enum ProviderErrorKind {
     AlreadyExists,
     /// The provider refused the data (400) or is not allowed to do this (403).
     Rejected,
+    /// The deployment's own settings were refused (OAuth `invalid_client`: a
+    /// wrong client id or secret). Not the user's fault: the account stays
+    /// connected and its work waits, retried, until an operator fixes them.
+    Misconfigured,
 }
 
 impl ProviderErrorKind {
@@ -62,6 +69,7 @@ impl ProviderErrorKind {
             ProviderErrorKind::PreconditionFailed => "precondition_failed",
             ProviderErrorKind::AlreadyExists => "already_exists",
             ProviderErrorKind::Rejected => "rejected",
+            ProviderErrorKind::Misconfigured => "misconfigured",
         }
     }
 
@@ -85,6 +93,7 @@ impl ProviderErrorKind {
             ProviderErrorKind::RateLimited
                 | ProviderErrorKind::Unavailable
                 | ProviderErrorKind::Timeout
+                | ProviderErrorKind::Misconfigured
         )
     }
 }
@@ -152,6 +161,49 @@ pub struct WriteContext {
     pub idempotency_key: String,
     /// calsync's id, stored on the provider's copy (extended property, `X-` property).
     pub synced_id: EventId,
+    /// Whether this copy sends the invitations to the attendees. One copy of
+    /// a synced event does (the account it was first committed to); the
+    /// others carry the attendees without inviting them again.
+    pub invite_attendees: bool,
+}
+
+/// The start of a consent flow at a provider: where to send the person, and
+/// what to keep until the provider sends them back.
+///
+/// `Debug` never shows the PKCE verifier.
+#[derive(Clone)]
+pub struct ConsentStart {
+    /// The provider's consent page, with every parameter.
+    pub url: String,
+    /// The `state` the provider hands back with the code.
+    pub state: String,
+    /// The PKCE verifier, sent with the code exchange.
+    pub verifier: String,
+}
+
+impl std::fmt::Debug for ConsentStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsentStart")
+            .field("url", &self.url)
+            .field("state", &self.state)
+            .field("verifier", &"<redacted>")
+            .finish()
+    }
+}
+
+/// One calendar of an account, as listCalendars answers it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CalendarInfo {
+    /// The provider's id for it (Google: an address; CalDAV: a URL).
+    pub id: String,
+    /// Its name, as the person sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether calsync writes the account's events to it.
+    pub target: bool,
+    /// Whether detectConflicts reads it.
+    pub checked_for_conflicts: bool,
 }
 
 /// A place events live: one provider, spoken to on behalf of many accounts.
@@ -168,6 +220,43 @@ pub trait CalendarProvider: Send + Sync + 'static {
     async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()>;
     /// A cheap authenticated call that proves the connection works.
     async fn validate(&self, session: &Session) -> ProviderResult<()>;
+
+    /// The account's calendars: which one calsync writes to, and which ones
+    /// conflicts are read from. By default, the session's calendar alone.
+    async fn list_calendars(&self, session: &Session) -> ProviderResult<Vec<CalendarInfo>> {
+        Ok(session
+            .calendar_id
+            .iter()
+            .map(|id| CalendarInfo {
+                id: id.clone(),
+                name: None,
+                target: true,
+                checked_for_conflicts: true,
+            })
+            .collect())
+    }
+
+    /// Starts a consent flow (OAuth authorization code with PKCE) that ends
+    /// at `redirect_uri`; `None` for a provider without one (CalDAV).
+    fn start_consent(&self, redirect_uri: &str) -> ProviderResult<Option<ConsentStart>> {
+        let _ = redirect_uri;
+        Ok(None)
+    }
+
+    /// Exchanges the code a consent flow ended with (and its verifier and
+    /// redirect URI) for credentials to connect with.
+    async fn finish_consent(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+    ) -> ProviderResult<Credentials> {
+        let _ = (code, verifier, redirect_uri);
+        Err(ProviderError::new(
+            ProviderErrorKind::Rejected,
+            format!("{} has no consent flow", self.provider()),
+        ))
+    }
 
     /// Creates the event; a repeat with the same idempotency key answers the
     /// event the first call made instead of making another.
@@ -216,6 +305,8 @@ pub trait CalendarProvider: Send + Sync + 'static {
 #[derive(Clone, Default)]
 pub struct Providers {
     adapters: HashMap<Provider, Arc<dyn CalendarProvider>>,
+    /// Why a provider has no adapter here, when a deployment said.
+    missing: HashMap<Provider, String>,
 }
 
 impl Providers {
@@ -226,8 +317,23 @@ impl Providers {
 
     /// Adds (or replaces) the adapter for its provider.
     pub fn with(mut self, adapter: Arc<dyn CalendarProvider>) -> Self {
+        self.missing.remove(&adapter.provider());
         self.adapters.insert(adapter.provider(), adapter);
         self
+    }
+
+    /// Notes why `provider` has no adapter here (e.g. the setting that is
+    /// missing), for the error a connect to it answers.
+    pub fn not_configured(mut self, provider: Provider, reason: impl Into<String>) -> Self {
+        if !self.adapters.contains_key(&provider) {
+            self.missing.insert(provider, reason.into());
+        }
+        self
+    }
+
+    /// Why `provider` has no adapter here, when a deployment said.
+    pub fn why_missing(&self, provider: Provider) -> Option<&str> {
+        self.missing.get(&provider).map(String::as_str)
     }
 
     /// The adapter for `provider`, when one is configured.

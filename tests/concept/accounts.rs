@@ -11,6 +11,7 @@ use serde_json::json;
 on_every_store!(
     connect_creates_a_connected_account_without_showing_credentials,
     two_accounts_of_one_provider_are_distinct,
+    a_refresh_token_alone_connects_as_with_a_live_provider,
     connect_requires_valid_credentials_and_changes_nothing_otherwise,
     connect_requires_a_supported_provider,
     connect_reports_an_unreachable_provider,
@@ -56,13 +57,42 @@ async fn two_accounts_of_one_provider_are_distinct(h: Harness) {
     );
 }
 
+async fn a_refresh_token_alone_connects_as_with_a_live_provider(h: Harness) {
+    let ada = user("ada");
+    let account = h
+        .sync
+        .connect_account(
+            &ada,
+            "google",
+            &credentials(json!({"refresh_token": "1//x"})),
+        )
+        .await
+        .expect("connect with a refresh token");
+    assert_eq!(account.sync_status, SyncStatus::Connected);
+    let committed = h
+        .sync
+        .commit(
+            &ada,
+            &event("Works", tuesday(10), 30),
+            &[account.id.clone()],
+        )
+        .await
+        .expect("commit");
+    assert!(
+        committed
+            .synced_event
+            .provider_ids
+            .contains_key(&account.id)
+    );
+}
+
 async fn connect_requires_valid_credentials_and_changes_nothing_otherwise(h: Harness) {
     let ada = user("ada");
     let error = h
         .sync
-        .connect_account(&ada, "google", &credentials(json!({"refresh_token": "x"})))
+        .connect_account(&ada, "google", &credentials(json!({"password": "x"})))
         .await
-        .expect_err("no access token");
+        .expect_err("no token");
     assert_eq!(error.kind(), "invalid_credentials");
     assert!(error.to_string().contains("access_token"));
     let error = h

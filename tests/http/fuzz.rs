@@ -227,6 +227,11 @@ async fn mutated_bodies_never_break_the_service() {
             json!({"user": "ada", "eventId": event_id}),
         ),
         ("deleteUser", json!({"user": "bob"})),
+        ("listCalendars", json!({"user": "ada", "account": account})),
+        (
+            "startConnect",
+            json!({"user": "ada", "provider": "google", "returnUrl": "https://app.example/"}),
+        ),
     ];
     let mut rng = StdRng::seed_from_u64(seed);
     let mut by_status = std::collections::BTreeMap::new();

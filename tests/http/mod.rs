@@ -5,6 +5,7 @@
 //! - `routes`: every action routed and in the OpenAPI document;
 //! - `errors`: each error shape and status;
 //! - `auth`: API keys, rate limits, open health routes;
+//! - `consent`: startConnect and the OAuth callback route on the sandbox;
 //! - `limits`: body limit, request timeout, metrics;
 //! - `concurrency`: 100 concurrent commits, no duplicate on any provider;
 //! - `idempotency`: `Idempotency-Key` on commit, update and cancel;
@@ -12,6 +13,7 @@
 
 mod auth;
 mod concurrency;
+mod consent;
 mod erase;
 mod errors;
 mod fuzz;
@@ -21,4 +23,4 @@ mod principle;
 mod routes;
 #[cfg(feature = "mongodb")]
 mod store_down;
-mod support;
+pub mod support;

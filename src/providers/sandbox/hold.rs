@@ -122,6 +122,7 @@ mod tests {
         let context = WriteContext {
             idempotency_key: "key".to_owned(),
             synced_id: crate::model::EventId::fresh(),
+            invite_attendees: false,
         };
         let details = crate::model::EventDetails::timed(
             "Hangs",

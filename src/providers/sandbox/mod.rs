@@ -19,7 +19,8 @@ pub use seed::{SeedEvents, read_seed};
 use crate::clock::{Clock, SystemClock};
 use crate::model::{Account, EventDetails, EventTime, Provider, ProviderEventRef};
 use crate::providers::{
-    CalendarProvider, Connection, Credentials, ProviderResult, Providers, Session, WriteContext,
+    CalendarProvider, Connection, ConsentStart, Credentials, ProviderError, ProviderErrorKind,
+    ProviderResult, Providers, Session, WriteContext,
 };
 use crate::schedule::{EventStatus, ProviderEvent};
 use async_trait::async_trait;
@@ -411,6 +412,41 @@ impl CalendarProvider for SandboxProvider {
 
     async fn validate(&self, session: &Session) -> ProviderResult<()> {
         calls::validate(self, session).await
+    }
+
+    /// Approves at once: the consent "page" is the redirect URI itself with
+    /// a code, so an app can build its connect flow without real accounts.
+    /// CalDAV (`apple`) has no consent flow.
+    fn start_consent(&self, redirect_uri: &str) -> ProviderResult<Option<ConsentStart>> {
+        if self.provider == Provider::Apple {
+            return Ok(None);
+        }
+        let state = uuid::Uuid::new_v4().simple().to_string();
+        let code = format!("sandbox-code-{}", uuid::Uuid::new_v4().simple());
+        let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+        Ok(Some(ConsentStart {
+            url: format!("{redirect_uri}{separator}code={code}&state={state}"),
+            state,
+            verifier: uuid::Uuid::new_v4().simple().to_string(),
+        }))
+    }
+
+    async fn finish_consent(
+        &self,
+        code: &str,
+        _verifier: &str,
+        _redirect_uri: &str,
+    ) -> ProviderResult<Credentials> {
+        let Some(grant) = code.strip_prefix("sandbox-code-") else {
+            return Err(ProviderError::new(
+                ProviderErrorKind::InvalidGrant,
+                "the code is not one the sandbox issued",
+            ));
+        };
+        let mut credentials = Credentials::default();
+        credentials.set_str("refresh_token", format!("sandbox-refresh-{grant}"));
+        credentials.set_str("access_token", format!("sandbox-access-{grant}"));
+        Ok(credentials)
     }
 
     async fn create_event(
