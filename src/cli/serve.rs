@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// How long a request may take (e.g. 30s, 500ms).
     #[arg(long, env = "CALSYNC_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// How long after its answer deadline an Idempotency-Key's first call
+    /// that has not finished is taken for stopped (its process ended), so
+    /// that a retry takes it over.
+    #[arg(long, env = "CALSYNC_IDEMPOTENCY_GRACE", default_value = "60s", value_parser = parse_duration)]
+    pub idempotency_grace: Duration,
     /// Requests per second allowed per API key; 0 turns the limit off.
     #[arg(long, env = "CALSYNC_RATE_LIMIT", default_value_t = 0)]
     pub rate_limit: u32,
@@ -337,6 +342,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     state.rate_limit = rate_limit;
     state.body_limit = args.body_limit;
     state.request_timeout = args.request_timeout;
+    state.idempotency = crate::http::Idempotency::default().with_grace(args.idempotency_grace);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|source| ServeError::Io {
@@ -436,6 +442,10 @@ mod tests {
         assert_eq!(args.prefix, "CalendarSync.");
         assert_eq!(args.body_limit, 1024 * 1024);
         assert_eq!(args.request_timeout, Duration::from_secs(30));
+        assert_eq!(
+            args.idempotency_grace,
+            crate::http::idempotency::DEFAULT_GRACE
+        );
         assert_eq!(args.providers, ProviderSet::Sandbox);
         let config = args.setup().unwrap().config;
         let production = Config::default();

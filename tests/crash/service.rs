@@ -49,6 +49,9 @@ impl Waits {
             ("--lease", millis(self.lease)),
             ("--resume-every", "200ms".to_owned()),
             ("--late-delivery", millis(self.call_timeout * 2)),
+            // A live call records its answer within milliseconds of its
+            // deadline: a killed one's retries take it over soon after.
+            ("--idempotency-grace", "2s".to_owned()),
         ]
         .into_iter()
         .flat_map(|(flag, value)| [flag.to_owned(), value])

@@ -48,8 +48,9 @@ pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
 /// How long after its answer deadline a first call that has not finished is
-/// taken for stopped (its store writes come after the deadline).
-const GRACE: Duration = Duration::from_secs(60);
+/// taken for stopped (its store writes come after the deadline), unless
+/// told otherwise ([`Idempotency::with_grace`]).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
 
 /// How often a waiting retry looks at the store again, for a first call
 /// running in another process (one in this process wakes it at once).
@@ -67,6 +68,7 @@ const CLAIMS: usize = 4;
 #[derive(Clone, Debug)]
 pub struct Idempotency {
     expire_after: Duration,
+    grace: Duration,
     shared: Arc<Shared>,
 }
 
@@ -91,6 +93,7 @@ impl Idempotency {
     pub fn new(expire_after: Duration) -> Self {
         Idempotency {
             expire_after,
+            grace: DEFAULT_GRACE,
             shared: Arc::new(Shared {
                 finished: Notify::new(),
                 waiting: watch::Sender::new(0),
@@ -102,6 +105,20 @@ impl Idempotency {
     /// How long a key is kept after its first use.
     pub fn expire_after(&self) -> Duration {
         self.expire_after
+    }
+
+    /// The same settings, with a first call that has not finished `grace`
+    /// after its answer deadline taken for stopped (its process ended), so
+    /// that a retry takes it over. It must exceed the time a live call
+    /// needs to record its answer after the deadline.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// How long after its answer deadline a running first call is taken for stopped.
+    pub fn grace(&self) -> Duration {
+        self.grace
     }
 
     /// How many retries wait for a first call in this process now.
@@ -197,7 +214,7 @@ where
     let deadline = sync.answer_deadline();
     let expire_after =
         chrono::Duration::from_std(idempotency.expire_after).unwrap_or(chrono::Duration::MAX);
-    let grace = chrono::Duration::from_std(GRACE).unwrap_or_default();
+    let grace = chrono::Duration::from_std(idempotency.grace).unwrap_or_default();
     let mut action = Some(action);
     for _ in 0..CLAIMS {
         let now = sync.clock().now();
