@@ -8,6 +8,7 @@ use calsync::model::{
     AccountId, DraftConstraints, DraftEvent, DraftId, EventDetails, EventTime, Transparency,
 };
 use calsync::schedule::{
+    Work,
     AccountCalendar, AttendeeAvailability, BusyIndex, BusySpan, EventStatus, ProviderEvent,
     SuggestConstraints, find_conflicts, suggest,
 };
@@ -145,7 +146,8 @@ fn attendees(rng: &mut StdRng, from: DateTime<Utc>) -> Vec<AttendeeAvailability>
 fn bench(c: &mut Criterion) {
     let calendars = calendars();
     let window = (year_start(), year_start() + Duration::days(365));
-    let (index, problems) = BusyIndex::build(&calendars, window.0, window.1, ZONE);
+    let (index, problems) = BusyIndex::build(&calendars, window.0, window.1, ZONE, &mut Work::default())
+.expect("within the work budget");
     assert!(problems.is_empty(), "bench input is clean: {problems:?}");
     let events = ACCOUNTS * EVENTS_PER_ACCOUNT;
     println!(
@@ -155,7 +157,8 @@ fn bench(c: &mut Criterion) {
         index.heap_bytes() as f64 * 10_000.0 / events as f64 / 1024.0
     );
     c.bench_function("build_index_4x10000_events_year", |b| {
-        b.iter(|| BusyIndex::build(black_box(&calendars), window.0, window.1, ZONE))
+        b.iter(|| BusyIndex::build(black_box(&calendars), window.0, window.1, ZONE, &mut Work::default())
+.expect("within the work budget"))
     });
     let draft = draft();
     println!(
@@ -196,7 +199,7 @@ fn bench(c: &mut Criterion) {
         attendees: attendees(&mut StdRng::seed_from_u64(10), day_start),
         ..SuggestConstraints::default()
     };
-    let found = suggest(&index, &draft, &constraints, now).expect("valid constraints");
+    let found = suggest(&index, &draft, &constraints, now, &mut Work::default()).expect("valid constraints");
     println!("suggestions: {}", found.len());
     c.bench_function("suggest_two_weeks_15min_10_attendees_x_2000", |b| {
         b.iter(|| {
@@ -204,7 +207,7 @@ fn bench(c: &mut Criterion) {
                 black_box(&index),
                 black_box(&draft),
                 black_box(&constraints),
-                now,
+                now, &mut Work::default(),
             )
         })
     });

@@ -68,6 +68,18 @@ pub enum Error {
     /// The credentials vault failed (500).
     #[error("credentials could not be unsealed: {0}")]
     Vault(#[from] VaultError),
+    /// Answering would cost more work than one request may (422): names the
+    /// field whose value asks for it.
+    #[error("{field}: {message}")]
+    TooMuchWork {
+        /// The field to change (`draft`, `constraints.maxDays`...).
+        field: String,
+        /// What needs the work, in words.
+        message: String,
+    },
+    /// The work was stopped because nobody waits for its answer (503).
+    #[error("the work was stopped: nobody waits for its answer any more")]
+    Stopped,
 }
 
 fn summarize(results: &BTreeMap<AccountId, SyncResult>) -> String {
@@ -101,6 +113,8 @@ impl Error {
             Error::Store(StoreError::AlreadyExists(_)) => "already_exists",
             Error::Store(_) => "store_error",
             Error::Vault(_) => "vault_error",
+            Error::TooMuchWork { .. } => "too_much_work",
+            Error::Stopped => "timeout",
         }
     }
 

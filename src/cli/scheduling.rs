@@ -10,7 +10,7 @@ use crate::model::{
 use crate::schedule::ics::{events_from_ics, rfc3339};
 use crate::schedule::{
     AccountCalendar, AttendeeAvailability, BusyIndex, BusySpan, DayHours, SuggestConstraints,
-    WorkingHours, detection_window, find_conflicts, resolve_zone, suggest, suggestion_window,
+    SuggestError, Work, WorkingHours, detection_window, find_conflicts, resolve_zone, suggest, suggestion_window,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -203,9 +203,11 @@ fn index_for(
     loaded: &Loaded,
     window: (DateTime<Utc>, DateTime<Utc>),
     zone: Tz,
+    work: &mut Work,
     err: &mut impl Write,
-) -> (BusyIndex, Vec<Value>) {
-    let (index, problems) = BusyIndex::build(&loaded.calendars, window.0, window.1, zone);
+) -> Result<(BusyIndex, Vec<Value>), CliError> {
+    let (index, problems) = BusyIndex::build(&loaded.calendars, window.0, window.1, zone, work)
+        .map_err(|spent| CliError(format!("reading the calendars: {spent}")))?;
     let problems = problems
         .into_iter()
         .map(|p| {
@@ -213,7 +215,7 @@ fn index_for(
             json!({"account": p.account, "eventId": p.event_id, "message": p.message})
         })
         .collect();
-    (index, problems)
+    Ok((index, problems))
 }
 
 fn write_json(out: &mut impl Write, value: &Value) -> Result<(), CliError> {
@@ -233,7 +235,8 @@ pub fn run_conflicts(
 ) -> Result<(), CliError> {
     let (draft, zone) = build_draft(&args.draft)?;
     let loaded = load(&args.calendars, err);
-    let (index, mut problems) = index_for(&loaded, detection_window(&draft), zone, err);
+    let (index, mut problems) =
+        index_for(&loaded, detection_window(&draft), zone, &mut Work::default(), err)?;
     problems.extend(loaded.problems.iter().cloned());
     let window = detection_window(&draft);
     let found = index.overlapping(window.0, window.1);
@@ -318,10 +321,10 @@ fn attendee(
     window: (DateTime<Utc>, DateTime<Utc>),
     zone: Tz,
     err: &mut impl Write,
-) -> AttendeeAvailability {
+) -> Result<AttendeeAvailability, CliError> {
     let loaded = load(std::slice::from_ref(&path.to_path_buf()), err);
-    let (index, _) = index_for(&loaded, window, zone, err);
-    AttendeeAvailability {
+    let (index, _) = index_for(&loaded, window, zone, &mut Work::default(), err)?;
+    Ok(AttendeeAvailability {
         email: account_name(path),
         optional,
         busy: index
@@ -332,7 +335,7 @@ fn attendee(
                 end: o.end,
             })
             .collect(),
-    }
+    })
 }
 
 /// The flag a constraint field came from, so the error names what was typed.
@@ -376,14 +379,19 @@ pub fn run_suggest(
         for path in paths {
             constraints
                 .attendees
-                .push(attendee(path, optional, window, zone, err));
+                .push(attendee(path, optional, window, zone, err)?);
         }
     }
     let loaded = load(&args.calendars, err);
-    let (index, mut problems) = index_for(&loaded, window, zone, err);
+    let mut work = Work::default();
+    let (index, mut problems) = index_for(&loaded, window, zone, &mut work, err)?;
     problems.extend(loaded.problems.iter().cloned());
-    let suggestions = suggest(&index, &draft, &constraints, now)
-        .map_err(|e| CliError(format!("{}: {} ({})", flag_for(&e.field), e.rule, e.field)))?;
+    let suggestions = suggest(&index, &draft, &constraints, now, &mut work).map_err(|e| match e {
+        SuggestError::Invalid(e) => {
+            CliError(format!("{}: {} ({})", flag_for(&e.field), e.rule, e.field))
+        }
+        SuggestError::Work(why) => CliError(format!("weighing the attendees: {why}")),
+    })?;
     if args.json {
         let list: Vec<Value> = suggestions
             .iter()

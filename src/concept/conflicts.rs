@@ -8,8 +8,13 @@ use crate::model::{
     Conflict, ConflictId, ConflictReport, DraftEvent, Suggestion, UnknownAccount, UserId,
     from_json_field,
 };
-use crate::schedule::{self, AccountCalendar, BusyIndex, SuggestConstraints};
+use crate::schedule::{
+    self, AccountCalendar, BusyIndex, IndexOutOfWork, OutOfWork, StopSwitch, SuggestConstraints,
+    SuggestError, Work,
+};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::sync::watch;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -48,13 +53,21 @@ impl CalendarSync {
         draft.validate().map_err(|error| error.under("draft"))?;
         let (start, end) = schedule::detection_window(draft);
         let (calendars, unknown_accounts) = self.read_calendars(user, start, end).await?;
-        let (index, problems) =
-            BusyIndex::build(&calendars, start, end, schedule::draft_zone(draft));
+        let job = {
+            let draft = draft.clone();
+            move |work: &mut Work| {
+                let zone = schedule::draft_zone(&draft);
+                let (index, problems) = BusyIndex::build(&calendars, start, end, zone, work)
+                    .map_err(|spent| too_much(spent, "draft", "the draft's time"))?;
+                Ok((schedule::find_conflicts(&index, &draft), problems))
+            }
+        };
+        let (found, problems) = self.scheduling.run(self.engine.config().work_limit, job).await?;
         for problem in problems {
             tracing::warn!(account = %problem.account, event = %problem.event_id, message = %problem.message, "event skipped");
         }
         let now = self.engine.now();
-        let conflicts: Vec<Conflict> = schedule::find_conflicts(&index, draft)
+        let conflicts: Vec<Conflict> = found
             .into_iter()
             .map(|found| Conflict {
                 id: ConflictId::fresh(),
@@ -117,11 +130,31 @@ impl CalendarSync {
         if recorded.is_empty() || !recorded.iter().all(same_time) {
             return Err(Error::ConflictsNotDetected(draft.id.clone()));
         }
+        // Constraints are checked before any calendar is read.
+        constraints.check()?;
         let (start, end) = schedule::suggestion_window(draft, &constraints);
         let (calendars, unknown_accounts) = self.read_calendars(user, start, end).await?;
-        let (index, _) = BusyIndex::build(&calendars, start, end, schedule::draft_zone(draft));
-        let suggestions = schedule::suggest(&index, draft, &constraints, self.engine.now())
-            .map_err(|error| error.under("constraints"))?;
+        let now = self.engine.now();
+        let job = {
+            let draft = draft.clone();
+            move |work: &mut Work| {
+                let zone = schedule::draft_zone(&draft);
+                let (index, _) = BusyIndex::build(&calendars, start, end, zone, work).map_err(
+                    |spent| too_much(spent, "constraints.maxDays", "the days searched"),
+                )?;
+                schedule::suggest(&index, &draft, &constraints, now, work).map_err(|error| {
+                    match error {
+                        SuggestError::Invalid(invalid) => Error::Invalid(invalid),
+                        SuggestError::Work(why) => too_much(
+                            IndexOutOfWork { why, event: None },
+                            "constraints.attendees",
+                            "the attendees' availability over the days searched",
+                        ),
+                    }
+                })
+            }
+        };
+        let suggestions = self.scheduling.run(self.engine.config().work_limit, job).await?;
         Ok(Suggestions {
             suggestions,
             unknown_accounts,
@@ -170,5 +203,110 @@ impl CalendarSync {
             }
         }
         Ok((calendars, unknown))
+    }
+}
+
+/// The error for scheduling work that ran out: the field whose value asked
+/// for it, and what needed the work.
+fn too_much(spent: IndexOutOfWork, field: &str, what: &str) -> Error {
+    match spent.why {
+        OutOfWork::Stopped => Error::Stopped,
+        OutOfWork::Exhausted { limit } => Error::TooMuchWork {
+            field: field.to_owned(),
+            message: match spent.event {
+                Some((account, event)) => format!(
+                    "the busy time of {what} needs more than {limit} units of work: event \
+                     {event:?} of account {account} repeats too often there; ask for less time"
+                ),
+                None => format!(
+                    "{what} need more than {limit} units of work; ask for less time or fewer attendees"
+                ),
+            },
+        },
+    }
+}
+
+/// What the scheduling work running now has done, for whoever watches it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedulingWork {
+    /// Jobs running now.
+    pub running: usize,
+    /// Jobs that ended with their answer.
+    pub finished: u64,
+    /// Jobs stopped because nobody waited for their answer any more.
+    pub stopped: u64,
+    /// The units the last stopped job had spent.
+    pub last_stopped_spent: u64,
+    /// The units the last job that ended with its answer spent.
+    pub last_finished_spent: u64,
+}
+
+/// Runs scheduling work (busy indexes, conflicts, suggestions) on the
+/// blocking thread pool, so that a heavy request never holds the threads that
+/// serve the others, each job with its own work budget and a stop switch
+/// that is set when its caller stops waiting.
+#[derive(Debug)]
+pub(crate) struct Scheduling {
+    seen: watch::Sender<SchedulingWork>,
+}
+
+impl Default for Scheduling {
+    fn default() -> Self {
+        Scheduling {
+            seen: watch::Sender::new(SchedulingWork::default()),
+        }
+    }
+}
+
+/// Sets a job's stop switch when the future waiting for it is dropped.
+struct StopOnDrop(StopSwitch);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+impl Scheduling {
+    /// Runs `job` with a budget of `limit` units off the async workers.
+    pub(crate) async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        limit: u64,
+        job: impl FnOnce(&mut Work) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let switch = StopSwitch::new();
+        let stop_on_drop = StopOnDrop(switch.clone());
+        self.seen.send_modify(|seen| seen.running += 1);
+        let this = Arc::clone(self);
+        let handle = tokio::task::spawn_blocking(move || {
+            let mut work = Work::stopped_by(limit, switch);
+            let answer = job(&mut work);
+            let spent = work.used();
+            this.seen.send_modify(|seen| {
+                seen.running -= 1;
+                if matches!(answer, Err(Error::Stopped)) {
+                    seen.stopped += 1;
+                    seen.last_stopped_spent = spent;
+                } else {
+                    seen.finished += 1;
+                    seen.last_finished_spent = spent;
+                }
+            });
+            metrics::counter!("calsync_scheduling_work_units_total").increment(spent);
+            answer
+        });
+        let answer = match handle.await {
+            Ok(answer) => answer,
+            // A panic in the job is the caller's, as if it had run here.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(Error::Stopped),
+        };
+        drop(stop_on_drop);
+        answer
+    }
+
+    /// Watches the scheduling work.
+    pub(crate) fn watch(&self) -> watch::Receiver<SchedulingWork> {
+        self.seen.subscribe()
     }
 }

@@ -24,7 +24,7 @@ mod synced_event;
 mod update;
 
 pub use crate::engine::Config;
-pub use conflicts::Suggestions;
+pub use conflicts::{SchedulingWork, Suggestions};
 pub use consent::{CONSENT_LIFETIME, ConnectFinish, ConnectStart, ConsentSettings};
 pub use erase::ErasedUser;
 pub(crate) use recorded::Recorded;
@@ -90,6 +90,8 @@ pub struct CalendarSync {
     clock: Arc<dyn Clock>,
     /// The consent flows started here.
     consent: Arc<consent::ConsentFlows>,
+    /// Scheduling work, run off the async workers.
+    scheduling: Arc<conflicts::Scheduling>,
     _guard: Arc<Guard>,
 }
 
@@ -157,6 +159,7 @@ impl Builder {
             engine,
             clock: self.clock,
             consent: Arc::new(consent::ConsentFlows::new(self.consent)),
+            scheduling: Arc::default(),
         }
     }
 }
@@ -177,6 +180,12 @@ impl CalendarSync {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         self.engine.store()
+    }
+
+    /// Watches the scheduling work (detectConflicts, suggestReschedules):
+    /// how many jobs run, finished, or were stopped when their caller left.
+    pub fn scheduling_work(&self) -> tokio::sync::watch::Receiver<SchedulingWork> {
+        self.scheduling.watch()
     }
 
     /// The adapter for a provider, when configured.

@@ -76,6 +76,9 @@ pub struct Config {
     /// create made, and deletes it. At least twice `call_timeout` is used
     /// whatever this says: a request held longer than that is not expected.
     pub late_delivery: Duration,
+    /// The units of work one detectConflicts or suggestReschedules may
+    /// spend in the scheduling engine (see [`crate::schedule::work`]).
+    pub work_limit: u64,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             outage_after: Duration::from_secs(3600),
             probe_every: Duration::from_secs(30),
             late_delivery: Duration::from_secs(60),
+            work_limit: crate::schedule::work::DEFAULT_WORK_LIMIT,
         }
     }
 }
@@ -186,6 +190,11 @@ impl Engine {
     /// Now, by the engine's clock.
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The settings the engine runs with.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The adapter for `provider`, when one is configured.

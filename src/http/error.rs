@@ -163,7 +163,9 @@ impl From<Error> for ApiError {
             Error::Invalid(_) | Error::UnsupportedProvider { .. } => {
                 ApiError::BadRequest { kind, message }
             }
-            Error::InvalidCredentials { .. } => ApiError::Unprocessable { kind, message },
+            Error::InvalidCredentials { .. } | Error::TooMuchWork { .. } => {
+                ApiError::Unprocessable { kind, message }
+            }
             Error::AccountNotFound(_) | Error::EventNotFound(_) => {
                 ApiError::NotFound { kind, message }
             }
@@ -175,6 +177,8 @@ impl From<Error> for ApiError {
             | Error::Provider(_) => ApiError::BadGateway { kind, message },
             Error::Store(StoreError::Unavailable(_)) => ApiError::Unavailable(message),
             Error::Store(_) | Error::Vault(_) => ApiError::Internal(message),
+            // Work stops when its request timed out: that is the answer.
+            Error::Stopped => ApiError::Timeout,
         }
     }
 }
@@ -248,6 +252,14 @@ mod tests {
             (Error::Store(StoreError::Unavailable("down".into())), 503),
             (Error::Store(StoreError::Corrupt("bad row".into())), 500),
             (Error::Vault(crate::vault::VaultError::Damaged), 500),
+            (
+                Error::TooMuchWork {
+                    field: "draft".into(),
+                    message: "too dense".into(),
+                },
+                422,
+            ),
+            (Error::Stopped, 504),
         ];
         for (error, status) in cases {
             let kind = error.kind();

@@ -8,10 +8,6 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, 
 use chrono_tz::Tz;
 use rrule::{RRule, Unvalidated};
 
-/// How many occurrences one series may produce in one expansion; a rule that
-/// would produce more (a minutely rule over a year) is cut here and reported.
-pub const MAX_OCCURRENCES: usize = 50_000;
-
 /// Why a recurrence line, or a date or date-time value in it, cannot be
 /// used. Each message names what is wrong in the words a user can act on.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,11 +54,10 @@ pub enum RecurrenceError {
     /// A rule the `rrule` crate refuses, in its words.
     #[error("{0}")]
     Rule(String),
-    /// A rule that makes more than [`MAX_OCCURRENCES`] occurrences in the window.
-    #[error(
-        "the rule makes more than {MAX_OCCURRENCES} occurrences in the window; the rest are left out"
-    )]
-    TooManyOccurrences,
+    /// An `RDATE` period whose end is neither a date-time nor a duration, or
+    /// not after its start.
+    #[error("{0:?} is not a period (start/end or start/duration, ending after its start)")]
+    NotAPeriod(String),
 }
 
 impl RecurrenceError {
@@ -180,10 +175,20 @@ pub enum RecurrenceLine {
     Rule(RRule<Unvalidated>),
     /// `EXRULE:` — occurrences to remove.
     ExRule(RRule<Unvalidated>),
-    /// `RDATE` — extra occurrences.
-    RDate(Vec<IcalTime>),
+    /// `RDATE` — extra occurrences, each a time or a period.
+    RDate(Vec<RDate>),
     /// `EXDATE` — removed occurrences.
     ExDate(Vec<IcalTime>),
+}
+
+/// One `RDATE` value: a date or date-time, or a period (`VALUE=PERIOD`)
+/// whose occurrence has its own length rather than the event's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RDate {
+    /// Where the occurrence starts.
+    pub at: IcalTime,
+    /// For a period, how long the occurrence lasts.
+    pub length: Option<Duration>,
 }
 
 /// A content line's parameters, names upper-cased.
@@ -245,12 +250,22 @@ pub fn parse_recurrence_line(line: &str, zone: Tz) -> Result<RecurrenceLine, Rec
             }
             let mut times = Vec::new();
             for item in value.split(',').filter(|item| !item.trim().is_empty()) {
-                // A PERIOD value (`start/end`) contributes its start.
-                let start = item.split('/').next().unwrap_or(item);
-                times.push(
-                    parse_ical_time(start, value_zone, is_date)
-                        .map_err(|error| error.in_part(&name))?,
-                );
+                let (start, end) = match item.split_once('/') {
+                    Some((start, end)) => (start, Some(end)),
+                    None => (item, None),
+                };
+                let at = parse_ical_time(start, value_zone, is_date)
+                    .map_err(|error| error.in_part(&name))?;
+                let length = match end {
+                    // A period (RFC 5545 §3.3.9): its end or its length.
+                    Some(end) => Some(
+                        period_length(at, end, value_zone)
+                            .ok_or_else(|| RecurrenceError::NotAPeriod(item.to_owned()))
+                            .map_err(|error| error.in_part(&name))?,
+                    ),
+                    None => None,
+                };
+                times.push(RDate { at, length });
             }
             if times.is_empty() {
                 return Err(RecurrenceError::NoDates(name));
@@ -258,11 +273,57 @@ pub fn parse_recurrence_line(line: &str, zone: Tz) -> Result<RecurrenceLine, Rec
             Ok(if name == "RDATE" {
                 RecurrenceLine::RDate(times)
             } else {
-                RecurrenceLine::ExDate(times)
+                // An EXDATE names the occurrences it removes by their start.
+                RecurrenceLine::ExDate(times.into_iter().map(|time| time.at).collect())
             })
         }
         _ => Err(RecurrenceError::NotARecurrenceLine(line.to_owned())),
     }
+}
+
+/// The length of a period starting at `start` whose second half is `end`:
+/// a date-time after the start, or a positive duration.
+fn period_length(start: IcalTime, end: &str, zone: Tz) -> Option<Duration> {
+    let length = match parse_ical_duration(end) {
+        Some(length) => length,
+        None => parse_ical_time(end, zone, false).ok()?.instant()? - start.instant()?,
+    };
+    (length > Duration::zero()).then_some(length)
+}
+
+/// An iCalendar duration (RFC 5545 §3.3.6: `PT1H30M`, `P1D`, `-P2W`); `None`
+/// for text that is not one, or one longer than a time can hold.
+pub fn parse_ical_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let mut rest = text.strip_prefix('P')?;
+    let mut total = Duration::zero();
+    let mut in_time = false;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('T') {
+            in_time = true;
+            rest = after;
+            continue;
+        }
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let number: i64 = rest.get(..digits)?.parse().ok()?;
+        let unit = rest.get(digits..digits + 1)?;
+        // Checked: a duration beyond what a time can hold is no duration.
+        let part = match (unit, in_time) {
+            ("W", false) => Duration::try_weeks(number),
+            ("D", false) => Duration::try_days(number),
+            ("H", true) => Duration::try_hours(number),
+            ("M", true) => Duration::try_minutes(number),
+            ("S", true) => Duration::try_seconds(number),
+            _ => return None,
+        }?;
+        total = total.checked_add(&part)?;
+        rest = rest.get(digits + 1..)?;
+    }
+    Some(if negative { -total } else { total })
 }
 
 /// Rewrites a date or floating `UNTIL` as the UTC instant it names in `zone`:

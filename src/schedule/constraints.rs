@@ -150,6 +150,12 @@ pub(crate) struct Resolved {
 
 const MAX_DAYS: u32 = 60;
 
+/// How many attendees' availability one request may carry.
+pub const MAX_AVAILABILITY_ATTENDEES: usize = crate::model::MAX_ATTENDEES;
+
+/// How many busy spans one attendee's availability may list.
+pub const MAX_BUSY_SPANS: usize = 1000;
+
 fn parse_clock(
     text: &str,
     field: &str,
@@ -186,6 +192,15 @@ fn range(
 }
 
 impl SuggestConstraints {
+    /// Checks every value, naming the first one out of range by its full
+    /// path (`constraints.workingHours.mon.start`).
+    ///
+    /// # Errors
+    /// The first value out of range.
+    pub fn check(&self) -> Result<(), ValidationError> {
+        self.resolve().map(|_| ())
+    }
+
     /// Checks every value and fills in the defaults.
     pub(crate) fn resolve(&self) -> Result<Resolved, ValidationError> {
         let field = |name: &str| format!("constraints.{name}");
@@ -245,7 +260,19 @@ impl SuggestConstraints {
                 "must not be less than minOffset",
             ));
         }
+        if self.attendees.len() > MAX_AVAILABILITY_ATTENDEES {
+            return Err(ValidationError::new(
+                field("attendees"),
+                format!("must list at most {MAX_AVAILABILITY_ATTENDEES} attendees"),
+            ));
+        }
         for (i, attendee) in self.attendees.iter().enumerate() {
+            if attendee.busy.len() > MAX_BUSY_SPANS {
+                return Err(ValidationError::new(
+                    field(&format!("attendees[{i}].busy")),
+                    format!("must list at most {MAX_BUSY_SPANS} busy spans"),
+                ));
+            }
             if attendee.email.trim().is_empty() {
                 return Err(ValidationError::new(
                     field(&format!("attendees[{i}].email")),

@@ -2,7 +2,8 @@
 //! recurrences expanded, sorted by start, with a max-end tree over the sorted
 //! array so that "what overlaps this span" costs O((k + 1) log n) for k hits.
 
-use super::recurrence::{self, Series};
+use super::recurrence::{self, ExpandError, Instance, Series};
+use super::work::{OutOfWork, Work};
 use super::{AccountCalendar, EventStatus, Problem, ProviderEvent};
 use crate::model::zones::resolve_zone;
 use crate::model::{AccountId, EventId, EventTime, ExistingEvent, Transparency};
@@ -114,6 +115,18 @@ struct Builder<'a> {
     problems: Vec<Problem>,
     window: (DateTime<Utc>, DateTime<Utc>),
     calendars: &'a [AccountCalendar],
+    work: &'a mut Work,
+}
+
+/// Why a busy index was not built: the work it needed, and the event being
+/// read when the budget ran out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{why}{}", .event.as_ref().map(|(account, event)| format!(" (reading event {event:?} of account {account})")).unwrap_or_default())]
+pub struct IndexOutOfWork {
+    /// Why the work ended.
+    pub why: OutOfWork,
+    /// The account and event being read, when the budget ran out there.
+    pub event: Option<(AccountId, String)>,
 }
 
 impl Builder<'_> {
@@ -125,7 +138,7 @@ impl Builder<'_> {
         });
     }
 
-    fn add_account(&mut self, account: usize) {
+    fn add_account(&mut self, account: usize) -> Result<(), IndexOutOfWork> {
         let calendar = &self.calendars[account];
         let mut overrides: HashMap<&str, Vec<EventTime>> = HashMap::new();
         for event in &calendar.events {
@@ -138,13 +151,24 @@ impl Builder<'_> {
                 (Some(uid), None) => overrides.get(uid.as_str()).map(Vec::as_slice),
                 _ => None,
             };
-            self.add_event(account, event, moved.unwrap_or(&[]));
+            self.add_event(account, event, moved.unwrap_or(&[]))
+                .map_err(|why| IndexOutOfWork {
+                    why,
+                    event: Some((calendar.account.clone(), event.event_id.clone())),
+                })?;
         }
+        Ok(())
     }
 
-    fn add_event(&mut self, account: usize, event: &ProviderEvent, moved: &[EventTime]) {
+    fn add_event(
+        &mut self,
+        account: usize,
+        event: &ProviderEvent,
+        moved: &[EventTime],
+    ) -> Result<(), OutOfWork> {
+        self.work.spend(1)?;
         if !is_busy(event) {
-            return;
+            return Ok(());
         }
         let zone = match event
             .time_zone
@@ -169,11 +193,14 @@ impl Builder<'_> {
                 let message =
                     "start and end must both be date-times or both dates, end after start";
                 self.problem(account, event, message.to_owned());
-                return;
+                return Ok(());
             }
         };
         let source = u32::try_from(self.index.sources.len()).unwrap_or(u32::MAX);
-        let mut starts = vec![event.start];
+        let mut instances = vec![Instance {
+            start: event.start,
+            length,
+        }];
         if !event.recurrence.is_empty() && event.recurrence_id.is_none() {
             let series = Series {
                 start: event.start,
@@ -185,9 +212,10 @@ impl Builder<'_> {
                 self.window.0 - Duration::days(2),
                 self.window.1 + Duration::days(2),
             );
-            match recurrence::expand(&series, from, until) {
-                Ok(expanded) => starts = expanded,
-                Err(message) => self.problem(
+            match recurrence::expand(&series, from, until, self.work) {
+                Ok(expanded) => instances = expanded,
+                Err(ExpandError::Work(why)) => return Err(why),
+                Err(ExpandError::Line(message)) => self.problem(
                     account,
                     event,
                     format!("recurrence: {message}; only the first occurrence is used"),
@@ -195,11 +223,14 @@ impl Builder<'_> {
             }
         }
         let before = self.index.occurrences.len();
-        for start in starts {
-            if moved.iter().any(|id| names_occurrence(id, &start, zone)) {
+        for instance in instances {
+            if moved
+                .iter()
+                .any(|id| names_occurrence(id, &instance.start, zone))
+            {
                 continue;
             }
-            self.push(start, length, source);
+            self.push(instance.start, instance.length, source);
         }
         if self.index.occurrences.len() > before {
             self.index.sources.push(Source {
@@ -211,6 +242,7 @@ impl Builder<'_> {
                 synced_id: event.synced_id.clone(),
             });
         }
+        Ok(())
     }
 
     fn push(&mut self, start: EventTime, length: Duration, source: u32) {
@@ -233,13 +265,19 @@ impl BusyIndex {
     /// cancelled and declined events are left out; an overridden or cancelled
     /// instance (an event sharing the series' UID with a `recurrence_id`)
     /// replaces the series' occurrence it names. Events that cannot be read are
-    /// reported and the rest is still used.
+    /// reported and the rest is still used. Each event and each occurrence a
+    /// rule produces costs a unit of `work`.
+    ///
+    /// # Errors
+    /// The work budget ran out (naming the event being read), or the work
+    /// was stopped.
     pub fn build(
         calendars: &[AccountCalendar],
         window_start: DateTime<Utc>,
         window_end: DateTime<Utc>,
         user_zone: Tz,
-    ) -> (BusyIndex, Vec<Problem>) {
+        work: &mut Work,
+    ) -> Result<(BusyIndex, Vec<Problem>), IndexOutOfWork> {
         let mut builder = Builder {
             index: BusyIndex {
                 accounts: calendars.iter().map(|c| c.account.clone()).collect(),
@@ -249,19 +287,20 @@ impl BusyIndex {
             problems: Vec::new(),
             window: (window_start, window_end),
             calendars,
+            work,
         };
         let events: usize = calendars.iter().map(|c| c.events.len()).sum();
         builder.index.occurrences.reserve(events);
         builder.index.sources.reserve(events);
         for account in 0..calendars.len() {
-            builder.add_account(account);
+            builder.add_account(account)?;
         }
         let mut index = builder.index;
         index
             .occurrences
             .sort_unstable_by_key(|o| (o.start, o.end, o.source));
         index.build_tree();
-        (index, builder.problems)
+        Ok((index, builder.problems))
     }
 
     fn build_tree(&mut self) {

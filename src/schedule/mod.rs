@@ -14,6 +14,7 @@
 //! | `suggest` | [`suggest`]: ranked, distinct alternatives |
 //! | `busy_runs` | which candidate slots busy spans block, in one pass |
 //! | `ics` | [`ics::events_from_ics`]: iCalendar text to [`ProviderEvent`]s |
+//! | `work` | [`Work`]: the units of work one request may spend, and its stop switch |
 
 mod busy_runs;
 mod conflicts;
@@ -23,13 +24,18 @@ mod index;
 pub mod recurrence;
 mod simple_rule;
 mod suggest;
+pub mod work;
 
 pub use crate::model::zones::resolve_zone;
 pub use conflicts::find_conflicts;
-pub use constraints::{AttendeeAvailability, BusySpan, DayHours, SuggestConstraints, WorkingHours};
-pub use index::{BusyIndex, BusyOccurrence};
+pub use constraints::{
+    AttendeeAvailability, BusySpan, DayHours, MAX_AVAILABILITY_ATTENDEES, MAX_BUSY_SPANS,
+    SuggestConstraints, WorkingHours,
+};
+pub use index::{BusyIndex, BusyOccurrence, IndexOutOfWork};
 pub use recurrence::{RecurrenceError, validate_recurrence_line};
-pub use suggest::{suggest, suggestion_window};
+pub use suggest::{SuggestError, suggest, suggestion_window};
+pub use work::{OutOfWork, StopSwitch, Work};
 
 use crate::model::{
     AccountId, BufferKind, ConflictReason, DraftEvent, EventId, EventTime, ExistingEvent,

@@ -137,7 +137,8 @@ impl Iterator for Steps {
 
 #[cfg(test)]
 mod tests {
-    use super::super::recurrence::{Series, expand_with};
+    use super::super::recurrence::{ExpandError, Instance, Series};
+    use super::super::work::Work;
     use crate::model::EventTime;
     use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
     use chrono_tz::Tz;
@@ -170,6 +171,15 @@ mod tests {
             rule.push_str(&format!(";UNTIL={}", at.format("%Y%m%dT%H%M%SZ")));
         }
         vec![rule]
+    }
+
+    fn expand_with(
+        series: &Series<'_>,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        direct: bool,
+    ) -> Result<Vec<Instance>, ExpandError> {
+        super::super::recurrence::expand_with(series, from, until, direct, &mut Work::default())
     }
 
     proptest! {
@@ -213,10 +223,10 @@ mod tests {
                 return Ok(());
             };
             for pick in &exclude {
-                if let Some(EventTime::Instant(at)) = all.get(*pick) {
+                if let Some(EventTime::Instant(at)) = all.get(*pick).map(|i| i.start) {
                     let local = at.with_timezone(&zone).format("%Y%m%dT%H%M%S");
                     recurrence.push(format!("EXDATE;TZID={}:{local}", zone.name()));
-                } else if let Some(EventTime::Date(day)) = all.get(*pick) {
+                } else if let Some(EventTime::Date(day)) = all.get(*pick).map(|i| i.start) {
                     recurrence.push(format!("EXDATE;VALUE=DATE:{}", day.format("%Y%m%d")));
                 }
             }
@@ -248,7 +258,7 @@ mod tests {
         let direct = expand_with(&series, window.0, window.1, true).expect("valid");
         let local: Vec<String> = direct
             .iter()
-            .map(|t| match t {
+            .map(|t| match t.start {
                 EventTime::Instant(at) => at.with_timezone(&zone).format("%m-%d %H:%M").to_string(),
                 EventTime::Date(day) => day.to_string(),
             })

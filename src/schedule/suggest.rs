@@ -6,6 +6,7 @@ use super::busy_runs::{Blocked, Starts};
 use super::conflicts::rooms;
 use super::constraints::{AttendeeAvailability, Resolved, SuggestConstraints};
 use super::index::BusyIndex;
+use super::work::{OutOfWork, Work};
 use super::recurrence::local_to_utc;
 use super::{draft_span, draft_zone};
 use crate::model::{DraftEvent, ScoreParts, Suggestion, ValidationError};
@@ -28,10 +29,12 @@ fn attendees_free(
     attendees: &[AttendeeAvailability],
     starts: &Starts,
     length: i64,
-) -> (Vec<f64>, f64) {
+    work: &mut Work,
+) -> Result<(Vec<f64>, f64), OutOfWork> {
     let mut free = vec![0.0; starts.len()];
     let mut total = 0.0;
     for attendee in attendees {
+        work.spend(u64::try_from(starts.len() + attendee.busy.len()).unwrap_or(u64::MAX))?;
         let weight = if attendee.optional { 1.0 } else { 2.0 };
         total += weight;
         let mut blocked = Blocked::new(starts, (0, length));
@@ -44,7 +47,19 @@ fn attendees_free(
             }
         }
     }
-    (free, total)
+    Ok((free, total))
+}
+
+/// Why no suggestions were made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SuggestError {
+    /// A constraint out of range, naming it.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The work budget ran out weighing attendees' availability
+    /// (`constraints.attendees`), or the work was stopped.
+    #[error(transparent)]
+    Work(#[from] OutOfWork),
 }
 
 /// The draft as the ranking sees it.
@@ -88,16 +103,19 @@ pub fn suggestion_window(
 
 /// Ranked alternatives for `draft` that avoid every busy occurrence (with the
 /// draft's buffers and travel time), within the constraints, none starting
-/// before `now`; best first, no two overlapping.
+/// before `now`; best first, no two overlapping. Each candidate slot, and
+/// each slot and busy span weighed for an attendee, costs a unit of `work`.
 ///
 /// # Errors
-/// A constraint out of range, naming it (`constraints.granularity`, ...).
+/// A constraint out of range, naming it (`constraints.granularity`, ...);
+/// the work budget spent, or the work stopped.
 pub fn suggest(
     index: &BusyIndex,
     draft: &DraftEvent,
     constraints: &SuggestConstraints,
     now: DateTime<Utc>,
-) -> Result<Vec<Suggestion>, ValidationError> {
+    work: &mut Work,
+) -> Result<Vec<Suggestion>, SuggestError> {
     let resolved = constraints.resolve()?;
     let zone = resolved.zone.unwrap_or_else(|| draft_zone(draft));
     let Some((start, end)) = draft_span(draft, zone) else {
@@ -111,6 +129,7 @@ pub fn suggest(
     };
     let mut slots = Vec::new();
     for day in 0..=i64::from(resolved.max_days) {
+        work.spend(1440 / u64::try_from(resolved.granularity).unwrap_or(1).max(1))?;
         let date = original.local.date() + Duration::days(day);
         slots.extend(
             day_slots(&resolved, &original, date)
@@ -143,7 +162,7 @@ pub fn suggest(
             true
         });
     }
-    let (free, total) = attendees_free(&constraints.attendees, &starts, length);
+    let (free, total) = attendees_free(&constraints.attendees, &starts, length, work)?;
     let mut candidates: Vec<Suggestion> = slots
         .iter()
         .zip(busy.flags())

@@ -9,7 +9,8 @@
 //! - `limits`: body limit, request timeout, metrics;
 //! - `concurrency`: 100 concurrent commits, no duplicate on any provider;
 //! - `idempotency`: `Idempotency-Key` on commit, update and cancel;
-//! - `store_down`: a MongoDB store that stops and returns (feature `mongodb`).
+//! - `store_down`: a MongoDB store that stops and returns (feature `mongodb`);
+//! - `work`: work per request bounded, off the serving threads, stopped with its request.
 
 mod auth;
 mod concurrency;
@@ -24,3 +25,4 @@ mod routes;
 #[cfg(feature = "mongodb")]
 mod store_down;
 pub mod support;
+mod work;

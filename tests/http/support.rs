@@ -32,6 +32,15 @@ impl Server {
 
     /// A server whose state `adjust` changes before it starts.
     pub async fn start_with(adjust: impl FnOnce(&mut AppState)) -> Server {
+        Server::start_configured(patient(), adjust).await
+    }
+
+    /// A server whose concept runs with `config`, and whose state `adjust`
+    /// changes before it starts.
+    pub async fn start_configured(
+        config: calsync::concept::Config,
+        adjust: impl FnOnce(&mut AppState),
+    ) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path().join("calsync.db"), "CalendarSync.")
             .await
@@ -39,7 +48,7 @@ impl Server {
         let sandbox = Sandbox::new();
         let sync = CalendarSync::builder(Arc::new(store))
             .providers(sandbox.providers())
-            .config(patient())
+            .config(config)
             .build();
         let mut state = AppState::new(sync, Some(sandbox.clone()), Auth::keys([KEY]));
         state.request_timeout = NEVER;

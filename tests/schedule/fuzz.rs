@@ -7,9 +7,12 @@
 
 use super::*;
 use calsync::schedule::ics::events_from_ics;
-use calsync::schedule::recurrence::MAX_OCCURRENCES;
+use calsync::schedule::{OutOfWork, Work};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+/// The work one mutated file may cost: a year of a dense series is far more.
+const WORK_PER_FILE: u64 = 200_000;
 
 /// Lines that have broken readers before, to splice into files.
 const ODD_LINES: &[&str] = &[
@@ -95,28 +98,43 @@ fn mutated_calendars_never_panic_and_their_work_is_bounded() {
     let window = (at(Tz::UTC, 2025, 1, 1, 0, 0), at(Tz::UTC, 2026, 1, 1, 0, 0));
     let mut rng = StdRng::seed_from_u64(seed);
     let mut read = 0;
+    let mut exhausted = 0;
     for case in 0..cases {
         let source = rng.random_range(0..corpus.len());
         let text = mutate(&mut rng, &corpus[source]);
         let outcome = std::panic::catch_unwind(|| {
             let (events, _problems) = events_from_ics(&text);
             let series = events.len();
-            let (index, _) = BusyIndex::build(
+            let mut work = Work::new(WORK_PER_FILE);
+            let built = BusyIndex::build(
                 &[calendar("file", events)],
                 window.0,
                 window.1,
                 Tz::Europe__Berlin,
+                &mut work,
             );
-            (series, index.occurrences().count())
+            let occurrences = match built {
+                Ok((index, _)) => Ok(index.occurrences().count()),
+                Err(spent) => Err(spent.why),
+            };
+            (series, occurrences, work.used())
         });
-        let Ok((series, occurrences)) = outcome else {
+        let Ok((series, occurrences, used)) = outcome else {
             panic!("case {case} (seed {seed}) panicked on:\n{text}");
         };
         read += series;
-        assert!(
-            occurrences <= series.max(1) * MAX_OCCURRENCES,
-            "case {case} (seed {seed}): {occurrences} occurrences from {series} events"
-        );
+        // Work is counted, and bounded by the budget whatever the file says.
+        assert!(used <= WORK_PER_FILE + 1, "case {case} (seed {seed}): {used} units");
+        match occurrences {
+            Ok(occurrences) => assert!(
+                occurrences as u64 <= used,
+                "case {case} (seed {seed}): {occurrences} occurrences for {used} units"
+            ),
+            Err(why) => {
+                assert_eq!(why, OutOfWork::Exhausted { limit: WORK_PER_FILE });
+                exhausted += 1;
+            }
+        }
     }
-    println!("ics fuzz: {cases} files, {read} events read");
+    println!("ics fuzz: {cases} files, {read} events read, {exhausted} over the work budget");
 }

@@ -17,7 +17,7 @@ mod suggest;
 use calsync::model::{
     AccountId, DraftConstraints, DraftEvent, DraftId, EventDetails, EventTime, Transparency,
 };
-use calsync::schedule::{AccountCalendar, BusyIndex, EventStatus, ProviderEvent};
+use calsync::schedule::{AccountCalendar, BusyIndex, EventStatus, ProviderEvent, Work};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -95,8 +95,9 @@ pub fn index(calendars: &[AccountCalendar], zone: Tz) -> BusyIndex {
         calendars,
         at(Tz::UTC, 2024, 1, 1, 0, 0),
         at(Tz::UTC, 2027, 1, 1, 0, 0),
-        zone,
-    );
+        zone, &mut Work::default(),
+    )
+.expect("within the work budget");
     assert!(problems.is_empty(), "unexpected problems: {problems:?}");
     index
 }

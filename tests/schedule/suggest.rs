@@ -40,7 +40,7 @@ fn suggestions_are_distinct_free_and_explained() {
         &index,
         &draft,
         &constraints(serde_json::json!({"limit": 10})),
-        now,
+        now, &mut Work::default(),
     )
     .expect("valid");
     assert_eq!(found.len(), 10);
@@ -70,7 +70,7 @@ fn same_day_is_ranked_before_the_next_day_and_working_hours_hold() {
         &index,
         &draft,
         &constraints(serde_json::json!({"limit": 12})),
-        now,
+        now, &mut Work::default(),
     )
     .expect("valid");
     let days: Vec<u32> = found
@@ -100,7 +100,7 @@ fn same_day_only_weekends_and_offsets_are_honoured() {
         &index,
         &draft,
         &constraints(serde_json::json!({"sameDayOnly": true, "limit": 50})),
-        now,
+        now, &mut Work::default(),
     )
     .expect("valid");
     assert!(
@@ -114,7 +114,7 @@ fn same_day_only_weekends_and_offsets_are_honoured() {
         &index,
         &draft,
         &constraints(serde_json::json!({"minOffset": 120, "maxOffset": 180, "sameDayOnly": true})),
-        now,
+        now, &mut Work::default(),
     )
     .expect("valid");
     let starts: Vec<String> = offsets
@@ -133,7 +133,7 @@ fn same_day_only_weekends_and_offsets_are_honoured() {
         &index,
         &saturday_draft,
         &constraints(serde_json::json!({"limit": 50, "maxDays": 2})),
-        now,
+        now, &mut Work::default(),
     )
     .expect("valid");
     assert!(
@@ -146,7 +146,7 @@ fn same_day_only_weekends_and_offsets_are_honoured() {
         &index,
         &saturday_draft,
         &constraints(serde_json::json!({"limit": 50, "maxDays": 2, "allowWeekends": true})),
-        now,
+        now, &mut Work::default(),
     )
     .expect("valid");
     assert!(
@@ -173,7 +173,7 @@ fn working_hours_per_weekday_and_granularity_shape_the_grid() {
         limit: Some(50),
         ..Default::default()
     };
-    let found = suggest(&index, &draft, &c, now).expect("valid");
+    let found = suggest(&index, &draft, &c, now, &mut Work::default()).expect("valid");
     let mut starts: Vec<String> = found
         .iter()
         .map(|s| s.start.with_timezone(&ny()).format("%H:%M").to_string())
@@ -207,7 +207,7 @@ fn attendee_availability_ranks_required_above_optional() {
         ],
         ..Default::default()
     };
-    let found = suggest(&index, &draft, &c, now).expect("valid");
+    let found = suggest(&index, &draft, &c, now, &mut Work::default()).expect("valid");
     let starts: Vec<String> = found
         .iter()
         .map(|s| s.start.with_timezone(&ny()).format("%H:%M").to_string())
@@ -228,7 +228,7 @@ fn the_past_is_never_suggested_and_buffers_are_kept() {
     let (index, mut draft, _) = setup();
     let now = at(ny(), 2025, 1, 7, 15, 30);
     draft.constraints.buffer_before = 30;
-    let found = suggest(&index, &draft, &SuggestConstraints::default(), now).expect("valid");
+    let found = suggest(&index, &draft, &SuggestConstraints::default(), now, &mut Work::default()).expect("valid");
     assert!(found.iter().all(|s| s.start >= now));
     let busy_end = at(ny(), 2025, 1, 7, 15, 0);
     assert!(
@@ -270,7 +270,10 @@ fn bad_constraints_are_named() {
         ),
     ] {
         let error =
-            suggest(&index, &draft, &constraints(json.clone()), now).expect_err(&json.to_string());
+            suggest(&index, &draft, &constraints(json.clone()), now, &mut Work::default()).expect_err(&json.to_string());
+        let calsync::schedule::SuggestError::Invalid(error) = error else {
+            panic!("{json}: {error:?} is not a constraint's error");
+        };
         assert_eq!(error.field, field, "{json}");
     }
     let unknown =
