@@ -42,6 +42,7 @@ fn event(id: String, start: DateTime<Utc>, minutes: i64) -> ProviderEvent {
         declined: false,
         recurrence: Vec::new(),
         recurrence_id: None,
+        this_and_future: false,
         synced_id: None,
     }
 }

@@ -139,6 +139,11 @@ pub struct EngineArgs {
     /// create made (at least twice `--call-timeout` is used).
     #[arg(long, env = "CALSYNC_LATE_DELIVERY", default_value = "60s", value_parser = parse_duration)]
     pub late_delivery: Duration,
+    /// The units of work one detectConflicts or suggestReschedules may spend
+    /// (an event read, an occurrence expanded, a slot weighed for an
+    /// attendee: one unit each); a request needing more is refused with 422.
+    #[arg(long, env = "CALSYNC_WORK_LIMIT", default_value_t = crate::schedule::work::DEFAULT_WORK_LIMIT)]
+    pub work_limit: u64,
 }
 
 impl EngineArgs {
@@ -164,6 +169,9 @@ impl EngineArgs {
                 self.park_cap, self.park
             ));
         }
+        if self.work_limit == 0 {
+            return Err("--work-limit: must be at least 1".to_owned());
+        }
         if self.lease <= self.call_timeout {
             return Err(format!(
                 "--lease: {:?} must be longer than --call-timeout {:?}, or an operation's \
@@ -183,6 +191,7 @@ impl EngineArgs {
             lease: self.lease,
             call_timeout: self.call_timeout,
             late_delivery: self.late_delivery,
+            work_limit: self.work_limit,
             ..Config::default()
         })
     }
@@ -508,6 +517,7 @@ mod tests {
             (&["--retry-base", "2s", "--retry-cap", "1s"], "--retry-cap"),
             (&["--park", "2m", "--park-cap", "1m"], "--park-cap"),
             (&["--call-timeout", "5s", "--lease", "5s"], "--lease"),
+            (&["--work-limit", "0"], "--work-limit"),
         ] {
             let error = parse(args).unwrap().setup().unwrap_err();
             assert!(error.contains(named), "{args:?}: {error}");

@@ -110,6 +110,61 @@ fn names_occurrence(recurrence_id: &EventTime, start: &EventTime, zone: Tz) -> b
     }
 }
 
+/// An override of a series' instance, as the series' expansion sees it.
+struct Override {
+    /// The original start of the instance it replaces.
+    id: EventTime,
+    /// For `RANGE=THISANDFUTURE`: how later instances move, and how long they last.
+    onward: Option<(Duration, Duration)>,
+}
+
+/// The shift from an instance's original start to the override's start, and
+/// the override's length: what `RANGE=THISANDFUTURE` applies to every later
+/// instance. `None` when the two starts are not of one kind.
+fn onward(id: EventTime, event: &ProviderEvent) -> Option<(Duration, Duration)> {
+    match (id, event.start, event.end) {
+        (EventTime::Instant(id), EventTime::Instant(start), EventTime::Instant(end)) => {
+            Some((start - id, end - start))
+        }
+        (EventTime::Date(id), EventTime::Date(start), EventTime::Date(end)) => {
+            Some((start - id, end - start))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `start` comes at or after an override's instance `id`.
+fn at_or_after(start: &EventTime, id: &EventTime) -> bool {
+    match (start, id) {
+        (EventTime::Instant(start), EventTime::Instant(id)) => start >= id,
+        (EventTime::Date(start), EventTime::Date(id)) => start >= id,
+        _ => false,
+    }
+}
+
+/// `instance` moved as the latest `THISANDFUTURE` override at or before it says.
+fn moved_onward(instance: Instance, overrides: &[Override]) -> Instance {
+    let latest = overrides
+        .iter()
+        .filter(|o| o.onward.is_some() && at_or_after(&instance.start, &o.id))
+        .max_by(|a, b| match (a.id, b.id) {
+            (EventTime::Instant(a), EventTime::Instant(b)) => a.cmp(&b),
+            (EventTime::Date(a), EventTime::Date(b)) => a.cmp(&b),
+            _ => std::cmp::Ordering::Equal,
+        });
+    let Some((shift, length)) = latest.and_then(|o| o.onward) else {
+        return instance;
+    };
+    let start = match instance.start {
+        EventTime::Instant(at) => at.checked_add_signed(shift).map(EventTime::Instant),
+        EventTime::Date(day) => day.checked_add_signed(shift).map(EventTime::Date),
+    };
+    Instance {
+        start: start.unwrap_or(instance.start),
+        length,
+    }
+}
+
 struct Builder<'a> {
     index: BusyIndex,
     problems: Vec<Problem>,
@@ -140,10 +195,13 @@ impl Builder<'_> {
 
     fn add_account(&mut self, account: usize) -> Result<(), IndexOutOfWork> {
         let calendar = &self.calendars[account];
-        let mut overrides: HashMap<&str, Vec<EventTime>> = HashMap::new();
+        let mut overrides: HashMap<&str, Vec<Override>> = HashMap::new();
         for event in &calendar.events {
             if let (Some(uid), Some(id)) = (&event.uid, event.recurrence_id) {
-                overrides.entry(uid.as_str()).or_default().push(id);
+                overrides.entry(uid.as_str()).or_default().push(Override {
+                    id,
+                    onward: event.this_and_future.then(|| onward(id, event)).flatten(),
+                });
             }
         }
         for event in &calendar.events {
@@ -164,7 +222,7 @@ impl Builder<'_> {
         &mut self,
         account: usize,
         event: &ProviderEvent,
-        moved: &[EventTime],
+        moved: &[Override],
     ) -> Result<(), OutOfWork> {
         self.work.spend(1)?;
         if !is_busy(event) {
@@ -208,9 +266,16 @@ impl Builder<'_> {
                 zone,
                 lines: &event.recurrence,
             };
+            // Instances moved from outside the window by a THISANDFUTURE
+            // override land in it: the window widens by the largest shift.
+            let reach = moved
+                .iter()
+                .filter_map(|o| o.onward.map(|(shift, _)| shift.abs()))
+                .max()
+                .unwrap_or_default();
             let (from, until) = (
-                self.window.0 - Duration::days(2),
-                self.window.1 + Duration::days(2),
+                self.window.0 - Duration::days(2) - reach,
+                self.window.1 + Duration::days(2) + reach,
             );
             match recurrence::expand(&series, from, until, self.work) {
                 Ok(expanded) => instances = expanded,
@@ -226,10 +291,11 @@ impl Builder<'_> {
         for instance in instances {
             if moved
                 .iter()
-                .any(|id| names_occurrence(id, &instance.start, zone))
+                .any(|o| names_occurrence(&o.id, &instance.start, zone))
             {
                 continue;
             }
+            let instance = moved_onward(instance, moved);
             self.push(instance.start, instance.length, source);
         }
         if self.index.occurrences.len() > before {

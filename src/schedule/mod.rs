@@ -94,6 +94,11 @@ pub struct ProviderEvent {
     /// For an overridden or cancelled instance: the instance's original start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurrence_id: Option<EventTime>,
+    /// For an override: whether it moves this instance and every later one
+    /// (`RECURRENCE-ID;RANGE=THISANDFUTURE`, RFC 5545 §3.8.4.4), each by the
+    /// same shift and to the same length.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub this_and_future: bool,
     /// calsync's id, when calsync wrote the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_id: Option<EventId>,

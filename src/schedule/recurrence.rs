@@ -245,7 +245,7 @@ fn restart(
     dt_start: DateTime<rrule::Tz>,
     reach: DateTime<Utc>,
 ) -> Result<Restart, ExpandError> {
-    if rule.get_count().is_some() {
+    if rule.get_count().is_some() || !on_its_lattice(rule) {
         return Ok(Restart::Keep);
     }
     if rule.get_until().is_some_and(|until| *until < reach) {
@@ -276,6 +276,24 @@ fn restart(
         }
     }
     Ok(Restart::Keep)
+}
+
+/// Whether the `rrule` crate steps `rule` on a fixed lattice (its start plus
+/// whole intervals, in wall-clock fields), which a restart must land on. It
+/// does not for a rule more frequent than daily whose own `BYHOUR` (or
+/// `BYMINUTE`, `BYSECOND`, below its frequency) it steps through: such a rule
+/// is walked from its start, within the request's work budget.
+fn on_its_lattice(rule: &RRule<Unvalidated>) -> bool {
+    match rule.get_freq() {
+        Frequency::Hourly => rule.get_by_hour().is_empty(),
+        Frequency::Minutely => rule.get_by_hour().is_empty() && rule.get_by_minute().is_empty(),
+        Frequency::Secondly => {
+            rule.get_by_hour().is_empty()
+                && rule.get_by_minute().is_empty()
+                && rule.get_by_second().is_empty()
+        }
+        _ => true,
+    }
 }
 
 /// Periods that span a clock change's gap, at the rule's frequency.
@@ -413,4 +431,226 @@ fn to_series_time(time: IcalTime, dt_start: DateTime<rrule::Tz>) -> Option<DateT
         other => other.instant()?,
     };
     Some(instant.with_timezone(&zone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ZONES: [Tz; 4] = [
+        Tz::Europe__Berlin,
+        Tz::America__New_York,
+        Tz::Australia__Lord_Howe,
+        Tz::UTC,
+    ];
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, s)
+            .single()
+            .expect("valid")
+    }
+
+    fn series<'a>(start: DateTime<Utc>, zone: Tz, lines: &'a [String]) -> Series<'a> {
+        Series {
+            start: EventTime::Instant(start),
+            length: Duration::minutes(1),
+            zone,
+            lines,
+        }
+    }
+
+    fn starts(instances: &[Instance]) -> Vec<DateTime<Utc>> {
+        instances
+            .iter()
+            .filter_map(|instance| match instance.start {
+                EventTime::Instant(at) => Some(at),
+                EventTime::Date(_) => None,
+            })
+            .collect()
+    }
+
+    /// The rule's starts in `[from, until)` as the `rrule` crate gives them
+    /// walking from the series' start: what a restart must give too.
+    fn walked(
+        line: &str,
+        start: DateTime<Utc>,
+        zone: Tz,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Vec<DateTime<Utc>> {
+        let RecurrenceLine::Rule(rule) = parse_recurrence_line(line, zone).expect("a rule") else {
+            panic!("{line} is not a rule");
+        };
+        let dt_start = start.with_timezone(&rrule::Tz::Tz(zone));
+        let rule = rule.validate(dt_start).expect("valid");
+        RRuleSet::new(dt_start)
+            .limit()
+            .rrule(rule)
+            .into_iter()
+            .map(|at| at.with_timezone(&Utc))
+            .skip_while(|at| *at + Duration::minutes(1) <= from)
+            .take_while(|at| *at < until)
+            .collect()
+    }
+
+    fn rule_text() -> impl Strategy<Value = String> {
+        let freq = prop::sample::select(vec![
+            "YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY",
+        ]);
+        let one_of = |name: &'static str, values: Vec<&'static str>| {
+            prop::option::weighted(0.3, prop::sample::select(values))
+                .prop_map(move |value| value.map(|value| format!("{name}={value}")))
+        };
+        let parts = (
+            one_of("BYDAY", vec!["MO,WE,FR", "-1FR", "2TU", "SA,SU"]),
+            one_of("BYMONTHDAY", vec!["1,15,-1", "31", "-2"]),
+            one_of("BYMONTH", vec!["2,6,11", "1"]),
+            one_of("BYHOUR", vec!["0,9,23", "2"]),
+            one_of("BYMINUTE", vec!["0,30", "15"]),
+            one_of("BYSETPOS", vec!["1,-1", "2"]),
+            one_of("WKST", vec!["SU", "WE"]),
+            one_of("BYWEEKNO", vec!["1,20", "-1"]),
+            one_of("BYYEARDAY", vec!["1,-1,100", "60"]),
+        );
+        (freq, 1..4u16, parts).prop_map(|(freq, interval, parts)| {
+            let (a, b, c, d, e, f, g, h, i) = parts;
+            let mut rule = format!("RRULE:FREQ={freq};INTERVAL={interval}");
+            for part in [a, b, c, d, e, f, g, h, i].into_iter().flatten() {
+                rule.push(';');
+                rule.push_str(&part);
+            }
+            rule
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// A rule restarted near the window makes exactly the occurrences
+        /// the rule makes there when walked from its start.
+        #[test]
+        fn a_restarted_rule_makes_the_occurrences_of_the_walked_one(
+            rule in rule_text(),
+            zone in 0..ZONES.len(),
+            days_before in 3..900i64,
+            second in 0..86_400i64,
+            window_days in 1..40i64,
+        ) {
+            let zone = ZONES[zone];
+            let from = utc(2026, 1, 1, 0, 0, 0);
+            // Sub-daily rules walk every period: keep the walk short.
+            let days_before = if rule.contains("MINUTELY") { days_before.min(20) } else { days_before };
+            let start = from - Duration::days(days_before) + Duration::seconds(second);
+            let until = from + Duration::days(window_days);
+            let lines = [rule.clone()];
+            let Ok(expanded) = expand(&series(start, zone, &lines), from, until, &mut Work::default()) else {
+                // A rule the crate refuses is refused either way.
+                let RecurrenceLine::Rule(parsed) = parse_recurrence_line(&rule, zone).expect("parses") else {
+                    panic!("a rule");
+                };
+                prop_assert!(parsed.validate(start.with_timezone(&rrule::Tz::Tz(zone))).is_err());
+                return Ok(());
+            };
+            let expected = walked(&rule, start, zone, from, until);
+            prop_assert_eq!(starts(&expanded), expected, "{} from {}", rule, start);
+        }
+    }
+
+    /// The cost of a window of each kind of rule, against the occurrences
+    /// in it, for a series that began 26 years earlier.
+    #[test]
+    fn expansion_costs_the_window_not_the_distance_from_the_start() {
+        let start = utc(2000, 1, 3, 9, 0, 0);
+        let (from, until) = (utc(2026, 3, 2, 0, 0, 0), utc(2026, 3, 9, 0, 0, 0));
+        for rule in [
+            "RRULE:FREQ=SECONDLY",
+            "RRULE:FREQ=MINUTELY;INTERVAL=5",
+            "RRULE:FREQ=HOURLY;BYMINUTE=0,30",
+            "RRULE:FREQ=DAILY;BYHOUR=9,14",
+            "RRULE:FREQ=WEEKLY;BYDAY=MO,TH",
+            "RRULE:FREQ=MONTHLY;BYDAY=-1FR",
+            "RRULE:FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=2,5",
+        ] {
+            let lines = [rule.to_owned()];
+            let mut work = Work::new(5_000_000);
+            let expanded =
+                expand(&series(start, Tz::Europe__Berlin, &lines), from, until, &mut work)
+                    .expect(rule);
+            // At most the window's occurrences and three periods' more (the
+            // restart lands two whole periods before the window).
+            let periods = match rule {
+                r if r.contains("SECONDLY") => 3,
+                r if r.contains("MINUTELY") => 3,
+                r if r.contains("HOURLY") => 6,
+                r if r.contains("DAILY") => 6,
+                r if r.contains("WEEKLY") => 6,
+                r if r.contains("MONTHLY") => 3,
+                _ => 6,
+            };
+            let bound = u64::try_from(expanded.len()).expect("fits") + periods + 12;
+            assert!(
+                work.used() <= bound,
+                "{rule}: {} units for {} occurrences",
+                work.used(),
+                expanded.len()
+            );
+            assert!(!expanded.is_empty() || rule.contains("MONTHLY"), "{rule}");
+        }
+    }
+
+    /// RFC 5545 §3.8.5.2: an RDATE period keeps its own length, given as an
+    /// end or as a duration; a plain RDATE takes the event's.
+    #[test]
+    fn rdate_periods_keep_their_own_length() {
+        let start = utc(2025, 1, 6, 9, 0, 0);
+        let lines = [
+            "RDATE;VALUE=PERIOD:20250107T090000Z/20250107T190000Z,20250108T090000Z/PT2H30M"
+                .to_owned(),
+            "RDATE:20250109T090000Z".to_owned(),
+        ];
+        let series = Series {
+            length: Duration::hours(1),
+            ..series(start, Tz::UTC, &lines)
+        };
+        let expanded = expand(
+            &series,
+            utc(2025, 1, 1, 0, 0, 0),
+            utc(2025, 2, 1, 0, 0, 0),
+            &mut Work::default(),
+        )
+        .expect("valid");
+        let lengths: Vec<i64> = expanded.iter().map(|i| i.length.num_minutes()).collect();
+        assert_eq!(lengths, [60, 600, 150, 60]);
+        let bad = ["RDATE;VALUE=PERIOD:20250107T090000Z/20250107T080000Z".to_owned()];
+        assert!(matches!(
+            expand(
+                &series_with(start, &bad),
+                utc(2025, 1, 1, 0, 0, 0),
+                utc(2025, 2, 1, 0, 0, 0),
+                &mut Work::default(),
+            ),
+            Err(ExpandError::Line(RecurrenceError::In { .. }))
+        ));
+    }
+
+    fn series_with(start: DateTime<Utc>, lines: &[String]) -> Series<'_> {
+        series(start, Tz::UTC, lines)
+    }
+
+    #[test]
+    fn a_rule_over_the_budget_is_out_of_work() {
+        let lines = ["RRULE:FREQ=SECONDLY;COUNT=4000000000".to_owned()];
+        let start = utc(1990, 1, 1, 0, 0, 0);
+        let mut work = Work::new(10_000);
+        assert_eq!(
+            expand(
+                &series(start, Tz::UTC, &lines),
+                utc(2026, 1, 1, 0, 0, 0),
+                utc(2026, 1, 2, 0, 0, 0),
+                &mut work
+            ),
+            Err(ExpandError::Work(OutOfWork::Exhausted { limit: 10_000 }))
+        );
+    }
 }

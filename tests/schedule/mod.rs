@@ -47,6 +47,7 @@ pub fn timed(id: &str, start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz) -> Pr
         declined: false,
         recurrence: Vec::new(),
         recurrence_id: None,
+        this_and_future: false,
         synced_id: None,
     }
 }

@@ -350,3 +350,37 @@ fn dtstart_is_always_the_first_instance() {
     );
     assert_eq!(excluded, vec!["2025-01-07 10:00"]);
 }
+
+/// RFC 5545 §3.8.4.4: an override with `RANGE=THISANDFUTURE` moves its
+/// instance and every later one by the same shift, to the same length; the
+/// earlier instances stay, and a later plain override still wins for its own
+/// instance.
+#[test]
+fn a_thisandfuture_override_moves_the_later_instances() {
+    let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n\
+        BEGIN:VEVENT\r\nUID:weekly@x\r\nDTSTART:20250106T100000Z\r\nDTEND:20250106T110000Z\r\n\
+        RRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:weekly@x\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20250120T100000Z\r\n\
+        DTSTART:20250120T140000Z\r\nDTEND:20250120T160000Z\r\nSUMMARY:Weekly, later\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:weekly@x\r\nRECURRENCE-ID:20250203T100000Z\r\n\
+        DTSTART:20250204T090000Z\r\nDTEND:20250204T093000Z\r\nSUMMARY:Moved once\r\nEND:VEVENT\r\n\
+        END:VCALENDAR\r\n";
+    let (events, problems) = calsync::schedule::ics::events_from_ics(text);
+    assert!(problems.is_empty(), "{problems:?}");
+    let index = index(&[calendar("g", events)], Tz::UTC);
+    let spans: Vec<String> = index
+        .occurrences()
+        .map(|o| format!("{} {}", o.start.format("%m-%d %H:%M"), o.end.format("%H:%M")))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            "01-06 10:00 11:00",
+            "01-13 10:00 11:00",
+            "01-20 14:00 16:00",
+            "01-27 14:00 16:00",
+            "02-04 09:00 09:30",
+            "02-10 14:00 16:00",
+        ]
+    );
+}

@@ -176,6 +176,8 @@ impl GoogleEvent {
             }),
             recurrence: self.recurrence.clone(),
             recurrence_id,
+            // Google splits a series instead of moving its later instances.
+            this_and_future: false,
             synced_id: self.private_property(SYNCED_ID_PROPERTY).map(EventId::from),
         })
     }

@@ -332,6 +332,7 @@ fn calendar_event(id: &str, details: &EventDetails, context: &WriteContext) -> P
         declined: false,
         recurrence: details.recurrence.clone(),
         recurrence_id: None,
+        this_and_future: false,
         synced_id: Some(context.synced_id.clone()),
     }
 }

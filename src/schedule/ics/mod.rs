@@ -500,6 +500,9 @@ fn build_event(
             .is_some_and(|address| declined_by(props, address)),
         recurrence,
         recurrence_id,
+        this_and_future: find("RECURRENCE-ID")
+            .and_then(|p| p.param("RANGE"))
+            .is_some_and(|range| range.eq_ignore_ascii_case("THISANDFUTURE")),
         synced_id: find("X-CALSYNC-ID").map(|p| EventId(p.value.trim().to_owned())),
     })
 }
