@@ -8,9 +8,8 @@ use calsync::model::{
     AccountId, DraftConstraints, DraftEvent, DraftId, EventDetails, EventTime, Transparency,
 };
 use calsync::schedule::{
-    Work,
     AccountCalendar, AttendeeAvailability, BusyIndex, BusySpan, EventStatus, ProviderEvent,
-    SuggestConstraints, find_conflicts, suggest,
+    SuggestConstraints, Work, find_conflicts, suggest,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -147,8 +146,9 @@ fn attendees(rng: &mut StdRng, from: DateTime<Utc>) -> Vec<AttendeeAvailability>
 fn bench(c: &mut Criterion) {
     let calendars = calendars();
     let window = (year_start(), year_start() + Duration::days(365));
-    let (index, problems) = BusyIndex::build(&calendars, window.0, window.1, ZONE, &mut Work::default())
-.expect("within the work budget");
+    let (index, problems) =
+        BusyIndex::build(&calendars, window.0, window.1, ZONE, &mut Work::default())
+            .expect("within the work budget");
     assert!(problems.is_empty(), "bench input is clean: {problems:?}");
     let events = ACCOUNTS * EVENTS_PER_ACCOUNT;
     println!(
@@ -158,8 +158,16 @@ fn bench(c: &mut Criterion) {
         index.heap_bytes() as f64 * 10_000.0 / events as f64 / 1024.0
     );
     c.bench_function("build_index_4x10000_events_year", |b| {
-        b.iter(|| BusyIndex::build(black_box(&calendars), window.0, window.1, ZONE, &mut Work::default())
-.expect("within the work budget"))
+        b.iter(|| {
+            BusyIndex::build(
+                black_box(&calendars),
+                window.0,
+                window.1,
+                ZONE,
+                &mut Work::default(),
+            )
+            .expect("within the work budget")
+        })
     });
     let draft = draft();
     println!(
@@ -200,7 +208,8 @@ fn bench(c: &mut Criterion) {
         attendees: attendees(&mut StdRng::seed_from_u64(10), day_start),
         ..SuggestConstraints::default()
     };
-    let found = suggest(&index, &draft, &constraints, now, &mut Work::default()).expect("valid constraints");
+    let found = suggest(&index, &draft, &constraints, now, &mut Work::default())
+        .expect("valid constraints");
     println!("suggestions: {}", found.len());
     c.bench_function("suggest_two_weeks_15min_10_attendees_x_2000", |b| {
         b.iter(|| {
@@ -208,7 +217,8 @@ fn bench(c: &mut Criterion) {
                 black_box(&index),
                 black_box(&draft),
                 black_box(&constraints),
-                now, &mut Work::default(),
+                now,
+                &mut Work::default(),
             )
         })
     });

@@ -10,7 +10,8 @@ use crate::model::{
 use crate::schedule::ics::{events_from_ics, rfc3339};
 use crate::schedule::{
     AccountCalendar, AttendeeAvailability, BusyIndex, BusySpan, DayHours, SuggestConstraints,
-    SuggestError, Work, WorkingHours, detection_window, find_conflicts, resolve_zone, suggest, suggestion_window,
+    SuggestError, Work, WorkingHours, detection_window, find_conflicts, resolve_zone, suggest,
+    suggestion_window,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -235,8 +236,13 @@ pub fn run_conflicts(
 ) -> Result<(), CliError> {
     let (draft, zone) = build_draft(&args.draft)?;
     let loaded = load(&args.calendars, err);
-    let (index, mut problems) =
-        index_for(&loaded, detection_window(&draft), zone, &mut Work::default(), err)?;
+    let (index, mut problems) = index_for(
+        &loaded,
+        detection_window(&draft),
+        zone,
+        &mut Work::default(),
+        err,
+    )?;
     problems.extend(loaded.problems.iter().cloned());
     let window = detection_window(&draft);
     let found = index.overlapping(window.0, window.1);
@@ -386,12 +392,13 @@ pub fn run_suggest(
     let mut work = Work::default();
     let (index, mut problems) = index_for(&loaded, window, zone, &mut work, err)?;
     problems.extend(loaded.problems.iter().cloned());
-    let suggestions = suggest(&index, &draft, &constraints, now, &mut work).map_err(|e| match e {
-        SuggestError::Invalid(e) => {
-            CliError(format!("{}: {} ({})", flag_for(&e.field), e.rule, e.field))
-        }
-        SuggestError::Work(why) => CliError(format!("weighing the attendees: {why}")),
-    })?;
+    let suggestions =
+        suggest(&index, &draft, &constraints, now, &mut work).map_err(|e| match e {
+            SuggestError::Invalid(e) => {
+                CliError(format!("{}: {} ({})", flag_for(&e.field), e.rule, e.field))
+            }
+            SuggestError::Work(why) => CliError(format!("weighing the attendees: {why}")),
+        })?;
     if args.json {
         let list: Vec<Value> = suggestions
             .iter()

@@ -13,10 +13,10 @@ use crate::schedule::{
     SuggestError, Work,
 };
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
-use tokio::sync::watch;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// The answer of suggestReschedules: ranked alternatives, and the accounts
 /// whose busy time could not be read (so the alternatives may clash there).
@@ -62,7 +62,10 @@ impl CalendarSync {
                 Ok((schedule::find_conflicts(&index, &draft), problems))
             }
         };
-        let (found, problems) = self.scheduling.run(self.engine.config().work_limit, job).await?;
+        let (found, problems) = self
+            .scheduling
+            .run(self.engine.config().work_limit, job)
+            .await?;
         for problem in problems {
             tracing::warn!(account = %problem.account, event = %problem.event_id, message = %problem.message, "event skipped");
         }
@@ -139,9 +142,8 @@ impl CalendarSync {
             let draft = draft.clone();
             move |work: &mut Work| {
                 let zone = schedule::draft_zone(&draft);
-                let (index, _) = BusyIndex::build(&calendars, start, end, zone, work).map_err(
-                    |spent| too_much(spent, "constraints.maxDays", "the days searched"),
-                )?;
+                let (index, _) = BusyIndex::build(&calendars, start, end, zone, work)
+                    .map_err(|spent| too_much(spent, "constraints.maxDays", "the days searched"))?;
                 schedule::suggest(&index, &draft, &constraints, now, work).map_err(|error| {
                     match error {
                         SuggestError::Invalid(invalid) => Error::Invalid(invalid),
@@ -154,7 +156,10 @@ impl CalendarSync {
                 })
             }
         };
-        let suggestions = self.scheduling.run(self.engine.config().work_limit, job).await?;
+        let suggestions = self
+            .scheduling
+            .run(self.engine.config().work_limit, job)
+            .await?;
         Ok(Suggestions {
             suggestions,
             unknown_accounts,

@@ -216,7 +216,7 @@ fn rule_instants(
     }
     let (rule, start) = match restart(&rule, dt_start, reach)? {
         Restart::Keep => (validated, dt_start),
-        Restart::At(rule, start) => (rule, start),
+        Restart::At(rule, start) => (*rule, start),
         Restart::Ended => return Ok(Box::new(std::iter::empty())),
     };
     let set = RRuleSet::new(start).limit().rrule(rule);
@@ -228,7 +228,7 @@ enum Restart {
     /// At the series' start (the rule has a `COUNT`, or the start is near).
     Keep,
     /// At a later start: the first instant of a whole period of the rule.
-    At(RRule<Validated>, DateTime<rrule::Tz>),
+    At(Box<RRule<Validated>>, DateTime<rrule::Tz>),
     /// Nowhere: the rule ended before the window.
     Ended,
 }
@@ -270,7 +270,7 @@ fn restart(
                 let rule = explicit(rule.clone(), dt_start)
                     .validate(new_start)
                     .map_err(refused)?;
-                return Ok(Restart::At(rule, new_start));
+                return Ok(Restart::At(Box::new(rule), new_start));
             }
             None => periods_back += gap_periods(rule.get_freq(), interval),
         }
@@ -574,9 +574,13 @@ mod tests {
         ] {
             let lines = [rule.to_owned()];
             let mut work = Work::new(5_000_000);
-            let expanded =
-                expand(&series(start, Tz::Europe__Berlin, &lines), from, until, &mut work)
-                    .expect(rule);
+            let expanded = expand(
+                &series(start, Tz::Europe__Berlin, &lines),
+                from,
+                until,
+                &mut work,
+            )
+            .expect(rule);
             // At most the window's occurrences and three periods' more (the
             // restart lands two whole periods before the window).
             let periods = match rule {

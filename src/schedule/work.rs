@@ -156,7 +156,9 @@ mod tests {
         let switch = StopSwitch::new();
         let mut work = Work::stopped_by(u64::MAX, switch.clone());
         switch.stop();
-        let done = (0..=CHECK_EVERY).take_while(|_| work.spend(1).is_ok()).count();
+        let done = (0..=CHECK_EVERY)
+            .take_while(|_| work.spend(1).is_ok())
+            .count();
         assert!(done < usize::try_from(CHECK_EVERY).unwrap_or(usize::MAX));
         assert_eq!(work.spend(CHECK_EVERY), Err(OutOfWork::Stopped));
         drop(work);

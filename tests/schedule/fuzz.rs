@@ -124,14 +124,22 @@ fn mutated_calendars_never_panic_and_their_work_is_bounded() {
         };
         read += series;
         // Work is counted, and bounded by the budget whatever the file says.
-        assert!(used <= WORK_PER_FILE + 1, "case {case} (seed {seed}): {used} units");
+        assert!(
+            used <= WORK_PER_FILE + 1,
+            "case {case} (seed {seed}): {used} units"
+        );
         match occurrences {
             Ok(occurrences) => assert!(
                 occurrences as u64 <= used,
                 "case {case} (seed {seed}): {occurrences} occurrences for {used} units"
             ),
             Err(why) => {
-                assert_eq!(why, OutOfWork::Exhausted { limit: WORK_PER_FILE });
+                assert_eq!(
+                    why,
+                    OutOfWork::Exhausted {
+                        limit: WORK_PER_FILE
+                    }
+                );
                 exhausted += 1;
             }
         }

@@ -11,9 +11,14 @@ fn expand_file(path: &Path) -> String {
     let text = std::fs::read_to_string(path).expect("corpus file is readable");
     let (events, problems) = events_from_ics(&text);
     let window = (at(Tz::UTC, 2025, 1, 1, 0, 0), at(Tz::UTC, 2026, 1, 1, 0, 0));
-    let (index, build_problems) =
-        BusyIndex::build(&[calendar("file", events)], window.0, window.1, Tz::UTC, &mut Work::default())
-.expect("within the work budget");
+    let (index, build_problems) = BusyIndex::build(
+        &[calendar("file", events)],
+        window.0,
+        window.1,
+        Tz::UTC,
+        &mut Work::default(),
+    )
+    .expect("within the work budget");
     assert!(
         build_problems.is_empty(),
         "{}: {build_problems:?}",

@@ -96,9 +96,10 @@ pub fn index(calendars: &[AccountCalendar], zone: Tz) -> BusyIndex {
         calendars,
         at(Tz::UTC, 2024, 1, 1, 0, 0),
         at(Tz::UTC, 2027, 1, 1, 0, 0),
-        zone, &mut Work::default(),
+        zone,
+        &mut Work::default(),
     )
-.expect("within the work budget");
+    .expect("within the work budget");
     assert!(problems.is_empty(), "unexpected problems: {problems:?}");
     index
 }

@@ -42,8 +42,14 @@ fn a_2pm_tuesday_draft_against_a_2pm_event_gets_3pm_4pm_1pm() {
     assert_eq!(conflicts[0].existing[0].account.as_str(), "google");
 
     let now = at(ny, 2025, 1, 6, 9, 0);
-    let suggestions =
-        suggest(&index, &draft, &SuggestConstraints::default(), now, &mut Work::default()).expect("defaults are valid");
+    let suggestions = suggest(
+        &index,
+        &draft,
+        &SuggestConstraints::default(),
+        now,
+        &mut Work::default(),
+    )
+    .expect("defaults are valid");
     let starts: Vec<DateTime<Utc>> = suggestions.iter().take(3).map(|s| s.start).collect();
     assert_eq!(
         starts,

@@ -13,9 +13,14 @@ fn expand(
 ) -> Vec<String> {
     let mut event = timed("s", start, start + minutes(60), zone);
     event.recurrence = lines.iter().map(|l| l.to_string()).collect();
-    let (index, problems) =
-        BusyIndex::build(&[calendar("g", vec![event])], window.0, window.1, zone, &mut Work::default())
-.expect("within the work budget");
+    let (index, problems) = BusyIndex::build(
+        &[calendar("g", vec![event])],
+        window.0,
+        window.1,
+        zone,
+        &mut Work::default(),
+    )
+    .expect("within the work budget");
     assert!(problems.is_empty(), "{problems:?}");
     local_starts(&index, zone)
 }
@@ -210,9 +215,10 @@ fn a_bad_rule_is_reported_and_the_first_occurrence_still_counts() {
         &[calendar("g", vec![event])],
         year_2025().0,
         year_2025().1,
-        utc, &mut Work::default(),
+        utc,
+        &mut Work::default(),
     )
-.expect("within the work budget");
+    .expect("within the work budget");
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].event_id, "bad");
     assert!(
@@ -370,7 +376,13 @@ fn a_thisandfuture_override_moves_the_later_instances() {
     let index = index(&[calendar("g", events)], Tz::UTC);
     let spans: Vec<String> = index
         .occurrences()
-        .map(|o| format!("{} {}", o.start.format("%m-%d %H:%M"), o.end.format("%H:%M")))
+        .map(|o| {
+            format!(
+                "{} {}",
+                o.start.format("%m-%d %H:%M"),
+                o.end.format("%H:%M")
+            )
+        })
         .collect();
     assert_eq!(
         spans,

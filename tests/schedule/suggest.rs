@@ -40,7 +40,8 @@ fn suggestions_are_distinct_free_and_explained() {
         &index,
         &draft,
         &constraints(serde_json::json!({"limit": 10})),
-        now, &mut Work::default(),
+        now,
+        &mut Work::default(),
     )
     .expect("valid");
     assert_eq!(found.len(), 10);
@@ -70,7 +71,8 @@ fn same_day_is_ranked_before_the_next_day_and_working_hours_hold() {
         &index,
         &draft,
         &constraints(serde_json::json!({"limit": 12})),
-        now, &mut Work::default(),
+        now,
+        &mut Work::default(),
     )
     .expect("valid");
     let days: Vec<u32> = found
@@ -100,7 +102,8 @@ fn same_day_only_weekends_and_offsets_are_honoured() {
         &index,
         &draft,
         &constraints(serde_json::json!({"sameDayOnly": true, "limit": 50})),
-        now, &mut Work::default(),
+        now,
+        &mut Work::default(),
     )
     .expect("valid");
     assert!(
@@ -114,7 +117,8 @@ fn same_day_only_weekends_and_offsets_are_honoured() {
         &index,
         &draft,
         &constraints(serde_json::json!({"minOffset": 120, "maxOffset": 180, "sameDayOnly": true})),
-        now, &mut Work::default(),
+        now,
+        &mut Work::default(),
     )
     .expect("valid");
     let starts: Vec<String> = offsets
@@ -133,7 +137,8 @@ fn same_day_only_weekends_and_offsets_are_honoured() {
         &index,
         &saturday_draft,
         &constraints(serde_json::json!({"limit": 50, "maxDays": 2})),
-        now, &mut Work::default(),
+        now,
+        &mut Work::default(),
     )
     .expect("valid");
     assert!(
@@ -146,7 +151,8 @@ fn same_day_only_weekends_and_offsets_are_honoured() {
         &index,
         &saturday_draft,
         &constraints(serde_json::json!({"limit": 50, "maxDays": 2, "allowWeekends": true})),
-        now, &mut Work::default(),
+        now,
+        &mut Work::default(),
     )
     .expect("valid");
     assert!(
@@ -228,7 +234,14 @@ fn the_past_is_never_suggested_and_buffers_are_kept() {
     let (index, mut draft, _) = setup();
     let now = at(ny(), 2025, 1, 7, 15, 30);
     draft.constraints.buffer_before = 30;
-    let found = suggest(&index, &draft, &SuggestConstraints::default(), now, &mut Work::default()).expect("valid");
+    let found = suggest(
+        &index,
+        &draft,
+        &SuggestConstraints::default(),
+        now,
+        &mut Work::default(),
+    )
+    .expect("valid");
     assert!(found.iter().all(|s| s.start >= now));
     let busy_end = at(ny(), 2025, 1, 7, 15, 0);
     assert!(
@@ -269,8 +282,14 @@ fn bad_constraints_are_named() {
             "constraints.attendees[0].busy[0].end",
         ),
     ] {
-        let error =
-            suggest(&index, &draft, &constraints(json.clone()), now, &mut Work::default()).expect_err(&json.to_string());
+        let error = suggest(
+            &index,
+            &draft,
+            &constraints(json.clone()),
+            now,
+            &mut Work::default(),
+        )
+        .expect_err(&json.to_string());
         let calsync::schedule::SuggestError::Invalid(error) = error else {
             panic!("{json}: {error:?} is not a constraint's error");
         };
