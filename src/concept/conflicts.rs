@@ -122,6 +122,7 @@ impl CalendarSync {
             Value::Null => SuggestConstraints::default(),
             other => from_json_field(other.clone(), "constraints")?,
         };
+        constraints.check()?;
         let recorded = self
             .engine
             .store()
@@ -133,8 +134,6 @@ impl CalendarSync {
         if recorded.is_empty() || !recorded.iter().all(same_time) {
             return Err(Error::ConflictsNotDetected(draft.id.clone()));
         }
-        // Constraints are checked before any calendar is read.
-        constraints.check()?;
         let (start, end) = schedule::suggestion_window(draft, &constraints);
         let (calendars, unknown_accounts) = self.read_calendars(user, start, end).await?;
         let now = self.engine.now();

@@ -46,7 +46,7 @@ impl CalendarSync {
             .call_provider(
                 provider,
                 ProviderCall::Connect,
-                adapter.connect(credentials),
+                adapter.connect_as(user, credentials),
             )
             .await
             .map_err(|error| connect_error(provider, error))?;

@@ -80,7 +80,7 @@ fn rejection(path: String, error: serde_json::Error) -> ApiError {
         },
         Category::Data => {
             let detail = strip_position(&error.to_string());
-            let (path, detail) = match named_field(&detail) {
+            let (path, detail) = match crate::model::named_field(&detail) {
                 // serde names a missing or unknown field in its message:
                 // the field goes into the path, where every other error
                 // names its field.
@@ -100,30 +100,6 @@ fn rejection(path: String, error: serde_json::Error) -> ApiError {
             ApiError::invalid(message)
         }
     }
-}
-
-/// The field serde names in a "missing field" or "unknown field" message,
-/// and the rule it breaks.
-fn named_field(detail: &str) -> Option<(String, String)> {
-    // A name that is not a plain identifier is quoted, so that it still
-    // reads as one step of the path.
-    let step = |field: &str| {
-        let plain =
-            !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if plain {
-            field.to_owned()
-        } else {
-            format!("{field:?}")
-        }
-    };
-    if let Some(rest) = detail.strip_prefix("missing field `") {
-        let (field, _) = rest.split_once('`')?;
-        return Some((step(field), "is required".to_owned()));
-    }
-    let rest = detail.strip_prefix("unknown field `")?;
-    let (field, expected) = rest.split_once('`')?;
-    let expected = expected.trim_start_matches(", ");
-    Some((step(field), format!("is not a field here; {expected}")))
 }
 
 /// A message that starts with a field path of its own (a value read by hand

@@ -434,7 +434,48 @@ pub fn from_json_field<T: serde::de::DeserializeOwned>(
     value: Value,
     field: &str,
 ) -> Result<T, ValidationError> {
-    serde_json::from_value(value).map_err(|error| ValidationError::new(field, error.to_string()))
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let detail = error.into_inner().to_string();
+        // The same words for the same rule as in a request body: a missing
+        // or unknown field is named in the path.
+        let (inner, rule) = match named_field(&detail) {
+            Some((named, rule)) if path == "." || path == named => (named, rule),
+            Some((named, rule)) if path.ends_with(&format!(".{named}")) => (path, rule),
+            Some((named, rule)) => (format!("{path}.{named}"), rule),
+            None => (path, detail),
+        };
+        let at = match inner.as_str() {
+            "." | "" => field.to_owned(),
+            inner if inner.starts_with('[') => format!("{field}{inner}"),
+            inner => format!("{field}.{inner}"),
+        };
+        ValidationError::new(at, rule)
+    })
+}
+
+/// The field serde names in a "missing field" or "unknown field" message,
+/// and the rule it breaks.
+pub(crate) fn named_field(detail: &str) -> Option<(String, String)> {
+    // A name that is not a plain identifier is quoted, so that it still
+    // reads as one step of the path.
+    let step = |field: &str| {
+        let plain =
+            !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if plain {
+            field.to_owned()
+        } else {
+            format!("{field:?}")
+        }
+    };
+    if let Some(rest) = detail.strip_prefix("missing field `") {
+        let (field, _) = rest.split_once('`')?;
+        return Some((step(field), "is required".to_owned()));
+    }
+    let rest = detail.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let expected = expected.trim_start_matches(", ");
+    Some((step(field), format!("is not a field here; {expected}")))
 }
 
 /// Characters that change the direction text is shown in, which let a

@@ -17,6 +17,7 @@ pub use conflict::{
     BufferKind, Conflict, ConflictReason, ConflictReport, ExistingEvent, ScoreParts, Suggestion,
     UnknownAccount,
 };
+pub(crate) use event::named_field;
 pub use event::{
     Attendee, DraftConstraints, DraftEvent, EARLIEST_DATE, EVENT_FIELDS, EventDetails, EventTime,
     LATEST_DATE, MAX_ATTENDEES, MAX_DESCRIPTION, MAX_ID, MAX_LOCATION, MAX_RECURRENCE_LINE,

@@ -2,7 +2,7 @@
 
 use super::support::*;
 use calsync::model::Provider;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn malformed_bodies_are_400_naming_the_field() {
@@ -400,5 +400,56 @@ async fn sub_hourly_series_are_refused_naming_the_line() {
         );
     }
     assert!(server.events_on(&google).is_empty(), "nothing changed");
+    server.stop().await;
+}
+
+/// Errors inside nested objects name the whole path, once: `constraints.maxDays`,
+/// never `constraints.constraints.maxDays`; constraints are checked before
+/// anything is read.
+#[tokio::test]
+async fn errors_in_constraints_name_the_whole_path_once() {
+    let server = Server::start().await;
+    let mut draft = event_json("Draft", next_tuesday(10), 30);
+    draft["id"] = json!("d1");
+    for (constraints, field) in [
+        (json!({"maxDays": 99}), "constraints.maxDays: "),
+        (
+            json!({"workingHours": {"mon": {"start": "25:00", "end": "17:00"}}}),
+            "constraints.workingHours.mon.start: ",
+        ),
+        (json!({"granulrity": 15}), "constraints.granulrity: "),
+        (
+            json!({"attendees": [{"email": "a@b.co", "busy": [{"start": "2026-12-01T10:00:00Z", "end": "2026-12-01T09:00:00Z"}]}]}),
+            "constraints.attendees[0].busy[0].end: ",
+        ),
+    ] {
+        let (status, body) = server
+            .call(
+                "suggestReschedules",
+                json!({"user": "ada", "draft": draft, "constraints": constraints}),
+            )
+            .await;
+        assert_error(status, &body, 400, "invalid_input");
+        let message = body["error"].as_str().unwrap_or_default();
+        let message = message.strip_prefix("invalid ").unwrap_or(message);
+        assert!(message.starts_with(field), "{constraints}: {message}");
+    }
+    let many: Vec<Value> = (0..301)
+        .map(|i| json!({"email": format!("a{i}@b.co")}))
+        .collect();
+    let (status, body) = server
+        .call(
+            "suggestReschedules",
+            json!({"user": "ada", "draft": draft, "constraints": {"attendees": many}}),
+        )
+        .await;
+    assert_error(status, &body, 400, "invalid_input");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("constraints.attendees: must list at most 300"),
+        "{body}"
+    );
     server.stop().await;
 }

@@ -258,6 +258,12 @@ async fn mutated_bodies_never_break_the_service() {
                     message.contains(": "),
                     "case {case}: {action} {shown}: names no field: {message}"
                 );
+                for part in ["draft", "constraints", "changes", "event"] {
+                    assert!(
+                        !message.contains(&format!("{part}.{part}.")),
+                        "case {case}: {action} {shown}: a path named twice: {message}"
+                    );
+                }
             }
         }
     }

@@ -10,6 +10,7 @@
 //! - `concurrency`: 100 concurrent commits, no duplicate on any provider;
 //! - `idempotency`: `Idempotency-Key` on commit, update and cancel;
 //! - `store_down`: a MongoDB store that stops and returns (feature `mongodb`);
+//! - `sandbox`: users kept apart on the sandbox, whatever tokens they send;
 //! - `work`: work per request bounded, off the serving threads, stopped with its request.
 
 mod auth;
@@ -22,6 +23,7 @@ mod idempotency;
 mod limits;
 mod principle;
 mod routes;
+mod sandbox;
 #[cfg(feature = "mongodb")]
 mod store_down;
 pub mod support;

@@ -16,44 +16,36 @@ use chrono::{DateTime, Utc};
 /// `refresh_token` string is accepted, and calls made with that token then work until it expires.
 pub(super) async fn connect(
     sandbox: &SandboxProvider,
+    user: Option<&crate::model::UserId>,
     credentials: &Credentials,
 ) -> ProviderResult<Connection> {
     // Nothing here is left to fail after taking effect.
     sandbox.admit(None).await?;
-    // An app that did OAuth itself may hand over a refresh token alone, as
-    // with the live adapters: the sandbox then issues the access token.
-    let minted;
-    let access_token = match (
-        credentials
-            .get_str("access_token")
-            .filter(|t| !t.is_empty()),
-        credentials
-            .get_str("refresh_token")
-            .filter(|t| !t.is_empty()),
-    ) {
-        (Some(token), _) => token,
-        (None, Some(_)) => {
-            minted = format!("sandbox-access-{}", uuid::Uuid::new_v4().simple());
-            minted.as_str()
-        }
-        (None, None) => {
-            return Err(ProviderError::new(
-                ProviderErrorKind::InvalidCredentials,
-                "credentials must carry an access_token or a refresh_token string",
-            ));
-        }
-    };
-    let calendar = sandbox.calendar_for(credentials);
+    let given = |name: &str| credentials.get_str(name).filter(|t| !t.is_empty());
+    if given("access_token").is_none() && given("refresh_token").is_none() {
+        return Err(ProviderError::new(
+            ProviderErrorKind::InvalidCredentials,
+            "credentials must carry an access_token or a refresh_token string",
+        ));
+    }
+    // The tokens an app sends are examples that name a person; the
+    // connection gets tokens of its own, as a provider issues them per
+    // grant, so that revoking or expiring one connection's tokens never
+    // touches another's, even when both were made with the same example.
+    let calendar = sandbox.calendar_for(user, credentials);
+    let access_token = ids::token("ya29.");
     let mut kept = credentials.clone();
-    kept.set_str("access_token", access_token);
+    kept.set_str("access_token", access_token.clone());
     kept.0.remove("expires_in");
     let mut state = sandbox.state();
-    if let Some(refresh_token) = credentials.get_str("refresh_token") {
+    if given("refresh_token").is_some() {
+        let refresh_token = ids::token("rt.");
         state
             .refresh_tokens
-            .insert(refresh_token.to_owned(), calendar.clone());
+            .insert(refresh_token.clone(), calendar.clone());
+        kept.set_str("refresh_token", refresh_token);
     }
-    let expires_at = sandbox.issue_access_token(&mut state, &calendar, access_token.to_owned());
+    let expires_at = sandbox.issue_access_token(&mut state, &calendar, access_token);
     state.calendars.entry(calendar.clone()).or_default();
     kept.set_str("expires_at", expires_at.to_rfc3339());
     Ok(Connection {

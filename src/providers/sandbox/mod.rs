@@ -260,19 +260,32 @@ impl SandboxProvider {
         expires_at
     }
 
-    fn calendar_for(&self, credentials: &Credentials) -> String {
-        // An account without an email is told apart by a digest of its
-        // token: the calendar id is stored in the clear, a token must not be.
-        let who = match credentials.get_str("email") {
+    /// The calendar a connection reaches: the person named by the
+    /// credentials (their email, else a digest of their token: the calendar
+    /// id is stored in the clear, a token must not be), for calsync's `user`
+    /// (a digest of it), so that two users sending the same example token
+    /// get calendars of their own, and one user reconnecting finds theirs.
+    fn calendar_for(
+        &self,
+        user: Option<&crate::model::UserId>,
+        credentials: &Credentials,
+    ) -> String {
+        let digest = |text: &str| -> String {
+            let digest = sha2::Sha256::digest(text.as_bytes());
+            digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+        };
+        let person = match credentials.get_str("email") {
             Some(email) => email.to_owned(),
-            None => {
-                let token = credentials
+            None => digest(
+                credentials
                     .get_str("refresh_token")
                     .or_else(|| credentials.get_str("access_token"))
-                    .unwrap_or_default();
-                let digest = sha2::Sha256::digest(token.as_bytes());
-                digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-            }
+                    .unwrap_or_default(),
+            ),
+        };
+        let who = match user {
+            Some(user) => format!("{person}~{}", digest(user.as_str())),
+            None => person,
         };
         let who = who.as_str();
         match self.provider {
@@ -287,7 +300,7 @@ impl SandboxProvider {
 fn sanitize(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '@' || c == '.' {
+            if c.is_ascii_alphanumeric() || c == '@' || c == '.' || c == '~' {
                 c
             } else {
                 '_'
@@ -400,7 +413,15 @@ impl CalendarProvider for SandboxProvider {
     }
 
     async fn connect(&self, credentials: &Credentials) -> ProviderResult<Connection> {
-        calls::connect(self, credentials).await
+        calls::connect(self, None, credentials).await
+    }
+
+    async fn connect_as(
+        &self,
+        user: &crate::model::UserId,
+        credentials: &Credentials,
+    ) -> ProviderResult<Connection> {
+        calls::connect(self, Some(user), credentials).await
     }
 
     async fn refresh(&self, credentials: &Credentials) -> ProviderResult<Credentials> {
