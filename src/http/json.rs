@@ -62,6 +62,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "body: must be a JSON object of the action's arguments".to_owned(),
         ));
     }
+    refuse_duplicate_keys(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| rejection(error.path().to_string(), error.into_inner()))?;
@@ -176,5 +177,118 @@ mod tests {
         assert_eq!(message(r#"{"user":"#).0, "malformed_json");
         assert_eq!(message("").0, "malformed_json");
         assert_eq!(message(r#"{"user":"u","people":[]} x"#).0, "malformed_json");
+    }
+}
+
+/// Refuses a body in which one object names a key twice, wherever the
+/// object is: JSON leaves the meaning of a repeated key open, and which
+/// value counts must not depend on where in the body it is.
+fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
+    let mut path = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    match serde::de::DeserializeSeed::deserialize(Unique { path: &mut path }, &mut deserializer) {
+        Ok(()) => Ok(()),
+        // A twice-named key is reported with its path; any other failure
+        // is the typed parse's to report, in its words.
+        Err(error) if error.classify() == serde_json::error::Category::Data => {
+            Err(ApiError::invalid(strip_position(&error.to_string())))
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Walks a JSON value, keeping the path to where it is, refusing an object
+/// that names a key twice.
+struct Unique<'p> {
+    path: &'p mut Vec<String>,
+}
+
+impl Unique<'_> {
+    fn at(&self, key: &str) -> String {
+        let mut at = String::new();
+        for step in self.path.iter() {
+            if !at.is_empty() && !step.starts_with('[') {
+                at.push('.');
+            }
+            at.push_str(step);
+        }
+        if !at.is_empty() {
+            at.push('.');
+        }
+        at.push_str(key);
+        at
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Unique<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Unique<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "{}: is given twice; name each field once",
+                    self.at(&key)
+                )));
+            }
+            self.path.push(key);
+            map.next_value_seed(Unique {
+                path: &mut *self.path,
+            })?;
+            self.path.pop();
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            self.path.push(format!("[{index}]"));
+            let more = seq.next_element_seed(Unique {
+                path: &mut *self.path,
+            })?;
+            self.path.pop();
+            if more.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
 }

@@ -453,3 +453,51 @@ async fn errors_in_constraints_name_the_whole_path_once() {
     );
     server.stop().await;
 }
+
+/// A key named twice in one object is refused wherever the object is, with
+/// its path, and nothing changes.
+#[tokio::test]
+async fn a_key_given_twice_is_refused_with_its_path() {
+    let server = Server::start().await;
+    for (body, field) in [
+        (r#"{"user": "ada", "user": "bob"}"#, "user: is given twice"),
+        (
+            r#"{"user": "ada", "provider": "google", "credentials": {"access_token": "a", "access_token": "b"}}"#,
+            "credentials.access_token: is given twice",
+        ),
+        (
+            r#"{"user": "ada", "draft": {"id": "d", "title": "x", "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T11:00:00Z"}, "constraints": {"maxDays": 1, "maxDays": 2}}"#,
+            "constraints.maxDays: is given twice",
+        ),
+        (
+            r#"{"user": "ada", "event": {"title": "x", "attendees": [{"email": "a@b.co", "email": "c@d.co"}]}, "accounts": []}"#,
+            "event.attendees[0].email: is given twice",
+        ),
+    ] {
+        let action = if body.contains("provider") {
+            "connectAccount"
+        } else if body.contains("constraints") {
+            "suggestReschedules"
+        } else if body.contains("accounts") {
+            "commit"
+        } else {
+            "getAccountStatus"
+        };
+        let raw = server
+            .client
+            .post(format!("{}/api/CalendarSync/{action}", server.base))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let (status, answer) = answer(raw).await;
+        assert_error(status, &answer, 400, "invalid_input");
+        let message = answer["error"].as_str().unwrap_or_default();
+        assert!(message.starts_with(field), "{body}: {message}");
+    }
+    let status = server.ok("getAccountStatus", json!({"user": "ada"})).await;
+    assert_eq!(status["accounts"], json!([]), "nothing was connected");
+    server.stop().await;
+}
