@@ -124,62 +124,6 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    #[allow(dead_code)]
-    struct Inner {
-        email: String,
-    }
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    #[allow(dead_code)]
-    struct Outer {
-        user: String,
-        people: Vec<Inner>,
-    }
-
-    fn message(body: &str) -> (String, String) {
-        let body = parse::<Outer>(body.as_bytes()).unwrap_err().body();
-        (body.kind, body.error)
-    }
-
-    #[test]
-    fn errors_name_the_field_path() {
-        let (kind, error) = message(r#"{"user":"u","people":[{"email":3}]}"#);
-        assert_eq!(kind, "invalid_input");
-        assert!(
-            error.starts_with("people[0].email: invalid type"),
-            "{error}"
-        );
-        let (_, error) = message(r#"{"user":"u","people":[],"extra":1}"#);
-        assert!(error.starts_with("extra: is not a field here"), "{error}");
-        let (_, error) = message(r#"{"people":[]}"#);
-        assert_eq!(error, "user: is required");
-        let (_, error) = message(r#"{"user":"u","people":[{}]}"#);
-        assert_eq!(error, "people[0].email: is required");
-        let (_, error) = message(r#"{"user":"u","people":[],"":1}"#);
-        assert!(error.starts_with("\"\": is not a field here"), "{error}");
-        let (_, error) = message(r#"["u", []]"#);
-        assert_eq!(
-            error,
-            "body: must be a JSON object of the action's arguments"
-        );
-    }
-
-    #[test]
-    fn broken_json_is_malformed() {
-        assert_eq!(message(r#"{"user":"#).0, "malformed_json");
-        assert_eq!(message("").0, "malformed_json");
-        assert_eq!(message(r#"{"user":"u","people":[]} x"#).0, "malformed_json");
-    }
-}
-
 /// Refuses a body in which one object names a key twice, wherever the
 /// object is: JSON leaves the meaning of a repeated key open, and which
 /// value counts must not depend on where in the body it is.
@@ -290,5 +234,61 @@ impl<'de> serde::de::Visitor<'de> for Unique<'_> {
 
     fn visit_unit<E>(self) -> Result<(), E> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Inner {
+        email: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Outer {
+        user: String,
+        people: Vec<Inner>,
+    }
+
+    fn message(body: &str) -> (String, String) {
+        let body = parse::<Outer>(body.as_bytes()).unwrap_err().body();
+        (body.kind, body.error)
+    }
+
+    #[test]
+    fn errors_name_the_field_path() {
+        let (kind, error) = message(r#"{"user":"u","people":[{"email":3}]}"#);
+        assert_eq!(kind, "invalid_input");
+        assert!(
+            error.starts_with("people[0].email: invalid type"),
+            "{error}"
+        );
+        let (_, error) = message(r#"{"user":"u","people":[],"extra":1}"#);
+        assert!(error.starts_with("extra: is not a field here"), "{error}");
+        let (_, error) = message(r#"{"people":[]}"#);
+        assert_eq!(error, "user: is required");
+        let (_, error) = message(r#"{"user":"u","people":[{}]}"#);
+        assert_eq!(error, "people[0].email: is required");
+        let (_, error) = message(r#"{"user":"u","people":[],"":1}"#);
+        assert!(error.starts_with("\"\": is not a field here"), "{error}");
+        let (_, error) = message(r#"["u", []]"#);
+        assert_eq!(
+            error,
+            "body: must be a JSON object of the action's arguments"
+        );
+    }
+
+    #[test]
+    fn broken_json_is_malformed() {
+        assert_eq!(message(r#"{"user":"#).0, "malformed_json");
+        assert_eq!(message("").0, "malformed_json");
+        assert_eq!(message(r#"{"user":"u","people":[]} x"#).0, "malformed_json");
     }
 }
