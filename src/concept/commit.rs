@@ -42,7 +42,28 @@ impl CalendarSync {
         event: &EventDetails,
         accounts: &[AccountId],
     ) -> Result<SyncOutcome> {
-        let recorded = self.commit_keyed(user, event, accounts, None).await?;
+        let recorded = self.commit_keyed(user, event, accounts, None, None).await?;
+        Ok(recorded.outcome)
+    }
+
+    /// [`CalendarSync::commit`], with the copy on `inviting` sending the
+    /// invitations to the attendees (by default the first calendar account,
+    /// in the order of their ids, does); the other copies carry the
+    /// attendees without inviting them again.
+    ///
+    /// # Errors
+    /// Those of commit; [`Error::Invalid`] when `inviting` is not one of
+    /// `accounts`' calendar accounts.
+    pub async fn commit_inviting_from(
+        &self,
+        user: &UserId,
+        event: &EventDetails,
+        accounts: &[AccountId],
+        inviting: &AccountId,
+    ) -> Result<SyncOutcome> {
+        let recorded = self
+            .commit_keyed(user, event, accounts, None, Some(inviting))
+            .await?;
         Ok(recorded.outcome)
     }
 
@@ -61,24 +82,26 @@ impl CalendarSync {
         key: &str,
     ) -> Result<SyncOutcome> {
         Ok(self
-            .commit_with_key_recorded(user, event, accounts, key)
+            .commit_with_key_recorded(user, event, accounts, key, None)
             .await?
             .outcome)
     }
 
     /// [`CalendarSync::commit_with_key`], also answering the operations the
-    /// call recorded.
+    /// call recorded, with the invitations sent from `inviting` when given.
     pub(crate) async fn commit_with_key_recorded(
         &self,
         user: &UserId,
         event: &EventDetails,
         accounts: &[AccountId],
         key: &str,
+        inviting: Option<&AccountId>,
     ) -> Result<Recorded> {
         if key.is_empty() {
             return Err(Error::invalid("key", "must not be empty"));
         }
-        self.commit_keyed(user, event, accounts, Some(key)).await
+        self.commit_keyed(user, event, accounts, Some(key), inviting)
+            .await
     }
 
     /// The synced event id [`CalendarSync::commit_with_key`] gives `key`.
@@ -99,12 +122,19 @@ impl CalendarSync {
         event: &EventDetails,
         accounts: &[AccountId],
         key: Option<&str>,
+        inviting: Option<&AccountId>,
     ) -> Result<Recorded> {
         event.validate().map_err(|error| error.under("event"))?;
         if accounts.is_empty() {
             return Err(Error::invalid("accounts", "must name at least one account"));
         }
         let targets: BTreeSet<&AccountId> = accounts.iter().collect();
+        if inviting.is_some_and(|inviting| !targets.contains(inviting)) {
+            return Err(Error::invalid(
+                "invitingAccount",
+                "must be one of the accounts the event is committed to",
+            ));
+        }
         let mut has_meeting_account = false;
         let mut records = Vec::with_capacity(targets.len());
         for account in targets {
@@ -120,6 +150,22 @@ impl CalendarSync {
             has_meeting_account |= record.account.provider == Provider::Zoom;
             records.push(record);
         }
+        let inviter = match inviting {
+            Some(inviting) => {
+                let named = records.iter().find(|r| &r.account.id == inviting);
+                if named.is_some_and(|r| r.account.provider == Provider::Zoom) {
+                    return Err(Error::invalid(
+                        "invitingAccount",
+                        "must be a calendar account (a zoom meeting sends no invitations)",
+                    ));
+                }
+                Some(inviting.clone())
+            }
+            None => records
+                .iter()
+                .find(|r| r.account.provider != Provider::Zoom)
+                .map(|r| r.account.id.clone()),
+        };
         if event.virtual_meeting && !has_meeting_account {
             return Err(Error::invalid(
                 "event.virtualMeeting",
@@ -147,6 +193,7 @@ impl CalendarSync {
                     op.idempotency_key =
                         hex(&digest(&[user.as_str(), key, record.account.id.as_str()])[..16]);
                 }
+                op.invites = inviter.as_ref() == Some(&record.account.id);
                 op
             })
             .collect();

@@ -321,6 +321,7 @@ impl Engine {
             details: intent.details.clone(),
             version: crate::model::FIRST_VERSION,
             uncertain: false,
+            invites: false,
             changed_fields: Vec::new(),
             target: intent.target,
             status: crate::operations::OperationStatus::Pending,

@@ -319,18 +319,23 @@ async fn attempt(
 }
 
 /// Whether `op`'s copy sends the invitations: the attendees are invited
-/// once, from the account the event was first committed to (its first
-/// create), never again from the other copies.
+/// once, from the account commit chose (the one the app named, else the
+/// first calendar account), never again from the other copies. Creates
+/// recorded before that choice was kept invite from the first account.
 async fn invites(engine: &Arc<Engine>, op: &Operation) -> Result<bool> {
     if op.details.attendees.is_empty() || op.kind == OperationKind::Delete {
         return Ok(false);
     }
     let operations = engine.store.operations_of_event(&op.event).await?;
-    let first = operations
+    let mut creates = operations
         .iter()
-        .find(|other| other.kind == OperationKind::Create)
+        .filter(|other| other.kind == OperationKind::Create);
+    let chosen = creates
+        .clone()
+        .find(|create| create.invites)
+        .or_else(|| creates.next())
         .map(|create| &create.account);
-    Ok(first == Some(&op.account))
+    Ok(chosen == Some(&op.account))
 }
 
 fn target(op: &Operation) -> ProviderResult<ProviderEventRef> {

@@ -63,6 +63,12 @@ pub struct CommitRequest {
     /// The accounts to write it to.
     #[schema(value_type = Vec<String>)]
     pub accounts: Vec<AccountId>,
+    /// The account whose copy sends the invitations to the attendees (one of
+    /// `accounts`; by default the first calendar account). The other copies
+    /// carry the attendees without inviting them again.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub inviting_account: Option<AccountId>,
 }
 
 /// The arguments of detectConflicts.
@@ -238,10 +244,25 @@ pub async fn commit(
     Keyed { request, key }: Keyed<CommitRequest>,
 ) -> Result<Response, ApiError> {
     let Some(key) = key else {
-        let synced_event = state
-            .sync
-            .commit(&request.user, &request.event, &request.accounts)
-            .await?;
+        let synced_event = match &request.inviting_account {
+            Some(inviting) => {
+                state
+                    .sync
+                    .commit_inviting_from(
+                        &request.user,
+                        &request.event,
+                        &request.accounts,
+                        inviting,
+                    )
+                    .await?
+            }
+            None => {
+                state
+                    .sync
+                    .commit(&request.user, &request.event, &request.accounts)
+                    .await?
+            }
+        };
         return Ok(answer(synced_event, false));
     };
     let sync = state.sync.clone();
@@ -257,6 +278,7 @@ pub async fn commit(
                 &request.event,
                 &request.accounts,
                 &derived,
+                request.inviting_account.as_ref(),
             )
             .await
         },

@@ -79,6 +79,10 @@ pub struct Operation {
     /// event may be on the provider although no answer said so.
     #[serde(default)]
     pub uncertain: bool,
+    /// For a create: whether this copy sends the invitations to the
+    /// attendees (one copy of a synced event does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invites: bool,
     /// Pending, succeeded or failed.
     pub status: OperationStatus,
     /// Attempts made so far.

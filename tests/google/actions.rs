@@ -570,6 +570,48 @@ async fn attendees_are_invited_once_from_the_first_account() {
     sync.shutdown();
 }
 
+/// The app names the account whose copy invites: that copy alone mails
+/// the attendees, the first account's carries them silently; an account
+/// not among those committed to is refused, and nothing is written.
+#[tokio::test]
+async fn the_app_names_the_account_whose_copy_invites() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sync = calendar_sync(dir.path(), &server, patient()).await;
+    let ada = UserId::from("ada");
+    let mut accounts = Vec::new();
+    for _ in 0..3 {
+        let account = sync
+            .connect_account(&ada, "google", &refresh_only(&server))
+            .await
+            .expect("connect");
+        accounts.push(account.id);
+    }
+    let mut event = meeting("With guests");
+    event.attendees = vec![calsync::model::Attendee {
+        email: "bob@example.com".into(),
+        optional: false,
+    }];
+    let (two, outsider) = (&accounts[..2], &accounts[2]);
+    let refused = sync
+        .commit_inviting_from(&ada, &event, two, outsider)
+        .await
+        .expect_err("not among the accounts");
+    assert!(refused.to_string().contains("invitingAccount"), "{refused}");
+    assert!(server.live_events(PRIMARY).is_empty());
+    let mut by_id = two.to_vec();
+    by_id.sort();
+    let named = &by_id[1];
+    let committed = sync
+        .commit_inviting_from(&ada, &event, two, named)
+        .await
+        .expect("commit");
+    let invited_copy = &committed.synced_event.provider_ids[named].event_id;
+    assert_eq!(server.mailed(), [invited_copy.clone()]);
+    assert_eq!(server.live_events(PRIMARY).len(), 2);
+    sync.shutdown();
+}
+
 #[tokio::test]
 async fn a_create_whose_reply_was_lost_then_a_restart_leaves_exactly_one_event() {
     let server = server().await;

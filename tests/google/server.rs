@@ -74,6 +74,8 @@ struct Inner {
     log: Vec<String>,
     /// `METHOD /path?query` of every request.
     requests: Vec<String>,
+    /// The ids of events whose insert mailed invitations (`sendUpdates=all`).
+    mailed: Vec<String>,
     page_size: usize,
     empty_first_page: bool,
     etag_counter: u64,
@@ -276,6 +278,11 @@ impl GoogleServer {
     /// `METHOD /path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
+    }
+
+    /// The ids of the events whose insert asked Google to mail the invitations.
+    pub fn mailed(&self) -> Vec<String> {
+        self.lock().mailed.clone()
     }
 
     /// Forgets the request log.
@@ -811,6 +818,12 @@ async fn events_insert(
     event.insert("iCalUID".into(), json!(format!("{event_id}@google.com")));
     event.insert("kind".into(), json!("calendar#event"));
     let event = Value::Object(event);
+    if uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|part| part == "sendUpdates=all"))
+    {
+        inner.mailed.push(event_id.clone());
+    }
     inner
         .calendars
         .get_mut(&id)

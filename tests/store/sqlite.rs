@@ -222,6 +222,7 @@ fn pending_operation(id: &str) -> calsync::operations::Operation {
         details: event.event.clone(),
         version: 1,
         uncertain: false,
+        invites: false,
         changed_fields: Vec::new(),
         target: None,
         status: calsync::operations::OperationStatus::Pending,

@@ -238,6 +238,7 @@ fn operation(event: &str, account: &str, due_minutes: i64) -> Operation {
         details: details("Planning"),
         version: 1,
         uncertain: false,
+        invites: false,
         changed_fields: Vec::new(),
         target: None,
         status: OperationStatus::Pending,
