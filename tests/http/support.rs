@@ -5,7 +5,7 @@
 
 use crate::patience::{NEVER, patient};
 use calsync::CalendarSync;
-use calsync::http::{AppState, Auth};
+use calsync::http::{AppState, Auth, Connections};
 use calsync::model::Provider;
 use calsync::providers::sandbox::{Sandbox, SandboxProvider, StoredEvent};
 use calsync::store::SqliteStore;
@@ -21,7 +21,7 @@ pub struct Server {
     pub client: reqwest::Client,
     pub sandbox: Sandbox,
     stop: Option<oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    served: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -54,6 +54,16 @@ impl Server {
         sandbox: Sandbox,
         dir: Option<tempfile::TempDir>,
     ) -> Server {
+        Server::serving_with(state, patient_connections(), sandbox, dir).await
+    }
+
+    /// A server with these connection settings.
+    pub async fn serving_with(
+        state: AppState,
+        connections: Connections,
+        sandbox: Sandbox,
+        dir: Option<tempfile::TempDir>,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -62,6 +72,7 @@ impl Server {
         let served = tokio::spawn(calsync::http::serve(
             listener,
             calsync::http::app(state),
+            connections,
             async {
                 let _ = stopped.await;
             },
@@ -141,8 +152,18 @@ impl Server {
             let _ = stop.send(());
         }
         if let Some(served) = self.served.take() {
-            served.await.expect("server task").expect("served");
+            served.await.expect("server task");
         }
+    }
+}
+
+/// The default connection settings, with head and idle timeouts that no
+/// test reaches unless it sets them.
+pub fn patient_connections() -> Connections {
+    Connections {
+        header_read_timeout: NEVER,
+        idle_timeout: NEVER,
+        ..Connections::default()
     }
 }
 
