@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::store::StoreError;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -202,6 +203,26 @@ impl From<Error> for ApiError {
             | Error::Provider(_) => ApiError::BadGateway { kind, message },
             Error::Store(StoreError::Unavailable(_)) => ApiError::Unavailable(message),
             Error::Store(_) | Error::Vault(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+/// A path segment that cannot be read (not UTF-8 once percent-decoded).
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest {
+            kind: "malformed_request",
+            message: rejection.body_text(),
+        }
+    }
+}
+
+/// A query string that cannot be read.
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest {
+            kind: "malformed_request",
+            message: rejection.body_text(),
         }
     }
 }

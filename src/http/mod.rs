@@ -249,7 +249,13 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready")
 }
 
-async fn unknown_action(axum::extract::Path(action): axum::extract::Path<String>) -> ApiError {
+async fn unknown_action(
+    action: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> ApiError {
+    let axum::extract::Path(action) = match action {
+        Ok(action) => action,
+        Err(rejection) => return rejection.into(),
+    };
     ApiError::NotFound {
         kind: "unknown_action",
         message: format!(

@@ -32,6 +32,15 @@ impl Server {
 
     /// A server whose state `adjust` changes before it starts.
     pub async fn start_with(adjust: impl FnOnce(&mut AppState)) -> Server {
+        Server::start_serving(patient_connections(), adjust).await
+    }
+
+    /// A server with these connection settings.
+    pub async fn start_connections(connections: Connections) -> Server {
+        Server::start_serving(connections, |_| {}).await
+    }
+
+    async fn start_serving(connections: Connections, adjust: impl FnOnce(&mut AppState)) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path().join("calsync.db"), "CalendarSync.")
             .await
@@ -44,7 +53,7 @@ impl Server {
         let mut state = AppState::new(sync, Some(sandbox.clone()), Auth::keys([KEY]));
         state.request_timeout = NEVER;
         adjust(&mut state);
-        Server::serving(state, sandbox, Some(dir)).await
+        Server::serving_with(state, connections, sandbox, Some(dir)).await
     }
 
     /// A server of a concept built elsewhere (`dir`, if any, is kept until
@@ -146,11 +155,29 @@ impl Server {
             .events(account["calendarId"].as_str().expect("calendar id"))
     }
 
-    /// Stops taking requests and waits for requests in flight.
-    pub async fn stop(mut self) {
+    /// The address it listens on (`127.0.0.1:port`).
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Tells the server to stop taking requests, without waiting.
+    pub fn begin_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Whether the server still serves (it has not stopped, or it still
+    /// waits for requests in flight).
+    pub fn is_serving(&self) -> bool {
+        self.served
+            .as_ref()
+            .is_some_and(|served| !served.is_finished())
+    }
+
+    /// Stops taking requests and waits for requests in flight.
+    pub async fn stop(mut self) {
+        self.begin_stop();
         if let Some(served) = self.served.take() {
             served.await.expect("server task");
         }

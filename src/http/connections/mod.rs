@@ -12,16 +12,17 @@
 //!   kept-alive connection.
 //! - **Connection cap**: at most `max_connections` are served at once. At
 //!   the cap calsync stops accepting: new connections wait in the listener's
-//!   queue (the system's backlog, 1024 with tokio's `TcpListener::bind`) and
-//!   are served, in order, as served ones end. None is refused or closed
-//!   unanswered while the queue has room.
+//!   queue (its backlog: 1024 with tokio's `TcpListener::bind`, or the
+//!   system's `net.core.somaxconn` if lower) and are served, in order, as
+//!   served ones end. None is refused or closed unanswered while the queue
+//!   has room.
 //! - **Header limit**: a request head (request line and header fields) over
 //!   `header_limit` bytes, or with more than
 //!   [`MAX_HEADER_FIELDS`](super::error::MAX_HEADER_FIELDS) fields, is
 //!   answered 431 and the connection closed.
 //!
-//! [`phase`] keeps where each connection stands and the deadline that
-//! follows; [`stream`] watches its socket, and gives the answers hyper makes
+//! `phase` keeps where each connection stands and the deadline that
+//! follows; `stream` watches its socket, and gives the answers hyper makes
 //! on its own (400, 414, 431) the service's `{"error", "kind"}` body.
 //!
 //! hyper has a header-read timeout of its own, but it also runs while a
@@ -102,8 +103,10 @@ impl Default for Connections {
 ///     max_connections: std::num::NonZeroU32::new(64).expect("not zero"),
 ///     ..Connections::default()
 /// };
+/// // Stops when `stop` is sent on, or dropped.
+/// let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
 /// http::serve(listener, http::app(state), connections, async {
-///     let _ = tokio::signal::ctrl_c().await;
+///     let _ = stopped.await;
 /// })
 /// .await;
 /// # Ok(())
