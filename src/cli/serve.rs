@@ -314,7 +314,7 @@ pub enum ServeError {
     /// The deployment could not be built.
     #[error(transparent)]
     Setup(#[from] crate::setup::SetupError),
-    /// The address could not be bound or served.
+    /// The address could not be bound.
     #[error("--bind {address}: {source}")]
     Io {
         /// The address.
