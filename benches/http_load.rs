@@ -64,6 +64,7 @@ async fn run() {
     tokio::spawn(calsync::http::serve(
         listener,
         calsync::http::app(state),
+        calsync::http::Connections::default(),
         std::future::pending(),
     ));
     let client = reqwest::Client::builder()

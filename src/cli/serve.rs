@@ -5,9 +5,11 @@
 //! service with no API key unless it is bound to loopback with
 //! `--insecure-no-auth`.
 
+mod connections;
 mod consent;
 mod google;
 
+pub use connections::ConnectionArgs;
 pub use consent::ConsentArgs;
 pub use google::GoogleArgs;
 
@@ -86,6 +88,9 @@ pub struct ServeArgs {
     /// How logs are written.
     #[arg(long, env = "CALSYNC_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    /// How connections are served: timeouts, cap and header limit.
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
     /// How Google is reached (with `--providers live`).
     #[command(flatten)]
     pub google: GoogleArgs,
@@ -318,7 +323,7 @@ pub enum ServeError {
     /// The deployment could not be built.
     #[error(transparent)]
     Setup(#[from] crate::setup::SetupError),
-    /// The address could not be bound or served.
+    /// The address could not be bound.
     #[error("--bind {address}: {source}")]
     Io {
         /// The address.
@@ -337,6 +342,7 @@ pub enum ServeError {
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let auth = args.auth().map_err(ServeError::Config)?;
     let rate_limit = args.rate_limit().map_err(ServeError::Config)?;
+    let connections = args.connections.connections().map_err(ServeError::Config)?;
     if matches!(auth, Auth::Open) {
         eprintln!(
             "\n!!! WARNING: calsync is serving WITHOUT API KEYS (--insecure-no-auth) on {}.\n\
@@ -375,11 +381,11 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             }
         }
     });
-    let served = http::serve(listener, http::app(state), shutdown_signal()).await;
+    http::serve(listener, http::app(state), connections, shutdown_signal()).await;
     upkeep.abort();
     tracing::info!("stopped taking requests; pending provider operations stay recorded");
     opened.sync.shutdown();
-    served.map_err(|source| ServeError::Io { address, source })
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
@@ -465,6 +471,30 @@ mod tests {
         assert_eq!(config.refresh_margin, production.refresh_margin);
         assert_eq!(config.late_delivery, production.late_delivery);
         assert_eq!(args.engine.resume_every, Duration::from_secs(5));
+        assert_eq!(
+            args.connections.connections().unwrap(),
+            http::Connections::default()
+        );
+    }
+
+    #[test]
+    fn connection_settings_are_flags() {
+        let args = parse(&[
+            "--header-read-timeout",
+            "2s",
+            "--idle-timeout",
+            "30s",
+            "--max-connections",
+            "16",
+            "--header-limit",
+            "8KiB",
+        ])
+        .unwrap();
+        let connections = args.connections.connections().unwrap();
+        assert_eq!(connections.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(connections.idle_timeout, Duration::from_secs(30));
+        assert_eq!(connections.max_connections.get(), 16);
+        assert_eq!(connections.header_limit, 8192);
     }
 
     #[test]
@@ -540,12 +570,20 @@ mod tests {
             (&["--bind", "nowhere"][..], "--bind"),
             (&["--body-limit", "12 parsecs"], "--body-limit"),
             (&["--request-timeout", "0s"], "--request-timeout"),
+            (&["--header-read-timeout", "0s"], "--header-read-timeout"),
+            (&["--idle-timeout", "0ms"], "--idle-timeout"),
+            (&["--max-connections", "0"], "--max-connections"),
+            (&["--max-connections", "many"], "--max-connections"),
+            (&["--header-limit", "0"], "--header-limit"),
             (&["--providers", "google"], "--providers"),
             (&["--store", "ftp://x"], "--store"),
         ] {
             let error = parse(args).unwrap_err();
             assert!(error.contains(named), "{args:?}: {error}");
         }
+        let small = parse(&["--header-limit", "512"]).unwrap();
+        let error = small.connections.connections().unwrap_err();
+        assert!(error.contains("--header-limit"), "{error}");
         let error = parse(&["--store", "mongo://calsync:hunter2@h/"]).unwrap_err();
         assert!(error.contains("--store"), "{error}");
         assert!(!error.contains("hunter2"), "{error}");

@@ -10,6 +10,7 @@ use super::json::Body;
 use crate::concept::ConnectStart;
 use crate::model::UserId;
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -61,9 +62,10 @@ pub async fn start_connect(
 /// or expired is answered 400 and changes nothing.
 pub async fn callback(
     State(state): State<AppState>,
-    Path(provider): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    provider: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let (Path(provider), Query(query)) = (provider?, query?);
     let flow_state = query.get("state").map(String::as_str).unwrap_or_default();
     let finished = state
         .sync

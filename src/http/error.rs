@@ -4,10 +4,15 @@
 
 use crate::error::Error;
 use crate::store::StoreError;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::time::Duration;
+
+/// The most header fields a request may have (hyper's own limit, which
+/// calsync keeps); more are answered 431.
+pub const MAX_HEADER_FIELDS: usize = 100;
 
 /// The body of every error answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -39,7 +44,8 @@ pub enum ApiError {
         /// What was not found.
         message: String,
     },
-    /// 405 Method Not Allowed: actions are called with POST.
+    /// 405 Method Not Allowed: the route does not answer this method (actions
+    /// are called with POST; the `Allow` header lists the route's methods).
     MethodNotAllowed,
     /// 409 Conflict: a requires clause about state is not met (an account is
     /// not connected; conflicts were not detected first), or the first call
@@ -50,8 +56,12 @@ pub enum ApiError {
         /// Which clause, and how to meet it.
         message: String,
     },
-    /// 413 Payload Too Large: the body is over the configured limit.
+    /// 413 Payload Too Large: the body, or the length it declares, is over
+    /// the configured limit.
     TooLarge,
+    /// 414 URI Too Long: the request target is longer than the HTTP layer
+    /// reads (64 KiB); reached only with a header limit above that.
+    UriTooLong,
     /// 422 Unprocessable Entity: the provider refused the credentials, or an
     /// `Idempotency-Key` was first used with another call.
     Unprocessable {
@@ -60,6 +70,10 @@ pub enum ApiError {
         /// The provider's reason.
         message: String,
     },
+    /// 431 Request Header Fields Too Large: the request head (request line
+    /// and header fields) is over the configured limit, in bytes, or has more
+    /// than [`MAX_HEADER_FIELDS`] fields.
+    HeadersTooLarge(usize),
     /// 429 Too Many Requests: this API key is over its rate; retry after the
     /// given wait (sent as `Retry-After`).
     RateLimited(Duration),
@@ -100,6 +114,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
@@ -122,11 +138,23 @@ impl ApiError {
             ApiError::Unauthorized(why) => ("unauthorized", (*why).to_owned()),
             ApiError::MethodNotAllowed => (
                 "method_not_allowed",
-                "this route answers POST only".to_owned(),
+                "this route does not answer this method; the Allow header lists those it answers"
+                    .to_owned(),
             ),
             ApiError::TooLarge => (
                 "body_too_large",
                 "the request body is larger than the configured limit".to_owned(),
+            ),
+            ApiError::UriTooLong => (
+                "uri_too_long",
+                "the request target is longer than 65534 bytes".to_owned(),
+            ),
+            ApiError::HeadersTooLarge(limit) => (
+                "headers_too_large",
+                format!(
+                    "the request head (request line and header fields) is larger than \
+                     {limit} bytes, or has more than {MAX_HEADER_FIELDS} header fields"
+                ),
             ),
             ApiError::RateLimited(wait) => (
                 "rate_limited",
@@ -179,6 +207,26 @@ impl From<Error> for ApiError {
             Error::Store(_) | Error::Vault(_) => ApiError::Internal(message),
             // Work stops when its request timed out: that is the answer.
             Error::Stopped => ApiError::Timeout,
+        }
+    }
+}
+
+/// A path segment that cannot be read (not UTF-8 once percent-decoded).
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest {
+            kind: "malformed_request",
+            message: rejection.body_text(),
+        }
+    }
+}
+
+/// A query string that cannot be read.
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest {
+            kind: "malformed_request",
+            message: rejection.body_text(),
         }
     }
 }
@@ -269,6 +317,22 @@ mod tests {
                 assert_eq!(api.body().kind, kind);
             }
         }
+    }
+
+    #[test]
+    fn the_http_layer_errors_have_their_status_and_kind() {
+        for (api, status, kind) in [
+            (ApiError::TooLarge, 413, "body_too_large"),
+            (ApiError::UriTooLong, 414, "uri_too_long"),
+            (ApiError::HeadersTooLarge(16384), 431, "headers_too_large"),
+            (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
+            (ApiError::Timeout, 504, "timeout"),
+        ] {
+            assert_eq!(api.status().as_u16(), status, "{kind}");
+            assert_eq!(api.body().kind, kind);
+        }
+        let body = ApiError::HeadersTooLarge(16384).body();
+        assert!(body.error.contains("16384 bytes"), "{}", body.error);
     }
 
     #[test]

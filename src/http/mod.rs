@@ -14,10 +14,13 @@
 //! | `GET /healthz`, `GET /readyz` | alive; store reachable | no |
 //!
 //! This module is the service alone: [`app`] builds its router and [`serve`]
-//! runs it on a listener. The flags, logging and start-up of `calsync serve`
-//! belong to the command line (`calsync::cli::serve`, feature `cli`).
+//! runs it on a listener, with the header-read and idle timeouts, connection
+//! cap and header limit of [`connections`]. The flags, logging and start-up
+//! of `calsync serve` belong to the command line (`calsync::cli::serve`,
+//! feature `cli`).
 
 pub mod auth;
+pub mod connections;
 pub mod consent;
 pub mod error;
 pub mod idempotency;
@@ -28,12 +31,14 @@ pub mod routes;
 pub mod sandbox;
 
 pub use auth::{Auth, RateLimit};
+pub use connections::{Connections, serve};
 pub use error::{ApiError, ErrorBody};
 pub use idempotency::Idempotency;
 
 use crate::concept::CalendarSync;
 use crate::providers::sandbox::Sandbox;
 use axum::Router;
+use axum::body::HttpBody;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
@@ -164,6 +169,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_declared_overflow,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .layer(middleware::from_fn(metrics::track))
         .layer(
@@ -192,18 +201,19 @@ fn request_span(request: &Request) -> tracing::Span {
     )
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves; requests in flight finish.
-///
-/// # Errors
-/// The listener fails.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+/// Answers 413 at once to a request whose declared body length
+/// (`Content-Length`) is over the body limit, before any of the body is read
+/// and before the key is checked: such a body is refused whoever sends it.
+async fn refuse_declared_overflow(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let limit = u64::try_from(state.body_limit).unwrap_or(u64::MAX);
+    if request.body().size_hint().lower() > limit {
+        return Err(ApiError::TooLarge);
+    }
+    Ok(next.run(request).await)
 }
 
 async fn time_limit(
@@ -239,7 +249,13 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready")
 }
 
-async fn unknown_action(axum::extract::Path(action): axum::extract::Path<String>) -> ApiError {
+async fn unknown_action(
+    action: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> ApiError {
+    let axum::extract::Path(action) = match action {
+        Ok(action) => action,
+        Err(rejection) => return rejection.into(),
+    };
     ApiError::NotFound {
         kind: "unknown_action",
         message: format!(

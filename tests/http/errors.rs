@@ -211,6 +211,24 @@ async fn wrong_methods_are_405_in_the_same_shape() {
     server.stop().await;
 }
 
+/// A path segment that is not UTF-8 once percent-decoded is refused in the
+/// same shape, on a keyed route and on the open callback route.
+#[tokio::test]
+async fn paths_that_are_not_utf8_are_400_in_the_same_shape() {
+    let server = Server::start().await;
+    let (status, body) = server.post("/api/CalendarSync/%FF", json!({})).await;
+    assert_error(status, &body, 400, "malformed_request");
+    let response = server
+        .client
+        .get(format!("{}/oauth/%FF/callback?state=x", server.base))
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = answer(response).await;
+    assert_error(status, &body, 400, "malformed_request");
+    server.stop().await;
+}
+
 /// An instant valid in RFC 3339 but outside the documented range (this one is
 /// year 10000 in UTC) is refused naming the field, and nothing is written:
 /// before, the copies were made while the synced event could not be stored.

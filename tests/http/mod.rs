@@ -5,6 +5,8 @@
 //! - `routes`: every action routed and in the OpenAPI document;
 //! - `errors`: each error shape and status;
 //! - `auth`: API keys, rate limits, open health routes;
+//! - `connections`: header-read and idle timeouts, the connection cap, early
+//!   413 and the error shape of the HTTP layer's own answers, over raw TCP;
 //! - `consent`: startConnect and the OAuth callback route on the sandbox;
 //! - `limits`: body limit, request timeout, metrics;
 //! - `concurrency`: 100 concurrent commits, no duplicate on any provider;
@@ -15,6 +17,7 @@
 
 mod auth;
 mod concurrency;
+mod connections;
 mod consent;
 mod erase;
 mod errors;

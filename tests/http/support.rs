@@ -5,7 +5,7 @@
 
 use crate::patience::{NEVER, patient};
 use calsync::CalendarSync;
-use calsync::http::{AppState, Auth};
+use calsync::http::{AppState, Auth, Connections};
 use calsync::model::Provider;
 use calsync::providers::sandbox::{Sandbox, SandboxProvider, StoredEvent};
 use calsync::store::SqliteStore;
@@ -21,7 +21,7 @@ pub struct Server {
     pub client: reqwest::Client,
     pub sandbox: Sandbox,
     stop: Option<oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    served: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -32,13 +32,26 @@ impl Server {
 
     /// A server whose state `adjust` changes before it starts.
     pub async fn start_with(adjust: impl FnOnce(&mut AppState)) -> Server {
-        Server::start_configured(patient(), adjust).await
+        Server::start_serving(patient(), patient_connections(), adjust).await
     }
 
     /// A server whose concept runs with `config`, and whose state `adjust`
     /// changes before it starts.
     pub async fn start_configured(
         config: calsync::concept::Config,
+        adjust: impl FnOnce(&mut AppState),
+    ) -> Server {
+        Server::start_serving(config, patient_connections(), adjust).await
+    }
+
+    /// A server with these connection settings.
+    pub async fn start_connections(connections: Connections) -> Server {
+        Server::start_serving(patient(), connections, |_| {}).await
+    }
+
+    async fn start_serving(
+        config: calsync::concept::Config,
+        connections: Connections,
         adjust: impl FnOnce(&mut AppState),
     ) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -53,13 +66,23 @@ impl Server {
         let mut state = AppState::new(sync, Some(sandbox.clone()), Auth::keys([KEY]));
         state.request_timeout = NEVER;
         adjust(&mut state);
-        Server::serving(state, sandbox, Some(dir)).await
+        Server::serving_with(state, connections, sandbox, Some(dir)).await
     }
 
     /// A server of a concept built elsewhere (`dir`, if any, is kept until
     /// the server is dropped).
     pub async fn serving(
         state: AppState,
+        sandbox: Sandbox,
+        dir: Option<tempfile::TempDir>,
+    ) -> Server {
+        Server::serving_with(state, patient_connections(), sandbox, dir).await
+    }
+
+    /// A server with these connection settings.
+    pub async fn serving_with(
+        state: AppState,
+        connections: Connections,
         sandbox: Sandbox,
         dir: Option<tempfile::TempDir>,
     ) -> Server {
@@ -71,6 +94,7 @@ impl Server {
         let served = tokio::spawn(calsync::http::serve(
             listener,
             calsync::http::app(state),
+            connections,
             async {
                 let _ = stopped.await;
             },
@@ -144,14 +168,42 @@ impl Server {
             .events(account["calendarId"].as_str().expect("calendar id"))
     }
 
-    /// Stops taking requests and waits for requests in flight.
-    pub async fn stop(mut self) {
+    /// The address it listens on (`127.0.0.1:port`).
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Tells the server to stop taking requests, without waiting.
+    pub fn begin_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Whether the server still serves (it has not stopped, or it still
+    /// waits for requests in flight).
+    pub fn is_serving(&self) -> bool {
+        self.served
+            .as_ref()
+            .is_some_and(|served| !served.is_finished())
+    }
+
+    /// Stops taking requests and waits for requests in flight.
+    pub async fn stop(mut self) {
+        self.begin_stop();
         if let Some(served) = self.served.take() {
-            served.await.expect("server task").expect("served");
+            served.await.expect("server task");
         }
+    }
+}
+
+/// The default connection settings, with head and idle timeouts that no
+/// test reaches unless it sets them.
+pub fn patient_connections() -> Connections {
+    Connections {
+        header_read_timeout: NEVER,
+        idle_timeout: NEVER,
+        ..Connections::default()
     }
 }
 
