@@ -19,8 +19,8 @@ const FIRST_LOOK: i64 = 24;
 
 /// The IANA zone whose offsets agree with `zone` over [`YEARS_COMPARED`]
 /// years from the year before `near` (or from the zone's first change, if
-/// later): at every daily sample and at each of the zone's changes, to the
-/// second. Among several, the one `tzid` names (as a Windows display name
+/// later): at each of the zone's changes, to the second, and once a week
+/// (no zone changes offset for less than a week and back). Among several, the one `tzid` names (as a Windows display name
 /// or by its city), then a zone CLDR maps a Windows zone to, then the one
 /// that has kept these offsets longest.
 pub(super) fn matching_zone(tzid: &str, zone: &Transitions, near: NaiveDateTime) -> Option<Tz> {
@@ -50,10 +50,10 @@ pub(super) fn matching_zone(tzid: &str, zone: &Transitions, near: NaiveDateTime)
                 agrees(candidate, change.utc)
                     && before.is_some_and(|before| agrees(candidate, before))
             });
-        let days_agree = (0..365 * YEARS_COMPARED + 1)
-            .filter_map(|day| start.checked_add_signed(Duration::days(day)))
+        let weeks_agree = (0..=YEARS_COMPARED * 53)
+            .filter_map(|week| start.checked_add_signed(Duration::weeks(week)))
             .all(|at| agrees(candidate, at));
-        if !(changes_agree && days_agree) {
+        if !(changes_agree && weeks_agree) {
             continue;
         }
         let rank = Rank {

@@ -30,6 +30,10 @@ pub const MAX_ZONES: usize = 100;
 /// followed, its offset holds.
 pub const MAX_ZONE_CHANGES: usize = 2_000;
 
+/// Years of `RRULE`s walked per `VTIMEZONE`, summed over its rules (a rule
+/// from 1601 takes 600). Rules beyond it are left out.
+pub const MAX_ZONE_RULE_YEARS: usize = 10_000;
+
 /// The last year whose changes of offset are followed in a `VTIMEZONE`'s
 /// rules; later times keep the offset of that year's last change.
 pub const ZONE_RULES_UNTIL_YEAR: i32 = 2200;

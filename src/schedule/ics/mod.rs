@@ -16,6 +16,7 @@
 //! | `event` | one `VEVENT` to a [`ProviderEvent`] |
 //! | `zones` | `TZID`s: IANA and Windows names, and the file's own `VTIMEZONE`s |
 //! | `observances` | a `VTIMEZONE`'s `STANDARD` and `DAYLIGHT` rules: the offset at a time |
+//! | `zone_rule` | the yearly `RRULE`s of those rules, expanded with bounded work |
 //! | `iana_match` | the IANA zone whose offsets agree with a `VTIMEZONE`'s rules |
 //! | `problems` | [`IcsProblem`]: what could not be used, and where |
 
@@ -26,6 +27,7 @@ mod lines;
 mod observances;
 mod problems;
 mod walk;
+mod zone_rule;
 mod zones;
 
 use super::ProviderEvent;
@@ -34,7 +36,7 @@ use chrono::{DateTime, Utc};
 use event::{attendees_of, build_event, sequence_of, text_of};
 pub use limits::{
     IcsWork, MAX_COMPONENTS, MAX_DEPTH, MAX_LINES, MAX_PROBLEMS, MAX_PROPERTIES, MAX_ZONE_CHANGES,
-    MAX_ZONES, ZONE_RULES_UNTIL_YEAR,
+    MAX_ZONE_RULE_YEARS, MAX_ZONES, ZONE_RULES_UNTIL_YEAR,
 };
 pub use problems::IcsProblem;
 use problems::ProblemList;

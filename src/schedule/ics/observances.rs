@@ -4,11 +4,11 @@
 //! `RDATE`s. The offset in force at a time is the one the latest change at or
 //! before it brought in.
 
-use super::limits::{MAX_ZONE_CHANGES, ZONE_RULES_UNTIL_YEAR};
+use super::limits::{MAX_ZONE_CHANGES, MAX_ZONE_RULE_YEARS};
 use super::problems::ProblemList;
+use super::zone_rule::YearlyRule;
 use crate::schedule::recurrence::{IcalTime, parse_ical_time};
-use chrono::{Datelike, Duration, NaiveDateTime, NaiveTime, TimeZone};
-use rrule::{RRule, RRuleSet, Unvalidated};
+use chrono::{Duration, NaiveDateTime, NaiveTime};
 
 /// One `STANDARD` or `DAYLIGHT` sub-component as read.
 #[derive(Debug)]
@@ -73,11 +73,13 @@ pub(super) struct Transitions {
 }
 
 impl Transitions {
-    /// The changes `observances` make, up to [`ZONE_RULES_UNTIL_YEAR`] and at
-    /// most [`MAX_ZONE_CHANGES`]; what cannot be used is reported.
+    /// The changes `observances` make, at most [`MAX_ZONE_CHANGES`] (their
+    /// rules followed as `zone_rule` says); what cannot be used is reported.
     pub(super) fn expand(observances: &[Observance], problems: &mut ProblemList) -> Self {
         let mut changes = Vec::new();
         let mut cut = None;
+        let mut out_of_years = None;
+        let mut years_left = MAX_ZONE_RULE_YEARS;
         for observance in observances {
             let Some(to) = observance.offset_to else {
                 let message = format!("{} has no TZOFFSETTO; it is left out", observance.kind);
@@ -122,24 +124,39 @@ impl Transitions {
                 add(*date);
             }
             for (line, rule) in &observance.rules {
-                match rule_starts(rule, start, from) {
-                    Ok(starts) => {
-                        // The rule makes DTSTART again when DTSTART is on it.
-                        for local in starts.filter(|local| *local != start) {
-                            if local.year() > ZONE_RULES_UNTIL_YEAR || !add(local) {
-                                break;
-                            }
-                        }
-                    }
-                    Err(reason) => problems.say(
-                        *line,
-                        format!(
+                let rule = match YearlyRule::parse(rule, from) {
+                    Ok(rule) => rule,
+                    Err(reason) => {
+                        let message = format!(
                             "RRULE of {}: {reason}; the rule is left out",
                             observance.kind
-                        ),
-                    ),
+                        );
+                        problems.say(*line, message);
+                        continue;
+                    }
+                };
+                if years_left == 0 {
+                    out_of_years.get_or_insert(*line);
+                    continue;
+                }
+                let (starts, walked) = rule.starts(start, years_left);
+                years_left -= walked;
+                // The rule makes DTSTART again when DTSTART is on it.
+                for local in starts.into_iter().filter(|local| *local != start) {
+                    if !add(local) {
+                        break;
+                    }
                 }
             }
+        }
+        if let Some(line) = out_of_years {
+            problems.say(
+                line,
+                format!(
+                    "the zone's rules take more than {MAX_ZONE_RULE_YEARS} years to follow \
+                     (MAX_ZONE_RULE_YEARS); this rule and later ones are left out"
+                ),
+            );
         }
         if let Some(line) = cut {
             problems.say(
@@ -199,48 +216,6 @@ impl Transitions {
         };
         local.checked_sub_signed(Duration::seconds(i64::from(offset)))
     }
-}
-
-/// The wall-clock starts `rule` makes from `start`, in order. An `UNTIL` in
-/// UTC is moved to the wall clock of the offset before the change (`from`),
-/// which is how the starts are compared with it.
-fn rule_starts(
-    rule: &str,
-    start: NaiveDateTime,
-    from: i32,
-) -> Result<impl Iterator<Item = NaiveDateTime>, String> {
-    let mut parts = Vec::new();
-    for part in rule.trim().split(';').filter(|part| !part.is_empty()) {
-        match part.split_once('=') {
-            Some((key, value)) if key.trim().eq_ignore_ascii_case("UNTIL") => {
-                let until = match parse_ical_time(value, chrono_tz::Tz::UTC, false)
-                    .map_err(|error| error.to_string())?
-                {
-                    IcalTime::Utc(instant) => instant
-                        .naive_utc()
-                        .checked_add_signed(Duration::seconds(i64::from(from))),
-                    IcalTime::Zoned(local, _) => Some(local),
-                    IcalTime::Date(date) => date.and_hms_opt(23, 59, 59),
-                }
-                .ok_or_else(|| format!("UNTIL {value:?} is out of range"))?;
-                parts.push(format!("UNTIL={}", until.format("%Y%m%dT%H%M%SZ")));
-            }
-            _ => parts.push(part.to_owned()),
-        }
-    }
-    let rule: RRule<Unvalidated> = parts.join(";").parse().map_err(|e| format!("{e}"))?;
-    // The wall clock is expanded as if it were UTC: the rule's days and
-    // times are the zone's own, and no other zone's changes get in the way.
-    let dt_start = rrule::Tz::UTC
-        .from_local_datetime(&start)
-        .single()
-        .ok_or_else(|| "DTSTART is out of range".to_owned())?;
-    let rule = rule.validate(dt_start).map_err(|e| format!("{e}"))?;
-    Ok(RRuleSet::new(dt_start)
-        .limit()
-        .rrule(rule)
-        .into_iter()
-        .map(|at| at.naive_utc()))
 }
 
 #[cfg(test)]
@@ -343,7 +318,11 @@ mod tests {
             "FREQ=YEARLY;BYMONTH=4;BYDAY=1SU;UNTIL=20100403T160000Z",
         )];
         let zone = Transitions::expand(&observances, &mut problems);
-        let years: Vec<i32> = zone.changes().iter().map(|c| c.local.year()).collect();
+        let years: Vec<i32> = zone
+            .changes()
+            .iter()
+            .map(|c| chrono::Datelike::year(&c.local))
+            .collect();
         assert_eq!(years, vec![2008, 2009, 2010]);
     }
 
@@ -352,9 +331,9 @@ mod tests {
         let mut problems = ProblemList::default();
         let observances = [observance(
             "DAYLIGHT",
-            time(2000, 1, 1, 0, 0),
+            time(1601, 1, 1, 0, 0),
             (0, 3600),
-            "FREQ=DAILY",
+            "FREQ=YEARLY;BYDAY=SU",
         )];
         let zone = Transitions::expand(&observances, &mut problems);
         assert_eq!(zone.len(), MAX_ZONE_CHANGES);
@@ -379,6 +358,24 @@ mod tests {
         let listed = problems.finish();
         assert_eq!(listed.len(), 2, "{listed:?}");
         assert!(listed[0].message.contains("RRULE of DAYLIGHT"));
+        assert!(listed[0].message.contains("FREQ"), "{listed:?}");
         assert_eq!(listed[1].line, 7);
+    }
+
+    #[test]
+    fn rules_past_the_zone_s_years_are_left_out_and_reported() {
+        let mut problems = ProblemList::default();
+        let never = "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30";
+        let observances: Vec<Observance> = (0..20)
+            .map(|_| observance("STANDARD", time(1601, 1, 1, 0, 0), (0, 0), never))
+            .collect();
+        let zone = Transitions::expand(&observances, &mut problems);
+        assert_eq!(zone.len(), 1, "the DTSTARTs, all one instant");
+        let listed = problems.finish();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert!(
+            listed[0].message.contains("MAX_ZONE_RULE_YEARS"),
+            "{listed:?}"
+        );
     }
 }
