@@ -292,8 +292,9 @@ END:VCALENDAR
 
 /// One bad event never spoils the others: a start that is no date-time, a
 /// rule, duration or value RFC 5545 does not allow, an end of the wrong kind
-/// or before the start, a VEVENT begun inside another. Each is a problem on
-/// its line; every other event is read.
+/// or before the start, a VEVENT begun inside another, a rule repeating more
+/// often than calsync accepts. Each is a problem on its line; every other
+/// event is read.
 #[test]
 fn broken_events_are_problems_of_their_own_and_the_rest_is_read() {
     let text = "BEGIN:VCALENDAR
@@ -350,6 +351,11 @@ UID:good-2
 DTSTART;TZID=Europe/Berlin:20250115T090000
 DTEND;TZID=Europe/Berlin:20250115T100000
 END:VEVENT
+BEGIN:VEVENT
+UID:too-often
+DTSTART:20250116T090000Z
+RRULE:FREQ=MINUTELY
+END:VEVENT
 END:VCALENDAR
 ";
     let (events, problems) = events_from_ics(text);
@@ -364,7 +370,8 @@ END:VCALENDAR
             "mixed-kinds",
             "backwards",
             "nested",
-            "good-2"
+            "good-2",
+            "too-often"
         ]
     );
     let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
@@ -379,6 +386,7 @@ END:VCALENDAR
         (38, "an end before the start"),
         (40, "the VEVENT a VEVENT begins in"),
         (49, "the END that closes nothing"),
+        (58, "a rule more often than hourly"),
     ] {
         assert!(lines.contains(&line), "{what} at line {line}: {problems:?}");
     }
@@ -394,6 +402,7 @@ END:VCALENDAR
         EventTime::Instant(at(utc, 2025, 1, 7, 10, 0))
     );
     assert!(by_uid("bad-rule").recurrence.is_empty());
+    assert!(by_uid("too-often").recurrence.is_empty());
     assert_eq!(
         by_uid("bad-duration").end,
         EventTime::Instant(at(utc, 2025, 1, 9, 9, 0))

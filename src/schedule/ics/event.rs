@@ -7,7 +7,9 @@ use super::zones::{Resolved, TimeRead, Zones, fixed_zone};
 use super::{IcsOptions, ProviderEvent};
 use crate::model::{EventId, EventTime, Transparency};
 use crate::schedule::EventStatus;
-use crate::schedule::recurrence::{IcalTime, parse_ical_time, parse_recurrence_line};
+use crate::schedule::recurrence::{
+    IcalTime, parse_ical_time, parse_recurrence_line, validate_recurrence_line,
+};
 use chrono::Duration;
 use chrono_tz::Tz;
 
@@ -171,6 +173,12 @@ fn end_from(
 fn recurrence_line(prop: &Prop<'_>, zone: Tz, zones: &Zones<'_>) -> Result<String, LineError> {
     let Some(tzid) = prop.param("TZID") else {
         parse_recurrence_line(&prop.raw, zone)?;
+        if matches!(prop.name.as_str(), "RRULE" | "EXRULE") {
+            // The rules calsync accepts for its own events: one repeating
+            // more often than hourly would cost every later expansion a walk
+            // through millions of occurrences.
+            validate_recurrence_line(&prop.raw)?;
+        }
         return Ok(prop.raw.clone().into_owned());
     };
     let first = prop.value.split([',', '/']).next().unwrap_or_default();
