@@ -86,6 +86,43 @@ pub(super) fn parse_duration(text: &str) -> Option<Duration> {
     Some(if negative { -total } else { total })
 }
 
+/// The end `DTEND` or else `DURATION` gives, with the property that gave
+/// it; none (with a problem when one was given) when neither can be used.
+fn written_end<'p>(
+    start: EventTime,
+    props: &'p [Prop<'p>],
+    zones: &Zones<'_>,
+    problems: &mut ProblemList,
+) -> Option<(&'p Prop<'p>, EventTime)> {
+    if let Some(prop) = props.iter().find(|p| p.name == "DTEND") {
+        return match read_time(prop, zones, problems).map(|read| to_event_time(read.time)) {
+            Ok(Some(end)) => Some((prop, end)),
+            Ok(None) => {
+                problems.say(prop.line, "DTEND does not exist in its zone".into());
+                None
+            }
+            Err(error) => {
+                problems.at(prop.line, &error);
+                None
+            }
+        };
+    }
+    let prop = props.iter().find(|p| p.name == "DURATION")?;
+    let end = parse_duration(&prop.value).map(|length| match start {
+        EventTime::Instant(at) => at.checked_add_signed(length).map(EventTime::Instant),
+        EventTime::Date(date) => Duration::try_days(length.num_days().max(1))
+            .and_then(|days| date.checked_add_signed(days))
+            .map(EventTime::Date),
+    });
+    let message = match end {
+        Some(Some(end)) => return Some((prop, end)),
+        Some(None) => format!("DURATION {:?} ends beyond any date", prop.value),
+        None => format!("DURATION {:?} is not a duration like PT1H", prop.value),
+    };
+    problems.say(prop.line, message);
+    None
+}
+
 /// The end from `DTEND`, else `DURATION`, else RFC 5545's default (the start
 /// for a date-time, the next day for a date). An end that cannot be used is
 /// a problem, and the default stands.
@@ -99,71 +136,24 @@ fn end_from(
         EventTime::Date(date) => EventTime::Date(date.succ_opt().unwrap_or(date)),
         EventTime::Instant(at) => EventTime::Instant(at),
     };
-    let end = if let Some(prop) = props.iter().find(|p| p.name == "DTEND") {
-        let end = read_time(prop, zones, problems).map(|read| to_event_time(read.time));
-        match end {
-            Ok(Some(end)) => Some((prop, end)),
-            Ok(None) => {
-                problems.say(prop.line, "DTEND does not exist in its zone".into());
-                None
-            }
-            Err(error) => {
-                problems.at(prop.line, &error);
-                None
-            }
-        }
-    } else if let Some(prop) = props.iter().find(|p| p.name == "DURATION") {
-        let end = parse_duration(&prop.value).map(|length| match start {
-            EventTime::Instant(at) => at.checked_add_signed(length).map(EventTime::Instant),
-            EventTime::Date(date) => Duration::try_days(length.num_days().max(1))
-                .and_then(|days| date.checked_add_signed(days))
-                .map(EventTime::Date),
-        });
-        match end {
-            Some(Some(end)) => Some((prop, end)),
-            Some(None) => {
-                let message = format!("DURATION {:?} ends beyond any date", prop.value);
-                problems.say(prop.line, message);
-                None
-            }
-            None => {
-                let message = format!("DURATION {:?} is not a duration like PT1H", prop.value);
-                problems.say(prop.line, message);
-                None
-            }
-        }
-    } else {
-        None
+    let Some((prop, end)) = written_end(start, props, zones, problems) else {
+        return default_end;
     };
-    match (start, end) {
-        (_, None) => default_end,
+    let problem = match (start, end) {
         // An all-day event ending on (or before) its start day is that one
         // day, as calendars show it.
-        (EventTime::Date(first), Some((_, EventTime::Date(last)))) if last <= first => default_end,
-        (EventTime::Instant(first), Some((prop, EventTime::Instant(last)))) if last < first => {
-            problems.say(
-                prop.line,
-                format!(
-                    "{} ends before DTSTART; the event is read without length",
-                    prop.name
-                ),
-            );
-            default_end
+        (EventTime::Date(first), EventTime::Date(last)) if last <= first => return default_end,
+        (EventTime::Instant(first), EventTime::Instant(last)) if last < first => {
+            "ends before DTSTART; the event is read without length"
         }
-        (EventTime::Date(_), Some((prop, EventTime::Instant(_))))
-        | (EventTime::Instant(_), Some((prop, EventTime::Date(_)))) => {
-            problems.say(
-                prop.line,
-                format!(
-                    "{} is a date where DTSTART is a date-time, or the other way round; \
-                     it is left out",
-                    prop.name
-                ),
-            );
-            default_end
+        (EventTime::Date(_), EventTime::Instant(_))
+        | (EventTime::Instant(_), EventTime::Date(_)) => {
+            "is a date where DTSTART is a date-time, or the other way round; it is left out"
         }
-        (_, Some((_, end))) => end,
-    }
+        _ => return end,
+    };
+    problems.say(prop.line, format!("{} {problem}", prop.name));
+    default_end
 }
 
 /// A recurrence line in the form [`parse_recurrence_line`] reads: a `TZID`
@@ -286,6 +276,29 @@ fn one_of(
     None
 }
 
+/// `STATUS`, and whether the event is free (`TRANSP:TRANSPARENT`, or
+/// Outlook's `X-MICROSOFT-CDO-BUSYSTATUS:FREE`).
+fn availability(props: &[Prop<'_>], problems: &mut ProblemList) -> (EventStatus, Transparency) {
+    let statuses = ["CONFIRMED", "TENTATIVE", "CANCELLED"];
+    let status = match one_of(props, "STATUS", &statuses, problems).as_deref() {
+        Some("CANCELLED") => EventStatus::Cancelled,
+        Some("TENTATIVE") => EventStatus::Tentative,
+        _ => EventStatus::Confirmed,
+    };
+    let transparent = one_of(props, "TRANSP", &["OPAQUE", "TRANSPARENT"], problems);
+    let free = transparent.as_deref() == Some("TRANSPARENT")
+        || props
+            .iter()
+            .find(|p| p.name == "X-MICROSOFT-CDO-BUSYSTATUS")
+            .is_some_and(|p| p.value.trim().eq_ignore_ascii_case("FREE"));
+    let transparency = if free {
+        Transparency::Free
+    } else {
+        Transparency::Busy
+    };
+    (status, transparency)
+}
+
 pub(super) fn build_event(
     props: &[Prop<'_>],
     zones: &Zones<'_>,
@@ -332,22 +345,7 @@ pub(super) fn build_event(
                 None
             }
         });
-    let status = match one_of(
-        props,
-        "STATUS",
-        &["CONFIRMED", "TENTATIVE", "CANCELLED"],
-        problems,
-    )
-    .as_deref()
-    {
-        Some("CANCELLED") => EventStatus::Cancelled,
-        Some("TENTATIVE") => EventStatus::Tentative,
-        _ => EventStatus::Confirmed,
-    };
-    let transparent = one_of(props, "TRANSP", &["OPAQUE", "TRANSPARENT"], problems);
-    let free = transparent.as_deref() == Some("TRANSPARENT")
-        || find("X-MICROSOFT-CDO-BUSYSTATUS")
-            .is_some_and(|p| p.value.trim().eq_ignore_ascii_case("FREE"));
+    let (status, transparency) = availability(props, problems);
     let uid = find("UID")
         .map(|p| p.value.trim().to_owned())
         .filter(|u| !u.is_empty());
@@ -365,11 +363,7 @@ pub(super) fn build_event(
         start,
         end,
         time_zone: time_zone.map(|zone| zone.name().to_owned()),
-        transparency: if free {
-            Transparency::Free
-        } else {
-            Transparency::Busy
-        },
+        transparency,
         status,
         declined: options
             .attendee

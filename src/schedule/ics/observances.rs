@@ -72,101 +72,118 @@ pub(super) struct Transitions {
     changes: Vec<Change>,
 }
 
+/// The changes of one zone as they are expanded, within its limits.
+struct Expansion<'a> {
+    changes: Vec<Change>,
+    years_left: usize,
+    /// Where [`MAX_ZONE_CHANGES`] and [`MAX_ZONE_RULE_YEARS`] were first met.
+    cut: Option<usize>,
+    out_of_years: Option<usize>,
+    problems: &'a mut ProblemList,
+}
+
+impl Expansion<'_> {
+    /// Adds a change; false once [`MAX_ZONE_CHANGES`] are held.
+    fn add(
+        &mut self,
+        observance: &Observance,
+        local: NaiveDateTime,
+        (from, to): (i32, i32),
+    ) -> bool {
+        if self.changes.len() >= MAX_ZONE_CHANGES {
+            self.cut.get_or_insert(observance.begin);
+            return false;
+        }
+        if let Some(utc) = local.checked_sub_signed(Duration::seconds(i64::from(from))) {
+            self.changes.push(Change {
+                local,
+                utc,
+                from,
+                to,
+            });
+        }
+        true
+    }
+
+    fn observance(&mut self, observance: &Observance) {
+        let Some(to) = observance.offset_to else {
+            let message = format!("{} has no TZOFFSETTO; it is left out", observance.kind);
+            return self.problems.say(observance.begin, message);
+        };
+        // Without a DTSTART its offset is taken as in force from the start
+        // (some writers leave it out of a zone without changes).
+        let Some(start) = observance.start else {
+            let message = format!(
+                "{} has no DTSTART; its offset is taken as in force from the start \
+                 and its rules are left out",
+                observance.kind
+            );
+            self.problems.say(observance.begin, message);
+            self.add(observance, NaiveDateTime::MIN, (to, to));
+            return;
+        };
+        let offsets = (observance.offset_from.unwrap_or(to), to);
+        self.add(observance, start, offsets);
+        for date in &observance.dates {
+            self.add(observance, *date, offsets);
+        }
+        for (line, rule) in &observance.rules {
+            let rule = match YearlyRule::parse(rule, offsets.0) {
+                Ok(rule) => rule,
+                Err(reason) => {
+                    let message = format!(
+                        "RRULE of {}: {reason}; the rule is left out",
+                        observance.kind
+                    );
+                    self.problems.say(*line, message);
+                    continue;
+                }
+            };
+            if self.years_left == 0 {
+                self.out_of_years.get_or_insert(*line);
+                continue;
+            }
+            let (starts, walked) = rule.starts(start, self.years_left);
+            self.years_left -= walked;
+            // The rule makes DTSTART again when DTSTART is on it.
+            for local in starts.into_iter().filter(|local| *local != start) {
+                if !self.add(observance, local, offsets) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 impl Transitions {
     /// The changes `observances` make, at most [`MAX_ZONE_CHANGES`] (their
     /// rules followed as `zone_rule` says); what cannot be used is reported.
     pub(super) fn expand(observances: &[Observance], problems: &mut ProblemList) -> Self {
-        let mut changes = Vec::new();
-        let mut cut = None;
-        let mut out_of_years = None;
-        let mut years_left = MAX_ZONE_RULE_YEARS;
+        let mut expansion = Expansion {
+            changes: Vec::new(),
+            years_left: MAX_ZONE_RULE_YEARS,
+            cut: None,
+            out_of_years: None,
+            problems,
+        };
         for observance in observances {
-            let Some(to) = observance.offset_to else {
-                let message = format!("{} has no TZOFFSETTO; it is left out", observance.kind);
-                problems.say(observance.begin, message);
-                continue;
-            };
-            // Without a DTSTART its offset is taken as in force from the
-            // start (some writers leave it out of a zone without changes).
-            let Some(start) = observance.start else {
-                let message = format!(
-                    "{} has no DTSTART; its offset is taken as in force from the start \
-                     and its rules are left out",
-                    observance.kind
-                );
-                problems.say(observance.begin, message);
-                changes.push(Change {
-                    local: NaiveDateTime::MIN,
-                    utc: NaiveDateTime::MIN,
-                    from: to,
-                    to,
-                });
-                continue;
-            };
-            let from = observance.offset_from.unwrap_or(to);
-            let mut add = |local: NaiveDateTime| {
-                if changes.len() >= MAX_ZONE_CHANGES {
-                    cut.get_or_insert(observance.begin);
-                    return false;
-                }
-                if let Some(utc) = local.checked_sub_signed(Duration::seconds(i64::from(from))) {
-                    changes.push(Change {
-                        local,
-                        utc,
-                        from,
-                        to,
-                    });
-                }
-                true
-            };
-            add(start);
-            for date in &observance.dates {
-                add(*date);
-            }
-            for (line, rule) in &observance.rules {
-                let rule = match YearlyRule::parse(rule, from) {
-                    Ok(rule) => rule,
-                    Err(reason) => {
-                        let message = format!(
-                            "RRULE of {}: {reason}; the rule is left out",
-                            observance.kind
-                        );
-                        problems.say(*line, message);
-                        continue;
-                    }
-                };
-                if years_left == 0 {
-                    out_of_years.get_or_insert(*line);
-                    continue;
-                }
-                let (starts, walked) = rule.starts(start, years_left);
-                years_left -= walked;
-                // The rule makes DTSTART again when DTSTART is on it.
-                for local in starts.into_iter().filter(|local| *local != start) {
-                    if !add(local) {
-                        break;
-                    }
-                }
-            }
+            expansion.observance(observance);
         }
-        if let Some(line) = out_of_years {
-            problems.say(
-                line,
-                format!(
-                    "the zone's rules take more than {MAX_ZONE_RULE_YEARS} years to follow \
-                     (MAX_ZONE_RULE_YEARS); this rule and later ones are left out"
-                ),
+        if let Some(line) = expansion.out_of_years {
+            let message = format!(
+                "the zone's rules take more than {MAX_ZONE_RULE_YEARS} years to follow \
+                 (MAX_ZONE_RULE_YEARS); this rule and later ones are left out"
             );
+            expansion.problems.say(line, message);
         }
-        if let Some(line) = cut {
-            problems.say(
-                line,
-                format!(
-                    "the zone's rules make more than {MAX_ZONE_CHANGES} changes of offset \
-                     (MAX_ZONE_CHANGES); later ones are left out"
-                ),
+        if let Some(line) = expansion.cut {
+            let message = format!(
+                "the zone's rules make more than {MAX_ZONE_CHANGES} changes of offset \
+                 (MAX_ZONE_CHANGES); later ones are left out"
             );
+            expansion.problems.say(line, message);
         }
+        let mut changes = expansion.changes;
         changes.sort_by_key(|change| change.utc);
         changes.dedup_by_key(|change| change.utc);
         Transitions { changes }

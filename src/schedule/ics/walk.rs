@@ -112,25 +112,36 @@ impl<'a> Walker<'a> {
         self.skipping = 1;
     }
 
-    fn begin(&mut self, prop: &Prop<'a>) {
-        let name = prop.value.trim().to_ascii_uppercase();
+    /// Whether a component named `name` begun on `line` is beyond
+    /// [`MAX_DEPTH`] or [`MAX_COMPONENTS`]: then it is left out.
+    fn beyond_limits(&mut self, name: &str, line: usize) -> bool {
         if self.open.len() >= MAX_DEPTH {
             let message = format!(
                 "BEGIN:{name} is nested more than {MAX_DEPTH} deep (MAX_DEPTH); \
                  it is left out with all it holds"
             );
-            return self.leave_out(prop.line, message);
+            self.leave_out(line, message);
+            return true;
         }
-        if self.walked.work.components >= MAX_COMPONENTS {
-            if !self.components_reported {
-                self.components_reported = true;
-                let message = format!(
-                    "the file has more than {MAX_COMPONENTS} components (MAX_COMPONENTS); \
-                     this one and all later ones are left out"
-                );
-                return self.leave_out(prop.line, message);
-            }
+        if self.walked.work.components < MAX_COMPONENTS {
+            return false;
+        }
+        if self.components_reported {
             self.skipping = 1;
+        } else {
+            self.components_reported = true;
+            let message = format!(
+                "the file has more than {MAX_COMPONENTS} components (MAX_COMPONENTS); \
+                 this one and all later ones are left out"
+            );
+            self.leave_out(line, message);
+        }
+        true
+    }
+
+    fn begin(&mut self, prop: &Prop<'a>) {
+        let name = prop.value.trim().to_ascii_uppercase();
+        if self.beyond_limits(&name, prop.line) {
             return;
         }
         // A VEVENT holds no VEVENT (RFC 5545 §3.6.1): one begun inside
@@ -164,13 +175,13 @@ impl<'a> Walker<'a> {
                 self.walked.zones.push(ZoneDefinition::new());
                 Some(self.walked.zones.len() - 1)
             }
-            kind @ ("STANDARD" | "DAYLIGHT") => parent_zone.inspect(|&at| {
+            "STANDARD" | "DAYLIGHT" => parent_zone.inspect(|&at| {
+                let kind = if name == "STANDARD" {
+                    "STANDARD"
+                } else {
+                    "DAYLIGHT"
+                };
                 if let Some(zone) = self.walked.zones.get_mut(at) {
-                    let kind = if kind == "STANDARD" {
-                        "STANDARD"
-                    } else {
-                        "DAYLIGHT"
-                    };
                     zone.begin_observance(kind, prop.line);
                 }
             }),
