@@ -1,12 +1,14 @@
-//! Mutated iCalendar files, seeded from the golden corpus: reading and
-//! expanding them never panics, and the work they cause stays bounded: the
-//! occurrences indexed never exceed the series read times the expansion cap.
+//! Mutated iCalendar files, seeded from the golden corpus (zones of the
+//! file's own, deep nesting among them): reading and expanding them never
+//! panics, and the work they cause stays bounded: the occurrences indexed
+//! never exceed the series read times the expansion cap, and the reader's
+//! counts stay within its limits.
 //!
 //! The default run plays a fixed seed; `CALSYNC_FUZZ_SEED` and
 //! `CALSYNC_FUZZ_CASES` replay or lengthen it.
 
 use super::*;
-use calsync::schedule::ics::events_from_ics;
+use calsync::schedule::ics::{IcsOptions, MAX_DEPTH, MAX_LINES, read_ics_counted};
 use calsync::schedule::{OutOfWork, Work};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -39,6 +41,22 @@ const ODD_LINES: &[&str] = &[
     "END:VEVENT",
     "BEGIN:VTIMEZONE",
     "TZOFFSETTO:+9999",
+    "TZID:Custom/Berlin",
+    "BEGIN:STANDARD",
+    "BEGIN:DAYLIGHT",
+    "END:STANDARD",
+    "DTSTART:16011028T030000",
+    "TZOFFSETFROM:+0200",
+    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+    "RRULE:FREQ=DAILY;UNTIL=19991231T000000Z",
+    "RDATE:20250330T020000,bad",
+    "DTSTART;TZID=Custom/Berlin:20250330T023000",
+    "EXDATE;TZID=Lunar Base:20250421T090000,20250428T090000/PT1H",
+    "RDATE;TZID=Custom/Berlin;VALUE=PERIOD:20250107T140000/20250107T150000",
+    "BEGIN:X-DEEP",
+    "END:X-DEEP",
+    "STATUS:MAYBE",
+    "DTEND;VALUE=DATE:20250107",
     "END:VCALENDAR",
     "X-WR-TIMEZONE:Antarctica/Troll",
     ";;;:::",
@@ -103,7 +121,9 @@ fn mutated_calendars_never_panic_and_their_work_is_bounded() {
         let source = rng.random_range(0..corpus.len());
         let text = mutate(&mut rng, &corpus[source]);
         let outcome = std::panic::catch_unwind(|| {
-            let (events, _problems) = events_from_ics(&text);
+            let read = read_ics_counted(&text, &IcsOptions::default());
+            assert!(read.work.deepest <= MAX_DEPTH && read.work.lines <= MAX_LINES);
+            let events: Vec<_> = read.events.into_iter().map(|read| read.event).collect();
             let series = events.len();
             let mut work = Work::new(WORK_PER_FILE);
             let built = BusyIndex::build(

@@ -289,3 +289,143 @@ END:VCALENDAR
         "the last wins"
     );
 }
+
+/// One bad event never spoils the others: a start that is no date-time, a
+/// rule, duration or value RFC 5545 does not allow, an end of the wrong kind
+/// or before the start, a VEVENT begun inside another, a rule repeating more
+/// often than calsync accepts. Each is a problem on its line; every other
+/// event is read.
+#[test]
+fn broken_events_are_problems_of_their_own_and_the_rest_is_read() {
+    let text = "BEGIN:VCALENDAR
+BEGIN:VEVENT
+UID:good-1
+DTSTART:20250107T090000Z
+DTEND:20250107T100000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:bad-start
+DTSTART:2025-01-07T09:00
+END:VEVENT
+BEGIN:VEVENT
+UID:bad-rule
+DTSTART:20250108T090000Z
+DTEND:20250108T100000Z
+RRULE:FREQ=WEEKLY;BYDAY=XX
+END:VEVENT
+BEGIN:VEVENT
+UID:bad-duration
+DTSTART:20250109T090000Z
+DURATION:PT1X
+END:VEVENT
+BEGIN:VEVENT
+UID:odd-values
+DTSTART:20250110T090000Z
+DTEND:20250110T100000Z
+STATUS:MAYBE
+TRANSP:SOMETIMES
+SEQUENCE:first
+END:VEVENT
+BEGIN:VEVENT
+UID:mixed-kinds
+DTSTART;VALUE=DATE:20250111
+DTEND:20250111T100000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:backwards
+DTSTART:20250112T100000Z
+DTEND:20250112T090000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:outer
+DTSTART:20250113T090000Z
+BEGIN:VEVENT
+UID:nested
+DTSTART:20250114T090000Z
+DTEND:20250114T100000Z
+END:VEVENT
+DTEND:20250113T100000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:good-2
+DTSTART;TZID=Europe/Berlin:20250115T090000
+DTEND;TZID=Europe/Berlin:20250115T100000
+END:VEVENT
+BEGIN:VEVENT
+UID:too-often
+DTSTART:20250116T090000Z
+RRULE:FREQ=MINUTELY
+END:VEVENT
+END:VCALENDAR
+";
+    let (events, problems) = events_from_ics(text);
+    let uids: Vec<&str> = events.iter().filter_map(|e| e.uid.as_deref()).collect();
+    assert_eq!(
+        uids,
+        vec![
+            "good-1",
+            "bad-rule",
+            "bad-duration",
+            "odd-values",
+            "mixed-kinds",
+            "backwards",
+            "nested",
+            "good-2",
+            "too-often"
+        ]
+    );
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    for (line, what) in [
+        (9, "the start that is no date-time"),
+        (15, "the rule"),
+        (20, "the duration"),
+        (26, "STATUS:MAYBE"),
+        (27, "TRANSP:SOMETIMES"),
+        (28, "SEQUENCE:first"),
+        (33, "a date-time end of an all-day event"),
+        (38, "an end before the start"),
+        (40, "the VEVENT a VEVENT begins in"),
+        (49, "the END that closes nothing"),
+    ] {
+        assert!(lines.contains(&line), "{what} at line {line}: {problems:?}");
+    }
+    let utc = Tz::UTC;
+    let by_uid = |uid: &str| {
+        events
+            .iter()
+            .find(|e| e.uid.as_deref() == Some(uid))
+            .expect("read")
+    };
+    assert_eq!(
+        by_uid("good-1").end,
+        EventTime::Instant(at(utc, 2025, 1, 7, 10, 0))
+    );
+    assert!(by_uid("bad-rule").recurrence.is_empty());
+    // A rule repeating every minute is a calendar's busy time like any
+    // other: it is read, and its expansion is bounded by the work budget.
+    assert_eq!(by_uid("too-often").recurrence, ["RRULE:FREQ=MINUTELY"]);
+    assert!(!lines.contains(&58), "{problems:?}");
+    assert_eq!(
+        by_uid("bad-duration").end,
+        EventTime::Instant(at(utc, 2025, 1, 9, 9, 0))
+    );
+    let odd = by_uid("odd-values");
+    assert_eq!(odd.status, EventStatus::Confirmed);
+    assert_eq!(odd.transparency, Transparency::Busy);
+    assert_eq!(
+        by_uid("mixed-kinds").end,
+        EventTime::Date(date(2025, 1, 12))
+    );
+    assert_eq!(
+        by_uid("backwards").end,
+        EventTime::Instant(at(utc, 2025, 1, 12, 10, 0))
+    );
+    assert_eq!(
+        by_uid("nested").start,
+        EventTime::Instant(at(utc, 2025, 1, 14, 9, 0))
+    );
+    assert_eq!(
+        by_uid("good-2").start,
+        EventTime::Instant(at(Tz::Europe__Berlin, 2025, 1, 15, 9, 0))
+    );
+}

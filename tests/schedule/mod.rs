@@ -9,6 +9,8 @@ mod dst;
 mod fuzz;
 mod golden;
 mod ics;
+mod ics_limits;
+mod ics_zones;
 mod principle;
 mod property;
 mod recurrence;
