@@ -27,6 +27,7 @@ impl CalendarSync {
         user: &UserId,
         account: &AccountId,
     ) -> Result<Vec<CalendarInfo>> {
+        user.check()?;
         let record = self.engine.owned_account(user, account).await?;
         if record.account.sync_status == SyncStatus::Disconnected
             || record.sealed_credentials.is_none()

@@ -33,6 +33,7 @@ impl CalendarSync {
     /// # Errors
     /// - [`crate::Error::EventNotFound`]: not synced, or another user's.
     pub async fn cancel(&self, user: &UserId, event_id: &EventId) -> Result<SyncOutcome> {
+        user.check()?;
         Ok(self.cancel_recorded(user, event_id).await?.outcome)
     }
 

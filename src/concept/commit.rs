@@ -124,6 +124,7 @@ impl CalendarSync {
         key: Option<&str>,
         inviting: Option<&AccountId>,
     ) -> Result<Recorded> {
+        user.check()?;
         event.validate().map_err(|error| error.under("event"))?;
         if accounts.is_empty() {
             return Err(Error::invalid("accounts", "must name at least one account"));

@@ -50,6 +50,7 @@ impl CalendarSync {
         user: &UserId,
         draft: &DraftEvent,
     ) -> Result<ConflictReport> {
+        user.check()?;
         draft.validate().map_err(|error| error.under("draft"))?;
         let (start, end) = schedule::detection_window(draft);
         let (calendars, unknown_accounts) = self.read_calendars(user, start, end).await?;
@@ -117,10 +118,17 @@ impl CalendarSync {
         draft: &DraftEvent,
         constraints: &Value,
     ) -> Result<Suggestions> {
+        user.check()?;
         draft.validate().map_err(|error| error.under("draft"))?;
         let constraints: SuggestConstraints = match constraints {
             Value::Null => SuggestConstraints::default(),
-            other => from_json_field(other.clone(), "constraints")?,
+            Value::Object(_) => from_json_field(constraints.clone(), "constraints")?,
+            other => {
+                return Err(Error::invalid(
+                    "constraints",
+                    format!("invalid type: {}, expected an object", json_kind(other)),
+                ));
+            }
         };
         constraints.check()?;
         let recorded = self
@@ -312,5 +320,17 @@ impl Scheduling {
     /// Watches the scheduling work.
     pub(crate) fn watch(&self) -> watch::Receiver<SchedulingWork> {
         self.seen.subscribe()
+    }
+}
+
+/// What kind of JSON value `value` is, as serde names it in its messages.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "sequence",
+        Value::Object(_) => "map",
     }
 }

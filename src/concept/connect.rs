@@ -30,9 +30,7 @@ impl CalendarSync {
         provider: &str,
         credentials: &Credentials,
     ) -> Result<Account> {
-        if user.as_str().trim().is_empty() {
-            return Err(Error::invalid("user", "must not be empty"));
-        }
+        user.check()?;
         let provider: Provider = provider.parse().map_err(|_| Error::UnsupportedProvider {
             provider: provider.to_owned(),
             supported: "google, outlook, apple, zoom".to_owned(),
@@ -86,6 +84,7 @@ impl CalendarSync {
     /// # Errors
     /// - [`Error::AccountNotFound`]: no such account, or another user's.
     pub async fn disconnect_account(&self, user: &UserId, account: &AccountId) -> Result<Account> {
+        user.check()?;
         let record = self.engine.owned_account(user, account).await?;
         if record.sealed_credentials.is_some() {
             // Revocation is best effort: the credentials are wiped whatever the

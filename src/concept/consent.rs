@@ -161,9 +161,7 @@ impl CalendarSync {
         provider: &str,
         return_url: &str,
     ) -> Result<ConnectStart> {
-        if user.as_str().trim().is_empty() {
-            return Err(Error::invalid("user", "must not be empty"));
-        }
+        user.check()?;
         let provider: Provider = provider.parse().map_err(|_| Error::UnsupportedProvider {
             provider: provider.to_owned(),
             supported: "google, outlook, apple, zoom".to_owned(),

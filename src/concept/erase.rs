@@ -1,7 +1,7 @@
 //! deleteUser: everything calsync keeps for a user, erased.
 
 use super::CalendarSync;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{AccountId, UserId};
 use crate::store::Erased;
 use serde::{Deserialize, Serialize};
@@ -42,9 +42,7 @@ impl CalendarSync {
     /// - [`Error::Store`]: the store failed (what was removed stays removed;
     ///   erasing again finishes the job).
     pub async fn delete_user(&self, user: &UserId) -> Result<ErasedUser> {
-        if user.as_str().trim().is_empty() {
-            return Err(Error::invalid("user", "must not be empty"));
-        }
+        user.check()?;
         let mut not_revoked = Vec::new();
         for record in self.engine.store().accounts_of_user(user).await? {
             if record.sealed_credentials.is_none() {

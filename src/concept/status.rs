@@ -29,6 +29,7 @@ impl CalendarSync {
     /// - [`Error::ProviderUnreachable`]: the provider could not be reached
     ///   (timeout, 5xx, throttled); nothing changed.
     pub async fn refresh_sync(&self, user: &UserId, account: &AccountId) -> Result<Account> {
+        user.check()?;
         let record = self.engine.owned_account(user, account).await?;
         if record.account.sync_status == SyncStatus::Disconnected
             || record.sealed_credentials.is_none()
@@ -89,6 +90,7 @@ impl CalendarSync {
     /// # Errors
     /// [`Error::Store`] when the store cannot be read.
     pub async fn get_account_status(&self, user: &UserId) -> Result<Vec<Account>> {
+        user.check()?;
         Ok(self
             .engine
             .store()

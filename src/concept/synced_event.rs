@@ -21,6 +21,7 @@ impl CalendarSync {
         user: &UserId,
         event_id: &EventId,
     ) -> Result<Option<SyncedEvent>> {
+        user.check()?;
         let event = self
             .engine
             .store()
@@ -41,6 +42,7 @@ impl CalendarSync {
     /// # Errors
     /// - [`crate::Error::AccountNotFound`]: no such account, or another user's.
     pub async fn get_account(&self, user: &UserId, account: &AccountId) -> Result<Account> {
+        user.check()?;
         Ok(self.engine.owned_account(user, account).await?.account)
     }
 }

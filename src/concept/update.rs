@@ -41,6 +41,7 @@ impl CalendarSync {
         event_id: &EventId,
         changes: &Map<String, Value>,
     ) -> Result<SyncOutcome> {
+        user.check()?;
         Ok(self.update_recorded(user, event_id, changes).await?.outcome)
     }
 

@@ -333,13 +333,8 @@ impl EventDetails {
                 ));
             }
         }
-        if let Some(zone) = &self.time_zone
-            && zone.parse::<chrono_tz::Tz>().is_err()
-        {
-            return Err(ValidationError::new(
-                "timeZone",
-                format!("{zone:?} is not an IANA time zone name (like Europe/Berlin)"),
-            ));
+        if let Some(zone) = &self.time_zone {
+            super::zones::iana_zone("timeZone", zone)?;
         }
         if !self.recurrence.is_empty() && self.time_zone.is_none() && !self.all_day {
             return Err(ValidationError::new(
@@ -480,7 +475,7 @@ pub(crate) fn named_field(detail: &str) -> Option<(String, String)> {
 
 /// Characters that change the direction text is shown in, which let a
 /// string look like another one.
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
@@ -542,15 +537,7 @@ impl DraftEvent {
     /// # Errors
     /// The first broken rule, naming its field.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.id.as_str().trim().is_empty() {
-            return Err(ValidationError::new("id", "must not be empty"));
-        }
-        if self.id.as_str().chars().count() > MAX_ID {
-            return Err(ValidationError::new(
-                "id",
-                format!("must be at most {MAX_ID} characters"),
-            ));
-        }
+        super::ids::check_id("id", self.id.as_str())?;
         const DAY: u32 = 24 * 60;
         for (field, minutes) in [
             ("constraints.bufferBefore", self.constraints.buffer_before),

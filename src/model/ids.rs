@@ -46,6 +46,38 @@ string_id!(
     /// The app's user (the spec's `User` parameter).
     UserId
 );
+
+/// The rule for an id an app gives: 1 to [`super::MAX_ID`] characters, not all
+/// spaces, with no control or text-direction characters (which would let
+/// two ids look alike).
+///
+/// # Errors
+/// The rule broken, naming `field`.
+pub fn check_id(field: &str, id: &str) -> Result<(), super::ValidationError> {
+    let broken = if id.trim().is_empty() {
+        Some("must not be empty".to_owned())
+    } else if id.chars().count() > super::MAX_ID {
+        Some(format!("must be at most {} characters", super::MAX_ID))
+    } else if id
+        .chars()
+        .any(|c| c.is_control() || super::event::is_bidi_control(c))
+    {
+        Some("must not hold control or text-direction characters".to_owned())
+    } else {
+        None
+    };
+    broken.map_or(Ok(()), |rule| Err(super::ValidationError::new(field, rule)))
+}
+
+impl UserId {
+    /// Checks the id against [`check_id`]'s rule.
+    ///
+    /// # Errors
+    /// The rule broken, naming `user`.
+    pub fn check(&self) -> Result<(), super::ValidationError> {
+        check_id("user", &self.0)
+    }
+}
 string_id!(
     /// A connected calendar account (the spec's `Account` parameter).
     AccountId

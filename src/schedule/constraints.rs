@@ -2,7 +2,6 @@
 //! wire, and its checked, defaulted form.
 
 use crate::model::ValidationError;
-use crate::model::zones::resolve_zone;
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -206,12 +205,7 @@ impl SuggestConstraints {
         let field = |name: &str| format!("constraints.{name}");
         let zone = match &self.time_zone {
             None => None,
-            Some(name) => Some(resolve_zone(name).ok_or_else(|| {
-                ValidationError::new(
-                    field("timeZone"),
-                    format!("{name:?} is not an IANA or Windows time zone name"),
-                )
-            })?),
+            Some(name) => Some(crate::model::zones::iana_zone(&field("timeZone"), name)?),
         };
         let nine = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a valid time");
         let five = NaiveTime::from_hms_opt(17, 0, 0);

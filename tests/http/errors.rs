@@ -519,3 +519,75 @@ async fn a_key_given_twice_is_refused_with_its_path() {
     assert_eq!(status["accounts"], json!([]), "nothing was connected");
     server.stop().await;
 }
+
+/// One rule for one kind of field wherever it is: ids the app gives, zone
+/// names, objects given as arrays; each refused naming its whole path.
+#[tokio::test]
+async fn the_same_rule_reads_the_same_for_the_same_field_everywhere() {
+    let server = Server::start().await;
+    let account = server.connect("ada", Provider::Google).await;
+    let mut draft = event_json("Draft", next_tuesday(10), 30);
+    draft["id"] = json!("d1");
+    let committed = server
+        .ok(
+            "commit",
+            json!({"user": "ada", "event": event_json("Held", next_tuesday(8), 30), "accounts": [account["id"]]}),
+        )
+        .await;
+    let event_id = committed["syncedEvent"]["internalId"].clone();
+    let cases = [
+        (
+            "getAccountStatus",
+            json!({"user": "a\u{7}b"}),
+            "user: must not hold control or text-direction characters",
+        ),
+        (
+            "commit",
+            json!({"user": "ad\u{202e}a", "event": event_json("x", next_tuesday(9), 30), "accounts": [account["id"]]}),
+            "user: must not hold control or text-direction characters",
+        ),
+        (
+            "detectConflicts",
+            json!({"user": "ada", "draft": {"id": "d\u{2066}1", "title": "x", "start": draft["start"], "end": draft["end"]}}),
+            "draft.id: must not hold control or text-direction characters",
+        ),
+        (
+            "commit",
+            json!({"user": "ada", "event": {"title": "x", "start": draft["start"], "end": draft["end"], "timeZone": "Mars/Olympus"}, "accounts": [account["id"]]}),
+            "event.timeZone: \"Mars/Olympus\" is not an IANA time zone name",
+        ),
+        (
+            "suggestReschedules",
+            json!({"user": "ada", "draft": draft, "constraints": {"timeZone": "Mars/Olympus"}}),
+            "constraints.timeZone: \"Mars/Olympus\" is not an IANA time zone name",
+        ),
+        (
+            "detectConflicts",
+            json!({"user": "ada", "draft": []}),
+            "draft: invalid type: sequence",
+        ),
+        (
+            "suggestReschedules",
+            json!({"user": "ada", "draft": draft, "constraints": []}),
+            "constraints: invalid type: sequence",
+        ),
+        (
+            "update",
+            json!({"user": "ada", "eventId": event_id, "changes": []}),
+            "changes: invalid type: sequence",
+        ),
+        (
+            "update",
+            json!({"user": "ada", "eventId": event_id, "changes": {"location": 5}}),
+            "changes.location: ",
+        ),
+    ];
+    for (action, body, want) in cases {
+        let (status, answer) = server.call(action, body.clone()).await;
+        assert_error(status, &answer, 400, "invalid_input");
+        let message = answer["error"].as_str().unwrap_or_default();
+        let message = message.strip_prefix("invalid ").unwrap_or(message);
+        assert!(message.starts_with(want), "{action} {body}: {message}");
+    }
+    server.stop().await;
+}
