@@ -14,6 +14,21 @@ pub fn resolve_zone(name: &str) -> Option<Tz> {
     name.parse::<WindowsTimezone>().ok().map(Tz::from)
 }
 
+/// The IANA zone `name` names, as every zone an app gives is read (an
+/// event's `timeZone`, a suggestion's `constraints.timeZone`): the zone
+/// providers store with events, so one rule for every such field.
+///
+/// # Errors
+/// `field` does not name an IANA zone.
+pub fn iana_zone(field: &str, name: &str) -> Result<Tz, crate::model::ValidationError> {
+    name.parse::<Tz>().map_err(|_| {
+        crate::model::ValidationError::new(
+            field,
+            format!("{name:?} is not an IANA time zone name (like Europe/Berlin)"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,19 +57,4 @@ mod tests {
         assert_eq!(resolve_zone("Mars/Olympus_Mons"), None);
         assert_eq!(resolve_zone(""), None);
     }
-}
-
-/// The IANA zone `name` names, as every zone an app gives is read (an
-/// event's `timeZone`, a suggestion's `constraints.timeZone`): the zone
-/// providers store with events, so one rule for every such field.
-///
-/// # Errors
-/// `field` does not name an IANA zone.
-pub fn iana_zone(field: &str, name: &str) -> Result<Tz, crate::model::ValidationError> {
-    name.parse::<Tz>().map_err(|_| {
-        crate::model::ValidationError::new(
-            field,
-            format!("{name:?} is not an IANA time zone name (like Europe/Berlin)"),
-        )
-    })
 }
