@@ -161,8 +161,14 @@ pub(crate) async fn sweep(
         .call_account(record, ProviderCall::Delete, |session| {
             let adapter = adapter.clone();
             let found = found.clone();
+            // A copy nobody was told about is removed without a word.
+            let silent = WriteContext {
+                idempotency_key: op.idempotency_key.clone(),
+                synced_id: op.event.clone(),
+                invite_attendees: false,
+            };
             async move {
-                match adapter.delete_event(&session, &found).await {
+                match adapter.delete_event(&session, &found, &silent).await {
                     Err(error) if error.kind == ProviderErrorKind::NotFound => Ok(()),
                     other => other,
                 }

@@ -306,7 +306,7 @@ async fn attempt(
                     // A sweep was carried out above; it has no target here.
                     OperationKind::Delete | OperationKind::Sweep => {
                         let target = target(op)?;
-                        match adapter.delete_event(&session, &target).await {
+                        match adapter.delete_event(&session, &target, &context).await {
                             Err(error) if error.kind == ProviderErrorKind::NotFound => Ok(None),
                             other => other.map(|()| None),
                         }
@@ -323,7 +323,7 @@ async fn attempt(
 /// first calendar account), never again from the other copies. Creates
 /// recorded before that choice was kept invite from the first account.
 async fn invites(engine: &Arc<Engine>, op: &Operation) -> Result<bool> {
-    if op.details.attendees.is_empty() || op.kind == OperationKind::Delete {
+    if op.details.attendees.is_empty() || op.kind == OperationKind::Sweep {
         return Ok(false);
     }
     let operations = engine.store.operations_of_event(&op.event).await?;

@@ -297,11 +297,14 @@ pub trait CalendarProvider: Send + Sync + 'static {
         changed: &[String],
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef>;
-    /// Deletes the event; one already gone counts as deleted.
+    /// Deletes the event; one already gone counts as deleted. The copy that
+    /// invited the attendees (`context.invite_attendees`) tells them it is
+    /// cancelled, where the provider mails on calsync's behalf.
     async fn delete_event(
         &self,
         session: &Session,
         target: &ProviderEventRef,
+        context: &WriteContext,
     ) -> ProviderResult<()>;
     /// The account's events that may be busy between `start` and `end`
     /// (series masters unexpanded, with their overrides).

@@ -147,7 +147,7 @@ async fn find_created_reads_back_by_key() {
             .expect("find another key");
         assert_eq!(other, None);
         provider()
-            .delete_event(&session, &created)
+            .delete_event(&session, &created, &context())
             .await
             .expect("delete");
         let gone = provider()
@@ -247,13 +247,13 @@ async fn delete_twice_is_fine() {
             .await
             .expect("create");
         provider()
-            .delete_event(&session, &created)
+            .delete_event(&session, &created, &context())
             .await
             .expect("delete");
         let (status, _, _) = server.raw("GET", &created.event_id, &[], None).await;
         assert_eq!(status, 404);
         provider()
-            .delete_event(&session, &created)
+            .delete_event(&session, &created, &context())
             .await
             .expect("delete again");
         let calendar = connection.calendar_id.expect("calendar");
@@ -282,7 +282,7 @@ async fn delete_after_a_concurrent_edit_still_deletes() {
             .await;
         assert!((200..300).contains(&status));
         provider()
-            .delete_event(&session, &created)
+            .delete_event(&session, &created, &context())
             .await
             .expect("delete with a stale ETag");
         let (status, _, _) = server.raw("GET", &created.event_id, &[], None).await;

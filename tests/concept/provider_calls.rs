@@ -142,9 +142,10 @@ impl CalendarProvider for Stall {
         &self,
         session: &Session,
         target: &ProviderEventRef,
+        context: &WriteContext,
     ) -> ProviderResult<()> {
         self.hold(ProviderCall::Delete).await;
-        self.inner.delete_event(session, target).await
+        self.inner.delete_event(session, target, context).await
     }
 
     async fn list_events(

@@ -567,6 +567,26 @@ async fn attendees_are_invited_once_from_the_first_account() {
         1,
         "{patches:?}"
     );
+
+    // A cancel tells the attendees once, from the same copy.
+    server.clear_log();
+    sync.cancel(&ada, &committed.synced_event.internal_id)
+        .await
+        .expect("cancel");
+    let deletes: Vec<String> = server.requests();
+    assert_eq!(deletes.len(), 2, "{deletes:?}");
+    assert!(
+        deletes.iter().all(|line| line.starts_with("DELETE")),
+        "{deletes:?}"
+    );
+    assert_eq!(
+        deletes
+            .iter()
+            .filter(|line| line.contains("sendUpdates=all"))
+            .count(),
+        1,
+        "{deletes:?}"
+    );
     sync.shutdown();
 }
 

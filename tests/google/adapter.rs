@@ -210,7 +210,7 @@ async fn an_id_taken_by_someone_else_or_deleted_is_never_taken_for_ours() {
         .await
         .expect("create");
     adapter
-        .delete_event(&session, &created)
+        .delete_event(&session, &created, &context())
         .await
         .expect("delete");
     let refused = adapter
@@ -278,19 +278,19 @@ async fn deleting_twice_or_an_unknown_event_is_done() {
         .await
         .expect("create");
     adapter
-        .delete_event(&session, &created)
+        .delete_event(&session, &created, &context())
         .await
         .expect("delete");
     server.clear_log();
     adapter
-        .delete_event(&session, &created)
+        .delete_event(&session, &created, &context())
         .await
         .expect("410 is done");
     assert_eq!(server.count("DELETE", ""), 1);
     let mut unknown = created.clone();
     unknown.event_id = "nosuchevent".into();
     adapter
-        .delete_event(&session, &unknown)
+        .delete_event(&session, &unknown, &context())
         .await
         .expect("404 is done");
 }

@@ -443,6 +443,7 @@ impl CalendarProvider for CalDavProvider {
         &self,
         session: &Session,
         target: &ProviderEventRef,
+        _context: &WriteContext,
     ) -> ProviderResult<()> {
         let account = Account::from(&session.credentials)?;
         let href = parse_url("event_id", &target.event_id)?;

@@ -466,8 +466,9 @@ impl CalendarProvider for GoogleProvider {
         &self,
         session: &Session,
         target: &ProviderEventRef,
+        context: &WriteContext,
     ) -> ProviderResult<()> {
-        self.delete(session, target).await
+        self.delete(session, target, context).await
     }
 
     async fn list_calendars(&self, session: &Session) -> ProviderResult<Vec<CalendarInfo>> {

@@ -172,11 +172,13 @@ impl GoogleProvider {
         unreachable!("the loop answers on its second attempt")
     }
 
-    /// Deletes with `If-Match`; gone already (404, 410) is done.
+    /// Deletes with `If-Match`; gone already (404, 410) is done. The copy
+    /// that invited the attendees mails them the cancellation.
     pub(super) async fn delete(
         &self,
         session: &Session,
         target: &ProviderEventRef,
+        context: &WriteContext,
     ) -> ProviderResult<()> {
         let token = caller(session)?;
         let calendar = target
@@ -200,7 +202,7 @@ impl GoogleProvider {
                 .call(
                     Method::DELETE,
                     &segments,
-                    &[("sendUpdates", "none")],
+                    &[("sendUpdates", send_updates(context))],
                     token,
                     &if_match,
                     None,

@@ -503,6 +503,7 @@ impl CalendarProvider for SandboxProvider {
         &self,
         session: &Session,
         target: &ProviderEventRef,
+        _context: &WriteContext,
     ) -> ProviderResult<()> {
         calls::delete_event(self, session, target).await
     }
