@@ -245,6 +245,42 @@ async fn conflict_calendars_may_name_other_calendars_by_url() {
 }
 
 #[tokio::test]
+async fn a_named_calendar_that_is_gone_makes_the_account_unknown_never_free() {
+    for server in servers("a_named_calendar_that_is_gone_makes_the_account_unknown_never_free") {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sync = calendar_sync(dir.path(), patient()).await;
+        let user = UserId::from(format!("ada-{}", server.name));
+        let (_, made) = new_calendars(&server, 2).await;
+        let [(target, _), (_, other_url)] = &made[..] else {
+            unreachable!("two calendars were made")
+        };
+        let account = sync
+            .connect_account(
+                &user,
+                "apple",
+                &choosing(&server, target, json!([other_url])),
+            )
+            .await
+            .expect("connect apple");
+        let (status, _, text) = server.raw("DELETE", other_url, &[], None).await;
+        assert!((200..300).contains(&status), "DELETE {status}: {text}");
+
+        let report = sync
+            .detect_conflicts(&user, &draft())
+            .await
+            .expect("detect");
+        let unknown: Vec<_> = report.unknown_accounts.iter().map(|u| &u.account).collect();
+        assert_eq!(unknown, [&account.id], "{}: {report:?}", server.name);
+        let calendars = sync
+            .list_calendars(&user, &account.id)
+            .await
+            .expect("list calendars");
+        assert_eq!(listed(&calendars, other_url), (None, false, true));
+        sync.shutdown();
+    }
+}
+
+#[tokio::test]
 async fn conflict_calendars_naming_a_calendar_the_account_lacks_is_refused_at_connect() {
     for server in
         servers("conflict_calendars_naming_a_calendar_the_account_lacks_is_refused_at_connect")

@@ -192,8 +192,8 @@ pub fn listing(
     calendars
 }
 
-/// One calendar detectConflicts reads, and whether a refusal to answer a
-/// calendar-query may skip it.
+/// One calendar detectConflicts reads, and whether it may be skipped when
+/// it refuses a calendar-query or is gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadCalendar {
     /// The collection's URL.

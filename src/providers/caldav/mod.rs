@@ -193,8 +193,16 @@ impl CalDavProvider {
         {
             Ok(found) => found,
             // A calendar of the home that refuses queries must not hide the
-            // others; the target and the calendars the app named must answer.
-            Err(error) if calendar.may_skip && error.kind == ProviderErrorKind::Rejected => {
+            // others, nor one deleted since the home was listed (it holds no
+            // busy time); the target and the calendars the app named must
+            // answer.
+            Err(error)
+                if calendar.may_skip
+                    && matches!(
+                        error.kind,
+                        ProviderErrorKind::Rejected | ProviderErrorKind::NotFound
+                    ) =>
+            {
                 tracing::warn!(calendar = %calendar.url, %error, "calendar-query refused; calendar skipped");
                 return Ok(Vec::new());
             }
