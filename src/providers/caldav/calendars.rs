@@ -159,12 +159,12 @@ pub fn listing(
             }
         })
         .collect();
-    let listed = |calendars: &[CalendarInfo], url: &Url| {
+    let present = |calendars: &[CalendarInfo], url: &Url| {
         calendars
             .iter()
             .any(|calendar| calendar.id.trim_end_matches('/') == url.as_str().trim_end_matches('/'))
     };
-    if !listed(&calendars, target) {
+    if !present(&calendars, target) {
         let name = collections
             .iter()
             .find(|collection| same(&collection.url, target))
@@ -180,7 +180,7 @@ pub fn listing(
         );
     }
     for url in chosen.unwrap_or_default() {
-        if !listed(&calendars, url) {
+        if !present(&calendars, url) {
             calendars.push(CalendarInfo {
                 id: url.to_string(),
                 name: None,
