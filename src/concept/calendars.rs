@@ -8,8 +8,10 @@ use crate::providers::CalendarInfo;
 
 impl CalendarSync {
     /// The calendars of an account: which one calsync writes to, and which
-    /// ones detectConflicts reads (Google: the target and every calendar the
-    /// person shows in their list).
+    /// ones detectConflicts reads (the target, and the calendars the app
+    /// named at connect in `conflict_calendars`; without them, Google: every
+    /// calendar the person shows in their list, CalDAV: every event calendar
+    /// of the account's calendar home).
     ///
     /// # Requires
     /// - the account exists, belongs to `user`, and is not disconnected.

@@ -5,6 +5,7 @@
 //! same adapter code must handle both.
 
 mod actions;
+mod calendars;
 #[cfg(feature = "cli")]
 mod import;
 mod principle;

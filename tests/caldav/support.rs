@@ -114,18 +114,23 @@ impl Server {
         )
     }
 
-    /// A new event calendar of a fresh, unique name in the user's home;
-    /// answers its name. Uses the adapter's discovery to find the home.
-    pub async fn new_calendar(&self) -> String {
+    /// The URL of the user's calendar home, found by the adapter's discovery.
+    pub async fn home(&self) -> String {
         let connection = provider()
             .connect(&self.credentials(None))
             .await
             .expect("connect to find the home");
-        let home = connection
+        connection
             .credentials
             .get_str("home_url")
             .expect("connect keeps the home URL")
-            .to_owned();
+            .to_owned()
+    }
+
+    /// A new event calendar of a fresh, unique name in the user's home;
+    /// answers its name. Uses the adapter's discovery to find the home.
+    pub async fn new_calendar(&self) -> String {
+        let home = self.home().await;
         let name = format!("t-{}", uuid::Uuid::new_v4().simple());
         let body = format!(
             "<?xml version=\"1.0\"?><C:mkcalendar xmlns:D=\"DAV:\" \

@@ -14,7 +14,7 @@ pub const DEFAULT_CALENDAR_NAME: &str = "calsync";
 
 /// One calendar collection in a home.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CalendarInfo {
+pub struct CalendarCollection {
     /// Its absolute URL (ends with `/`).
     pub url: Url,
     /// Its display name, when it has one.
@@ -25,7 +25,7 @@ pub struct CalendarInfo {
     pub writable: bool,
 }
 
-impl CalendarInfo {
+impl CalendarCollection {
     /// Whether `name` names this calendar (display name, or last path segment).
     pub fn is_named(&self, name: &str) -> bool {
         let segment = self
@@ -37,6 +37,15 @@ impl CalendarInfo {
             .as_deref()
             .is_some_and(|display| display.eq_ignore_ascii_case(name))
             || segment.eq_ignore_ascii_case(name)
+    }
+
+    /// Whether `address` is this calendar's URL, or its path on the server
+    /// (the slash that ends a collection's path may be left out).
+    pub fn is_at(&self, address: &str) -> bool {
+        let wanted = address.trim().trim_end_matches('/');
+        !wanted.is_empty()
+            && (self.url.as_str().trim_end_matches('/') == wanted
+                || self.url.path().trim_end_matches('/') == wanted)
     }
 
     /// What to call it in messages.
@@ -149,7 +158,7 @@ pub async fn calendars(
     client: &reqwest::Client,
     auth: &Auth,
     home: &Url,
-) -> ProviderResult<Vec<CalendarInfo>> {
+) -> ProviderResult<Vec<CalendarCollection>> {
     let (answered, responses) = propfind(
         client,
         auth,
@@ -186,7 +195,7 @@ pub async fn calendars(
                     .iter()
                     .any(|name| set.find(DAV, name).is_some())
             });
-        found.push(CalendarInfo {
+        found.push(CalendarCollection {
             url,
             display_name: response.prop_text(DAV, "displayname"),
             supports_events,
@@ -202,7 +211,7 @@ pub async fn make_calendar(
     auth: &Auth,
     home: &Url,
     name: &str,
-) -> ProviderResult<CalendarInfo> {
+) -> ProviderResult<CalendarCollection> {
     let segment: String = name
         .chars()
         .map(|c| {
@@ -231,7 +240,7 @@ pub async fn make_calendar(
     if !answer.status.is_success() && !exists {
         return Err(status_error("MKCALENDAR", &answer));
     }
-    Ok(CalendarInfo {
+    Ok(CalendarCollection {
         url,
         display_name: Some(name.to_owned()),
         supports_events: true,
@@ -241,7 +250,7 @@ pub async fn make_calendar(
 
 /// The account names an event calendar it does not have.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("calendar: no event calendar is named {wanted:?}; the account has {}", quoted(.available))]
+#[error("calendar: the account has no event calendar named or at {wanted:?}; it has {}", quoted(.available))]
 pub struct NoCalendarNamed {
     /// The name the account gives.
     pub wanted: String,
@@ -250,6 +259,9 @@ pub struct NoCalendarNamed {
 }
 
 fn quoted(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".to_owned();
+    }
     names
         .iter()
         .map(|name| format!("{name:?}"))
@@ -257,20 +269,28 @@ fn quoted(names: &[String]) -> String {
         .join(", ")
 }
 
-/// Picks the calendar named `wanted`, or else the first writable event
-/// calendar.
+/// Picks the calendar `wanted` names (its URL, its path, its display name or
+/// the last segment of its path), or else the first writable event calendar.
+/// `None` when there is none to pick: the home holds no event calendar, so
+/// one of the name wanted may be made.
 ///
 /// # Errors
-/// [`NoCalendarNamed`]: `wanted` names none of the account's event calendars.
+/// [`NoCalendarNamed`]: `wanted` names none of the account's event calendars
+/// (or gives an address, when the home holds none: a calendar is made by
+/// name only).
 pub fn choose<'a>(
-    calendars: &'a [CalendarInfo],
+    calendars: &'a [CalendarCollection],
     wanted: Option<&str>,
-) -> Result<Option<&'a CalendarInfo>, NoCalendarNamed> {
-    let events: Vec<&CalendarInfo> = calendars.iter().filter(|c| c.supports_events).collect();
+) -> Result<Option<&'a CalendarCollection>, NoCalendarNamed> {
+    let events: Vec<&CalendarCollection> = calendars.iter().filter(|c| c.supports_events).collect();
     match wanted {
-        Some(name) => match events.iter().find(|c| c.is_named(name)) {
+        Some(name) => match events
+            .iter()
+            .find(|c| c.is_at(name))
+            .or_else(|| events.iter().find(|c| c.is_named(name)))
+        {
             Some(found) => Ok(Some(found)),
-            None if events.is_empty() => Ok(None),
+            None if events.is_empty() && !is_address(name) => Ok(None),
             None => Err(NoCalendarNamed {
                 wanted: name.to_owned(),
                 available: events.iter().map(|c| c.label()).collect(),
@@ -278,6 +298,12 @@ pub fn choose<'a>(
         },
         None => Ok(events.iter().find(|c| c.writable).copied()),
     }
+}
+
+/// Whether `text` is written as a calendar's address (a URL or a path)
+/// rather than as its name.
+pub fn is_address(text: &str) -> bool {
+    text.starts_with('/') || text.contains("://")
 }
 
 /// `href` resolved against the URL that sent it.
@@ -294,8 +320,13 @@ pub fn join(base: &Url, href: &str) -> ProviderResult<Url> {
 mod tests {
     use super::*;
 
-    fn calendar(path: &str, name: Option<&str>, events: bool, writable: bool) -> CalendarInfo {
-        CalendarInfo {
+    fn calendar(
+        path: &str,
+        name: Option<&str>,
+        events: bool,
+        writable: bool,
+    ) -> CalendarCollection {
+        CalendarCollection {
             url: Url::parse("https://dav.example")
                 .and_then(|base| base.join(path))
                 .expect("valid url"),
@@ -330,5 +361,29 @@ mod tests {
         assert_eq!(error.available, ["Shared", "Work"]);
         assert!(error.to_string().contains("\"Work\""), "{error}");
         assert_eq!(choose(&all[..1], None).expect("ok"), None);
+    }
+
+    #[test]
+    fn chooses_by_url_or_path_and_never_makes_a_calendar_for_an_address() {
+        let all = [
+            calendar("/u/shared/", Some("Shared"), true, false),
+            calendar("/u/work/", Some("Work"), true, true),
+        ];
+        for address in ["https://dav.example/u/shared/", "/u/shared/", "/u/shared"] {
+            assert_eq!(
+                choose(&all, Some(address)).expect("ok").map(|c| c.label()),
+                Some("Shared".into()),
+                "{address}"
+            );
+        }
+        assert!(choose(&all, Some("https://elsewhere.example/u/shared/")).is_err());
+        assert!(
+            choose(&all, Some("/u/")).is_err(),
+            "the home is no calendar"
+        );
+        // An empty home: a name may be made, an address may not.
+        assert_eq!(choose(&[], Some("Team")).expect("ok"), None);
+        let error = choose(&[], Some("/u/team/")).expect_err("nothing there");
+        assert!(error.to_string().ends_with("it has none"), "{error}");
     }
 }

@@ -1,13 +1,20 @@
 //! The live CalDAV adapter (provider `apple`): iCloud and any CalDAV server
 //! (Fastmail, Nextcloud, Radicale, Xandikos, ...).
 //!
-//! Credentials are `{username, password, url?, calendar?}`: `url` defaults
-//! to iCloud (`https://caldav.icloud.com`, which wants an app-specific
-//! password), `calendar` names the calendar to write to (by display name),
+//! Credentials are `{username, password, url?, calendar?,
+//! conflict_calendars?}`: `url` defaults to iCloud
+//! (`https://caldav.icloud.com`, which wants an app-specific password),
+//! `calendar` names the calendar to write to (by URL, path or display name),
 //! otherwise the first writable event calendar is used. When the account's
 //! calendar home holds no calendar at all (a fresh Radicale account), connect
 //! creates one named `calsync` (or the name asked for) with MKCALENDAR.
 //! Connecting keeps `calendar_url` and `home_url` beside the credentials.
+//!
+//! Conflicts are read from the target and from every event calendar of the
+//! home, or, when the app names them in `conflict_calendars` (URLs or paths,
+//! each checked at connect and kept as its URL), from those alone (module
+//! `calendars`). Event ids are the resources' URLs, so they stay unique
+//! across calendars.
 //!
 //! Writes never duplicate or clobber: a create PUTs `{calendar}/{name}.ics`
 //! with `If-None-Match: *`, `name` derived from the idempotency key, so a
@@ -18,6 +25,7 @@
 //! Writes to one calendar are paced (module `pace`): the adapter finds out by
 //! measuring how many at once the server turns into more throughput.
 
+mod calendars;
 mod client;
 mod discovery;
 mod ical;
@@ -29,15 +37,16 @@ mod xml;
 
 use crate::model::{EventDetails, Provider, ProviderEventRef};
 use crate::providers::{
-    CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
-    Session, WriteContext,
+    CalendarInfo, CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind,
+    ProviderResult, Session, WriteContext,
 };
 use crate::schedule::ProviderEvent;
 use crate::schedule::ics::{IcsOptions, events_from_ics, events_from_ics_with};
 use async_trait::async_trait;
+use calendars::{CONFLICT_CALENDARS, ReadCalendar};
 use chrono::{DateTime, Utc};
 use client::Auth;
-use discovery::{CalendarInfo, DEFAULT_CALENDAR_NAME};
+use discovery::{CalendarCollection, DEFAULT_CALENDAR_NAME};
 use objects::PutOutcome;
 use url::Url;
 
@@ -109,18 +118,18 @@ impl CalDavProvider {
         answer
     }
 
-    async fn discover(&self, account: &Account) -> ProviderResult<(Url, CalendarInfo)> {
+    async fn discover(&self, account: &Account) -> ProviderResult<Discovered> {
         let principal = discovery::principal(&self.client, &account.auth, &account.base).await?;
         let home = discovery::calendar_home(&self.client, &account.auth, principal).await?;
-        let calendars = discovery::calendars(&self.client, &account.auth, &home).await?;
-        let chosen = discovery::choose(&calendars, account.calendar.as_deref())
+        let mut collections = discovery::calendars(&self.client, &account.auth, &home).await?;
+        let chosen = discovery::choose(&collections, account.calendar.as_deref())
             .map_err(|error| {
                 ProviderError::new(ProviderErrorKind::InvalidCredentials, error.to_string())
             })?
             .cloned();
-        let calendar = match chosen {
+        let target = match chosen {
             Some(calendar) => calendar,
-            None if calendars.iter().any(|c| c.supports_events) => {
+            None if collections.iter().any(|c| c.supports_events) => {
                 return Err(ProviderError::new(
                     ProviderErrorKind::InvalidCredentials,
                     "calendar: the account has no event calendar it may write to",
@@ -128,10 +137,17 @@ impl CalDavProvider {
             }
             None => {
                 let name = account.calendar.as_deref().unwrap_or(DEFAULT_CALENDAR_NAME);
-                discovery::make_calendar(&self.client, &account.auth, &home, name).await?
+                let made =
+                    discovery::make_calendar(&self.client, &account.auth, &home, name).await?;
+                collections.push(made.clone());
+                made
             }
         };
-        Ok((home, calendar))
+        Ok(Discovered {
+            home,
+            target,
+            collections,
+        })
     }
 
     /// The calendar a session writes to: its `calendar_id`, else the one kept
@@ -143,7 +159,67 @@ impl CalDavProvider {
         if let Some(url) = &account.calendar_url {
             return Ok(url.clone());
         }
-        Ok(self.discover(account).await?.1.url)
+        Ok(self.discover(account).await?.target.url)
+    }
+
+    /// The event calendars of the account's home: one PROPFIND of the home
+    /// kept at connect (found again only for an account connected without it).
+    async fn collections(&self, account: &Account) -> ProviderResult<Vec<CalendarCollection>> {
+        match &account.home_url {
+            Some(home) => discovery::calendars(&self.client, &account.auth, home).await,
+            None => Ok(self.discover(account).await?.collections),
+        }
+    }
+
+    /// The calendars the app chose to read for conflicts, as URLs, if it chose.
+    fn chosen_urls(account: &Account, target: &Url) -> ProviderResult<Option<Vec<Url>>> {
+        let base = account.home_url.as_ref().unwrap_or(target);
+        Ok(account
+            .conflict_calendars
+            .as_deref()
+            .map(|chosen| calendars::kept_urls(chosen, base))
+            .transpose()?)
+    }
+
+    /// The events of one calendar overlapping `from..to`, each named by its
+    /// resource's URL.
+    async fn read_calendar(
+        &self,
+        account: &Account,
+        calendar: &ReadCalendar,
+        (from, to): (&str, &str),
+    ) -> ProviderResult<Vec<ProviderEvent>> {
+        let found = match objects::query(&self.client, &account.auth, &calendar.url, from, to).await
+        {
+            Ok(found) => found,
+            // A calendar of the home that refuses queries must not hide the
+            // others, nor one deleted since the home was listed (it holds no
+            // busy time); the target and the calendars the app named must
+            // answer.
+            Err(error)
+                if calendar.may_skip
+                    && matches!(
+                        error.kind,
+                        ProviderErrorKind::Rejected | ProviderErrorKind::NotFound
+                    ) =>
+            {
+                tracing::warn!(calendar = %calendar.url, %error, "calendar-query refused; calendar skipped");
+                return Ok(Vec::new());
+            }
+            Err(error) => return Err(error),
+        };
+        let options = IcsOptions {
+            attendee: account.email(),
+        };
+        let mut events = Vec::new();
+        for (href, data) in found {
+            let (read, problems) = events_from_ics_with(&data, &options);
+            for problem in problems {
+                tracing::warn!(%href, line = problem.line, problem = %problem.message, "iCalendar problem");
+            }
+            events.extend(read.into_iter().map(|event| at_href(event, &href)));
+        }
+        Ok(events)
     }
 
     async fn fetch_etag(&self, account: &Account, href: &Url) -> ProviderResult<String> {
@@ -164,6 +240,14 @@ impl CalDavProvider {
     }
 }
 
+/// What discovery found: the calendar home, the calendar to write to, and
+/// every calendar collection of the home.
+struct Discovered {
+    home: Url,
+    target: CalendarCollection,
+    collections: Vec<CalendarCollection>,
+}
+
 /// An account's settings, read from its credentials.
 struct Account {
     auth: Auth,
@@ -171,6 +255,7 @@ struct Account {
     calendar: Option<String>,
     calendar_url: Option<Url>,
     home_url: Option<Url>,
+    conflict_calendars: Option<Vec<String>>,
 }
 
 impl Account {
@@ -203,6 +288,7 @@ impl Account {
             calendar: field("calendar").map(str::to_owned),
             calendar_url: optional_url("calendar_url")?,
             home_url: optional_url("home_url")?,
+            conflict_calendars: calendars::chosen(credentials)?,
         })
     }
 
@@ -273,10 +359,15 @@ impl CalendarProvider for CalDavProvider {
 
     async fn connect(&self, credentials: &Credentials) -> ProviderResult<Connection> {
         let account = Account::from(credentials)?;
-        let (home, calendar) = self
+        let found = self
             .discover(&account)
             .await
             .map_err(refused_as(ProviderErrorKind::InvalidCredentials))?;
+        let chosen = account
+            .conflict_calendars
+            .as_deref()
+            .map(|chosen| calendars::resolve(chosen, &found.collections))
+            .transpose()?;
         let mut kept = Credentials::default();
         kept.set_str("username", account.auth.username.as_str());
         kept.set_str("password", account.auth.password.as_str());
@@ -284,11 +375,15 @@ impl CalendarProvider for CalDavProvider {
         if let Some(name) = &account.calendar {
             kept.set_str("calendar", name.as_str());
         }
-        kept.set_str("calendar_url", calendar.url.as_str());
-        kept.set_str("home_url", home.as_str());
+        if let Some(chosen) = &chosen {
+            kept.0
+                .insert(CONFLICT_CALENDARS.to_owned(), calendars::to_value(chosen));
+        }
+        kept.set_str("calendar_url", found.target.url.as_str());
+        kept.set_str("home_url", found.home.as_str());
         Ok(Connection {
             credentials: kept,
-            calendar_id: Some(calendar.url.to_string()),
+            calendar_id: Some(found.target.url.to_string()),
             label: Some(account.auth.username),
         })
     }
@@ -466,6 +561,14 @@ impl CalendarProvider for CalDavProvider {
         ))
     }
 
+    async fn list_calendars(&self, session: &Session) -> ProviderResult<Vec<CalendarInfo>> {
+        let account = Account::from(&session.credentials)?;
+        let target = self.calendar_url(&account, session).await?;
+        let chosen = Self::chosen_urls(&account, &target)?;
+        let collections = self.collections(&account).await?;
+        Ok(calendars::listing(&collections, &target, chosen.as_deref()))
+    }
+
     async fn list_events(
         &self,
         session: &Session,
@@ -473,38 +576,23 @@ impl CalendarProvider for CalDavProvider {
         end: DateTime<Utc>,
     ) -> ProviderResult<Vec<ProviderEvent>> {
         let account = Account::from(&session.credentials)?;
-        let home = match &account.home_url {
-            Some(home) => home.clone(),
-            None => self.discover(&account).await?.0,
+        let target = self.calendar_url(&account, session).await?;
+        let chosen = Self::chosen_urls(&account, &target)?;
+        // The home is read only when its calendars are the ones to check.
+        let collections = match &chosen {
+            Some(_) => Vec::new(),
+            None => self.collections(&account).await?,
         };
-        let calendars = discovery::calendars(&self.client, &account.auth, &home).await?;
         let (from, to) = (
             start.format("%Y%m%dT%H%M%SZ").to_string(),
             end.format("%Y%m%dT%H%M%SZ").to_string(),
         );
         let mut events = Vec::new();
-        for calendar in calendars.iter().filter(|calendar| calendar.supports_events) {
-            let found = match objects::query(&self.client, &account.auth, &calendar.url, &from, &to)
-                .await
-            {
-                Ok(found) => found,
-                // One calendar that refuses queries must not hide the others.
-                Err(error) if matches!(error.kind, ProviderErrorKind::Rejected) => {
-                    tracing::warn!(calendar = %calendar.url, %error, "calendar-query refused; calendar skipped");
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
-            let options = IcsOptions {
-                attendee: account.email(),
-            };
-            for (href, data) in found {
-                let (read, problems) = events_from_ics_with(&data, &options);
-                for problem in problems {
-                    tracing::warn!(%href, line = problem.line, problem = %problem.message, "iCalendar problem");
-                }
-                events.extend(read.into_iter().map(|event| at_href(event, &href)));
-            }
+        for calendar in calendars::to_read(&target, chosen.as_deref(), &collections) {
+            events.extend(
+                self.read_calendar(&account, &calendar, (&from, &to))
+                    .await?,
+            );
         }
         Ok(events)
     }
