@@ -823,12 +823,27 @@ async fn an_app_names_the_target_and_the_calendars_checked_at_connect() {
         json!({"id": "room1", "summary": "Room booked",
             "start": {"dateTime": at(9).to_rfc3339()}, "end": {"dateTime": at(10).to_rfc3339()}}),
     );
+    let ada = UserId::from("ada");
+    // A calendar the account does not have is refused at connect, naming it.
+    let mut misspelt = refresh_only(&server);
+    misspelt
+        .0
+        .insert("conflict_calendars".into(), json!(["roms@group.example"]));
+    let refused = sync
+        .connect_account(&ada, "google", &misspelt)
+        .await
+        .expect_err("no such calendar");
+    assert!(
+        refused.to_string().contains("conflict_calendars")
+            && refused.to_string().contains("roms@group.example"),
+        "{refused}"
+    );
+    assert!(sync.get_account_status(&ada).await.expect("status").is_empty());
     let mut credentials = refresh_only(&server);
     credentials.set_str("calendar", "team@group.example");
     credentials
         .0
         .insert("conflict_calendars".into(), json!(["rooms@group.example"]));
-    let ada = UserId::from("ada");
     let account = sync
         .connect_account(&ada, "google", &credentials)
         .await

@@ -321,6 +321,32 @@ impl CalendarProvider for GoogleProvider {
             }
         }
         if let Some(chosen) = conflict_calendars(credentials)? {
+            // Every calendar named is one of the account's: a misspelt id
+            // would otherwise leave busy time unread without a word.
+            let (entries, _) = self
+                .all_pages::<CalendarEntry>(
+                    &["users", "me", "calendarList"],
+                    &[("maxResults", "250")],
+                    Caller {
+                        token: &tokens.access_token,
+                        account: None,
+                    },
+                    "list the calendars",
+                )
+                .await?;
+            if let Some(unknown) = chosen
+                .iter()
+                .find(|id| !entries.iter().any(|entry| &entry.id == *id))
+            {
+                let known: Vec<&str> = entries.iter().map(|entry| entry.id.as_str()).collect();
+                return Err(ProviderError::new(
+                    ProviderErrorKind::InvalidCredentials,
+                    format!(
+                        "conflict_calendars: the account has no calendar {unknown:?}; its calendars are {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
             kept.0.insert(
                 CONFLICT_CALENDARS.to_owned(),
                 Value::from(chosen.into_iter().map(Value::from).collect::<Vec<_>>()),
