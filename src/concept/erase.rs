@@ -38,8 +38,8 @@ impl CalendarSync {
     /// erasing twice, removes nothing and is not an error.
     ///
     /// # Errors
-    /// - [`Error::Invalid`]: `user` is empty;
-    /// - [`Error::Store`]: the store failed (what was removed stays removed;
+    /// - [`crate::Error::Invalid`]: `user` is empty or not an id;
+    /// - [`crate::Error::Store`]: the store failed (what was removed stays removed;
     ///   erasing again finishes the job).
     pub async fn delete_user(&self, user: &UserId) -> Result<ErasedUser> {
         user.check()?;

@@ -24,7 +24,7 @@ pub use event::{
     MAX_RECURRENCE_LINES, MAX_TITLE, NotAnEventTime, Transparency, ValidationError,
     from_json_field,
 };
-pub use ids::{AccountId, ConflictId, DraftId, EventId, OperationId, UserId};
+pub use ids::{AccountId, ConflictId, DraftId, EventId, OperationId, UserId, check_id};
 pub use provider::{Provider, SyncStatus};
 pub use synced_event::{
     FIRST_VERSION, PendingWork, ProviderEventRef, SyncOutcome, SyncResult, SyncResultStatus,

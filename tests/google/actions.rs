@@ -838,7 +838,12 @@ async fn an_app_names_the_target_and_the_calendars_checked_at_connect() {
             && refused.to_string().contains("roms@group.example"),
         "{refused}"
     );
-    assert!(sync.get_account_status(&ada).await.expect("status").is_empty());
+    assert!(
+        sync.get_account_status(&ada)
+            .await
+            .expect("status")
+            .is_empty()
+    );
     let mut credentials = refresh_only(&server);
     credentials.set_str("calendar", "team@group.example");
     credentials

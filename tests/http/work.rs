@@ -132,11 +132,9 @@ async fn a_request_whose_answer_nobody_waits_for_stops_its_work() {
     let sync = sync.expect("the state was adjusted");
     let mut seen = sync.scheduling_work();
     seeded(&server, "ada", endless_counted_series()).await;
-    let draft: calsync::model::DraftEvent =
-        serde_json::from_value(draft()).expect("a draft");
+    let draft: calsync::model::DraftEvent = serde_json::from_value(draft()).expect("a draft");
     let user = calsync::model::UserId::from("ada");
-    let detect = sync.detect_conflicts(&user, &draft);
-    tokio::pin!(detect);
+    let mut detect = Box::pin(sync.detect_conflicts(&user, &draft));
     tokio::select! {
         answer = &mut detect => panic!("four billion occurrences expanded: {answer:?}"),
         started = seen.wait_for(|work| work.running == 1) => {
