@@ -227,8 +227,9 @@ fn too_much(spent: IndexOutOfWork, field: &str, what: &str) -> Error {
             field: field.to_owned(),
             message: match spent.event {
                 Some((account, event)) => format!(
-                    "the busy time of {what} needs more than {limit} units of work: event \
-                     {event:?} of account {account} repeats too often there; ask for less time"
+                    "the busy time of {what} needs more than {limit} units of work (they ran \
+                     out at event {event:?} of account {account}, whose occurrences count one \
+                     each); ask for less time"
                 ),
                 None => format!(
                     "{what} need more than {limit} units of work; ask for less time or fewer attendees"
