@@ -30,6 +30,9 @@ pub struct Series<'a> {
     pub lines: &'a [String],
 }
 
+/// The longest an `RDATE` period's occurrence is taken to last.
+const LONGEST_PERIOD: Duration = Duration::days(366_000);
+
 /// One occurrence of a series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Instance {
@@ -158,13 +161,19 @@ pub(crate) fn expand_with(
         let Some(start) = DateTime::from_timestamp(at, 0) else {
             continue;
         };
-        let length = match length {
+        // A period longer than any window is as busy as one that ends
+        // there; held to a thousand years, its end stays a date.
+        let length = match length.map(|length| length.min(LONGEST_PERIOD)) {
             None => series.length,
             // A period on an all-day series covers the days it touches.
             Some(length) if all_day => Duration::days(length.num_days().max(1)),
             Some(length) => length,
         };
-        if start >= until || start + length <= from {
+        if start >= until
+            || start
+                .checked_add_signed(length)
+                .is_some_and(|end| end <= from)
+        {
             continue;
         }
         instances.push(Instance {
@@ -626,6 +635,16 @@ mod tests {
         .expect("valid");
         let lengths: Vec<i64> = expanded.iter().map(|i| i.length.num_minutes()).collect();
         assert_eq!(lengths, [60, 600, 150, 60]);
+        // A period beyond any date is busy from its start on, no panic.
+        let endless = ["RDATE;VALUE=PERIOD:20250107T090000Z/P100000000D".to_owned()];
+        let expanded = expand(
+            &series_with(start, &endless),
+            utc(2025, 1, 1, 0, 0, 0),
+            utc(2025, 2, 1, 0, 0, 0),
+            &mut Work::default(),
+        )
+        .expect("valid");
+        assert_eq!(expanded.last().map(|i| i.length), Some(LONGEST_PERIOD));
         let bad = ["RDATE;VALUE=PERIOD:20250107T090000Z/20250107T080000Z".to_owned()];
         assert!(matches!(
             expand(
