@@ -3,7 +3,7 @@
 use super::CalendarSync;
 use crate::engine::ProviderCall;
 use crate::error::{Error, Result};
-use crate::model::{AccountId, SyncStatus, UserId};
+use crate::model::{AccountId, UserId};
 use crate::providers::CalendarInfo;
 
 impl CalendarSync {
@@ -30,16 +30,7 @@ impl CalendarSync {
         account: &AccountId,
     ) -> Result<Vec<CalendarInfo>> {
         user.check()?;
-        let record = self.engine.owned_account(user, account).await?;
-        if record.account.sync_status == SyncStatus::Disconnected
-            || record.sealed_credentials.is_none()
-        {
-            return Err(Error::AccountNotConnected {
-                account: account.clone(),
-                status: record.account.sync_status,
-                reason: None,
-            });
-        }
+        let record = self.reachable_account(user, account).await?;
         let adapter = self.engine.adapter(record.account.provider)?;
         let listed = self
             .engine

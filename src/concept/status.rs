@@ -6,6 +6,27 @@ use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, SyncStatus, UserId};
 
 impl CalendarSync {
+    /// `user`'s account, when it still holds credentials calsync can call
+    /// the provider with (connected, or in error): what refreshSync and
+    /// listCalendars act on.
+    pub(super) async fn reachable_account(
+        &self,
+        user: &UserId,
+        account: &AccountId,
+    ) -> Result<crate::model::AccountRecord> {
+        let record = self.engine.owned_account(user, account).await?;
+        if record.account.sync_status == SyncStatus::Disconnected
+            || record.sealed_credentials.is_none()
+        {
+            return Err(Error::AccountNotConnected {
+                account: account.clone(),
+                status: record.account.sync_status,
+                reason: None,
+            });
+        }
+        Ok(record)
+    }
+
     /// Refreshes an account's connection.
     ///
     /// # Requires
@@ -30,16 +51,7 @@ impl CalendarSync {
     ///   (timeout, 5xx, throttled); nothing changed.
     pub async fn refresh_sync(&self, user: &UserId, account: &AccountId) -> Result<Account> {
         user.check()?;
-        let record = self.engine.owned_account(user, account).await?;
-        if record.account.sync_status == SyncStatus::Disconnected
-            || record.sealed_credentials.is_none()
-        {
-            return Err(Error::AccountNotConnected {
-                account: account.clone(),
-                status: record.account.sync_status,
-                reason: None,
-            });
-        }
+        let record = self.reachable_account(user, account).await?;
         let adapter = self.engine.adapter(record.account.provider)?;
         let validated = self
             .engine

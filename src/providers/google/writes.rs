@@ -33,6 +33,20 @@ fn send_updates(context: &WriteContext) -> &'static str {
     }
 }
 
+/// The `If-Match` header on a stored ETag, when there is one.
+fn if_match(etag: Option<&str>) -> Vec<(&'static str, &str)> {
+    etag.map(|tag| ("If-Match", tag)).into_iter().collect()
+}
+
+/// The calendar an event calsync wrote lives in: the one recorded with it,
+/// else the session's.
+fn target_calendar(session: &Session, target: &ProviderEventRef) -> String {
+    target
+        .calendar_id
+        .clone()
+        .unwrap_or_else(|| calendar_of(session).to_owned())
+}
+
 impl GoogleProvider {
     /// Inserts with the key's id; a 409 is read back and accepted only
     /// when it holds calsync's id.
@@ -116,10 +130,7 @@ impl GoogleProvider {
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
         let token = caller(session)?;
-        let calendar = target
-            .calendar_id
-            .clone()
-            .unwrap_or_else(|| calendar_of(session).to_owned());
+        let calendar = target_calendar(session, target);
         let fields: Vec<&str> = if changed.is_empty() {
             crate::model::EVENT_FIELDS.to_vec()
         } else {
@@ -134,18 +145,13 @@ impl GoogleProvider {
         ];
         let mut etag = target.etag.clone();
         for attempt in 0..2 {
-            let if_match: Vec<(&str, &str)> = etag
-                .as_deref()
-                .map(|tag| ("If-Match", tag))
-                .into_iter()
-                .collect();
             let answer = self
                 .call(
                     Method::PATCH,
                     &segments,
                     &[("sendUpdates", send_updates(context))],
                     token,
-                    &if_match,
+                    &if_match(etag.as_deref()),
                     Some(&body),
                 )
                 .await?;
@@ -181,10 +187,7 @@ impl GoogleProvider {
         context: &WriteContext,
     ) -> ProviderResult<()> {
         let token = caller(session)?;
-        let calendar = target
-            .calendar_id
-            .clone()
-            .unwrap_or_else(|| calendar_of(session).to_owned());
+        let calendar = target_calendar(session, target);
         let segments = [
             "calendars",
             calendar.as_str(),
@@ -193,18 +196,13 @@ impl GoogleProvider {
         ];
         let mut etag = target.etag.clone();
         for attempt in 0..2 {
-            let if_match: Vec<(&str, &str)> = etag
-                .as_deref()
-                .map(|tag| ("If-Match", tag))
-                .into_iter()
-                .collect();
             let answer = self
                 .call(
                     Method::DELETE,
                     &segments,
                     &[("sendUpdates", send_updates(context))],
                     token,
-                    &if_match,
+                    &if_match(etag.as_deref()),
                     None,
                 )
                 .await?;
