@@ -47,6 +47,19 @@ async fn seeded(server: &Server, user: &str, event: Value) -> Value {
     google
 }
 
+/// Far longer than any step here takes: only a hang reaches it, and then
+/// the test fails instead of waiting for ever.
+const HANG: Duration = Duration::from_secs(300);
+
+/// The scheduling work once a job was stopped.
+async fn stopped_once(seen: &mut watch::Receiver<SchedulingWork>) -> SchedulingWork {
+    tokio::time::timeout(HANG, seen.wait_for(|work| work.stopped == 1))
+        .await
+        .expect("the work stops")
+        .map(|work| *work)
+        .expect("the concept is alive")
+}
+
 fn draft() -> Value {
     let mut draft = event_json("Project sync", next_tuesday(9), 30);
     draft["id"] = json!("draft-1");
@@ -144,11 +157,7 @@ async fn a_request_whose_answer_nobody_waits_for_stops_its_work() {
     drop(detect);
     // The work stops at its next check: it never outlives the request by
     // more than a few thousand units.
-    let stopped = seen
-        .wait_for(|work| work.stopped == 1)
-        .await
-        .map(|work| *work)
-        .expect("the concept is alive");
+    let stopped = stopped_once(&mut seen).await;
     assert_eq!(stopped.running, 0);
     assert!(
         stopped.last_stopped_spent < 4_000_000_000,
@@ -176,8 +185,9 @@ async fn other_requests_are_served_while_scheduling_work_runs() {
                 .await
         })
     };
-    seen.wait_for(|work| work.running == 1)
+    tokio::time::timeout(HANG, seen.wait_for(|work| work.running == 1))
         .await
+        .expect("the work starts")
         .expect("the concept is alive");
     let health = server
         .client
@@ -191,11 +201,7 @@ async fn other_requests_are_served_while_scheduling_work_runs() {
     assert_eq!(seen.borrow().running, 1, "the heavy request still runs");
     // Its client leaves: the work stops.
     heavy.abort();
-    let stopped = seen
-        .wait_for(|work| work.stopped == 1)
-        .await
-        .map(|work| *work)
-        .expect("the concept is alive");
+    let stopped = stopped_once(&mut seen).await;
     assert_eq!(stopped.running, 0);
     server.stop().await;
 }
