@@ -31,7 +31,7 @@ impl CalendarSync {
     ) -> Result<Vec<CalendarInfo>> {
         user.check()?;
         let record = self.reachable_account(user, account).await?;
-        let adapter = self.engine.adapter(record.account.provider)?;
+        let adapter = self.engine.calendar_adapter(record.account.provider)?;
         let listed = self
             .engine
             .call_account(&record, ProviderCall::List, |session| {

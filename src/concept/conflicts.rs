@@ -187,9 +187,15 @@ impl CalendarSync {
             .await?
             .into_iter()
             .filter(is_connected)
+            // A meeting service keeps no busy time.
+            .filter(|record| {
+                self.engine
+                    .provider(record.account.provider)
+                    .is_none_or(|adapter| adapter.calendar().is_some())
+            })
             .collect();
         let reads = records.iter().map(|record| async move {
-            let adapter = self.engine.adapter(record.account.provider)?;
+            let adapter = self.engine.calendar_adapter(record.account.provider)?;
             self.engine
                 .call_account(record, ProviderCall::List, |session| {
                     let adapter = adapter.clone();

@@ -166,7 +166,7 @@ impl CalendarSync {
             provider: provider.to_owned(),
             supported: "google, outlook, apple, zoom".to_owned(),
         })?;
-        let adapter = self.engine.adapter(provider)?;
+        let adapter = self.engine.account_adapter(provider)?;
         let unsupported = |why: &str| Error::UnsupportedProvider {
             provider: provider.as_str().to_owned(),
             supported: why.to_owned(),
@@ -263,7 +263,7 @@ impl CalendarSync {
     }
 
     async fn exchange_and_connect(&self, flow: &Pending, code: &str) -> Result<Account> {
-        let adapter = self.engine.adapter(flow.provider)?;
+        let adapter = self.engine.account_adapter(flow.provider)?;
         let credentials = self
             .engine
             .call_provider(

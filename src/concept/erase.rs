@@ -3,6 +3,7 @@
 use super::CalendarSync;
 use crate::error::Result;
 use crate::model::{AccountId, UserId};
+use crate::providers::Revocation;
 use crate::store::Erased;
 use serde::{Deserialize, Serialize};
 
@@ -48,9 +49,14 @@ impl CalendarSync {
             if record.sealed_credentials.is_none() {
                 continue;
             }
-            if let Err(error) = self.revoke(&record).await {
-                tracing::warn!(account = %record.account.id, %error, "not revoked at the provider; erased anyway");
-                not_revoked.push(record.account.id.clone());
+            match self.revoke(&record).await {
+                Ok(Revocation::Revoked) => {}
+                // No way to revoke there: the credentials go with the user.
+                Ok(Revocation::NotSupported(_)) => not_revoked.push(record.account.id.clone()),
+                Err(error) => {
+                    tracing::warn!(account = %record.account.id, %error, "not revoked at the provider; erased anyway");
+                    not_revoked.push(record.account.id.clone());
+                }
             }
         }
         let removed = self.engine.store().erase_user(user).await?;

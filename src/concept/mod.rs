@@ -25,6 +25,7 @@ mod update;
 
 pub use crate::engine::Config;
 pub use conflicts::{SchedulingWork, Suggestions};
+pub use connect::{Disconnected, RevocationStatus};
 pub use consent::{CONSENT_LIFETIME, ConnectFinish, ConnectStart, ConsentSettings};
 pub use erase::ErasedUser;
 pub(crate) use recorded::Recorded;
@@ -33,7 +34,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::operations::Operation;
-use crate::providers::{CalendarProvider, Providers};
+use crate::providers::{Adapter, Providers};
 use crate::store::Store;
 use crate::vault::Vault;
 use std::sync::Arc;
@@ -189,7 +190,7 @@ impl CalendarSync {
     }
 
     /// The adapter for a provider, when configured.
-    pub fn provider(&self, provider: crate::model::Provider) -> Option<&Arc<dyn CalendarProvider>> {
+    pub fn provider(&self, provider: crate::model::Provider) -> Option<&Adapter> {
         self.engine.provider(provider)
     }
 

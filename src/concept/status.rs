@@ -52,7 +52,7 @@ impl CalendarSync {
     pub async fn refresh_sync(&self, user: &UserId, account: &AccountId) -> Result<Account> {
         user.check()?;
         let record = self.reachable_account(user, account).await?;
-        let adapter = self.engine.adapter(record.account.provider)?;
+        let adapter = self.engine.account_adapter(record.account.provider)?;
         let validated = self
             .engine
             .call_account(&record, ProviderCall::Validate, |session| {

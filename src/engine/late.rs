@@ -58,7 +58,7 @@ pub(crate) async fn read_back(
         .call_account(record, ProviderCall::Find, |session| {
             let adapter = adapter.clone();
             let context = context.clone();
-            async move { adapter.find_created(&session, &context).await }
+            async move { adapter.find(&session, &context).await }
         })
         .await
 }
@@ -168,7 +168,7 @@ pub(crate) async fn sweep(
                 invite_attendees: false,
             };
             async move {
-                match adapter.delete_event(&session, &found, &silent).await {
+                match adapter.delete(&session, &found, &silent).await {
                     Err(error) if error.kind == ProviderErrorKind::NotFound => Ok(()),
                     other => other,
                 }

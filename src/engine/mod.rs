@@ -39,7 +39,7 @@ use crate::model::{
     UserId,
 };
 use crate::operations::{Operation, OperationKind, OperationStatus, RetryPolicy};
-use crate::providers::{CalendarProvider, Providers};
+use crate::providers::{AccountProvider, Adapter, CalendarProvider, Providers};
 use crate::store::Store;
 use crate::vault::Vault;
 use chrono::{DateTime, Utc};
@@ -198,14 +198,14 @@ impl Engine {
     }
 
     /// The adapter for `provider`, when one is configured.
-    pub(crate) fn provider(&self, provider: Provider) -> Option<&Arc<dyn CalendarProvider>> {
-        self.providers.get(provider)
+    pub(crate) fn provider(&self, provider: Provider) -> Option<&Adapter> {
+        self.providers.adapter(provider)
     }
 
     /// The adapter for an account's provider, or why there is none.
-    pub(crate) fn adapter(&self, provider: Provider) -> Result<Arc<dyn CalendarProvider>> {
+    pub(crate) fn adapter(&self, provider: Provider) -> Result<Adapter> {
         self.providers
-            .get(provider)
+            .adapter(provider)
             .cloned()
             .ok_or_else(|| Error::UnsupportedProvider {
                 provider: provider.as_str().to_owned(),
@@ -216,11 +216,29 @@ impl Engine {
             })
     }
 
+    /// The account side of an account's provider (connect, refresh,
+    /// revoke, validate), or why there is none.
+    pub(crate) fn account_adapter(&self, provider: Provider) -> Result<Arc<dyn AccountProvider>> {
+        self.adapter(provider).map(|adapter| adapter.account())
+    }
+
+    /// The calendar adapter of an account's provider; a meeting service
+    /// (Zoom) has no calendar, and the account is refused as `account`.
+    pub(crate) fn calendar_adapter(&self, provider: Provider) -> Result<Arc<dyn CalendarProvider>> {
+        match self.adapter(provider)? {
+            Adapter::Calendar(calendar) => Ok(calendar),
+            Adapter::Meetings(_) => Err(Error::invalid(
+                "account",
+                format!("is a {provider} account: it makes video meetings and keeps no calendars"),
+            )),
+        }
+    }
+
     /// The configured providers, comma-separated.
     pub(crate) fn configured_providers(&self) -> String {
         Provider::ALL
             .iter()
-            .filter(|p| self.providers.get(**p).is_some())
+            .filter(|p| self.providers.adapter(**p).is_some())
             .map(|p| p.as_str())
             .collect::<Vec<_>>()
             .join(", ")

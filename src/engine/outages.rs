@@ -19,7 +19,7 @@
 use super::{Engine, ProviderCall, lock, reauthorization_reason};
 use crate::error::Result;
 use crate::model::{AccountId, SyncStatus};
-use crate::providers::ProviderError;
+use crate::providers::{Adapter, ProviderError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +100,7 @@ impl Engine {
             if !due {
                 continue;
             }
-            let Some(adapter) = self.provider(record.account.provider).cloned() else {
+            let Some(adapter) = self.provider(record.account.provider).map(Adapter::account) else {
                 continue;
             };
             let answer = self

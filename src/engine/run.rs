@@ -287,26 +287,20 @@ async fn attempt(
             async move {
                 match op.kind {
                     OperationKind::Create => adapter
-                        .create_event(&session, &op.details, &context)
+                        .create(&session, &op.details, &context)
                         .await
                         .map(Some),
                     OperationKind::Update => {
                         let target = target(op)?;
                         adapter
-                            .update_event(
-                                &session,
-                                &target,
-                                &op.details,
-                                &op.changed_fields,
-                                &context,
-                            )
+                            .update(&session, &target, &op.details, &op.changed_fields, &context)
                             .await
                             .map(Some)
                     }
                     // A sweep was carried out above; it has no target here.
                     OperationKind::Delete | OperationKind::Sweep => {
                         let target = target(op)?;
-                        match adapter.delete_event(&session, &target, &context).await {
+                        match adapter.delete(&session, &target, &context).await {
                             Err(error) if error.kind == ProviderErrorKind::NotFound => Ok(None),
                             other => other.map(|()| None),
                         }
@@ -359,6 +353,16 @@ async fn failed_attempt(
         op.uncertain = true;
     }
     let reason = format!("{}: {}", error.kind.as_str(), error.message);
+    if error.kind == ProviderErrorKind::LimitReached {
+        // The provider answered: the account is fine, its allowance for the
+        // period is spent. The work waits, unclaimed, until the period ends.
+        engine.provider_answered(&op.account);
+        let wait = error
+            .retry_after
+            .unwrap_or_else(|| engine.config.retry.parked(op.attempts));
+        park(engine, op, reason, wait).await?;
+        return Ok(None);
+    }
     if error.kind == ProviderErrorKind::Misconfigured {
         // The deployment's own settings were refused (its OAuth client): no
         // outage of this account, whose work waits until an operator fixes them.

@@ -152,7 +152,7 @@ impl Engine {
             return Ok(Ok(current));
         }
         let provider = record.account.provider;
-        let adapter = self.adapter(provider)?;
+        let adapter = self.account_adapter(provider)?;
         let refreshed = self
             .call_provider(provider, ProviderCall::Refresh, adapter.refresh(&current))
             .await;

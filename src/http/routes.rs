@@ -148,7 +148,18 @@ pub struct UserRequest {
     pub user: UserId,
 }
 
-/// The answer of connectAccount, disconnectAccount and refreshSync.
+/// The answer of disconnectAccount: the account, and what revoking its
+/// credentials did (`revocation`: `revoked`, `not_supported` or `failed`,
+/// with `revocationReason`; null when there was nothing left to revoke).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DisconnectAnswer {
+    /// The account and the revocation's outcome.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub disconnected: crate::concept::Disconnected,
+}
+
+/// The answer of connectAccount and refreshSync.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountAnswer {
@@ -409,16 +420,16 @@ pub struct IdempotencyKeyHeader {
 
 /// disconnectAccount.
 #[utoipa::path(post, path = "/api/CalendarSync/disconnectAccount", request_body = AccountRequest,
-    responses((status = 200, body = AccountAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+    responses((status = 200, body = DisconnectAnswer), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub async fn disconnect_account(
     State(state): State<AppState>,
     Body(request): Body<AccountRequest>,
-) -> Answer<AccountAnswer> {
-    let account = state
+) -> Answer<DisconnectAnswer> {
+    let disconnected = state
         .sync
         .disconnect_account(&request.user, &request.account)
         .await?;
-    Ok(Json(AccountAnswer { account }))
+    Ok(Json(DisconnectAnswer { disconnected }))
 }
 
 /// refreshSync.

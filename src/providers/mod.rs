@@ -53,6 +53,10 @@ pub enum ProviderErrorKind {
     /// wrong client id or secret). Not the user's fault: the account stays
     /// connected and its work waits, retried, until an operator fixes them.
     Misconfigured,
+    /// An allowance for a whole period is spent (Zoom's daily limits): the
+    /// work waits until `retry_after` (the period's end) without counting as
+    /// an outage of the account.
+    LimitReached,
 }
 
 impl ProviderErrorKind {
@@ -70,6 +74,7 @@ impl ProviderErrorKind {
             ProviderErrorKind::AlreadyExists => "already_exists",
             ProviderErrorKind::Rejected => "rejected",
             ProviderErrorKind::Misconfigured => "misconfigured",
+            ProviderErrorKind::LimitReached => "limit_reached",
         }
     }
 
@@ -94,6 +99,7 @@ impl ProviderErrorKind {
                 | ProviderErrorKind::Unavailable
                 | ProviderErrorKind::Timeout
                 | ProviderErrorKind::Misconfigured
+                | ProviderErrorKind::LimitReached
         )
     }
 }
@@ -206,9 +212,22 @@ pub struct CalendarInfo {
     pub checked_for_conflicts: bool,
 }
 
-/// A place events live: one provider, spoken to on behalf of many accounts.
+/// What revoking an account's credentials at its provider did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// The provider revoked the grant.
+    Revoked,
+    /// The provider has no way for an app to revoke its own grant (Microsoft
+    /// Graph): the credentials are only wiped by calsync. The reason says
+    /// where the person can remove the app's access themselves.
+    NotSupported(String),
+}
+
+/// An account at a provider: connecting it, keeping its credentials fresh,
+/// revoking them. Every provider is one; a [`CalendarProvider`] keeps
+/// events, a [`MeetingProvider`] makes video meetings.
 #[async_trait]
-pub trait CalendarProvider: Send + Sync + 'static {
+pub trait AccountProvider: Send + Sync + 'static {
     /// Which provider this is.
     fn provider(&self) -> Provider;
 
@@ -228,25 +247,10 @@ pub trait CalendarProvider: Send + Sync + 'static {
     }
     /// Exchanges the refresh token for a new access token; answers the new credentials.
     async fn refresh(&self, credentials: &Credentials) -> ProviderResult<Credentials>;
-    /// Revokes the credentials at the provider.
-    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()>;
+    /// Revokes the credentials at the provider, where it allows that.
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<Revocation>;
     /// A cheap authenticated call that proves the connection works.
     async fn validate(&self, session: &Session) -> ProviderResult<()>;
-
-    /// The account's calendars: which one calsync writes to, and which ones
-    /// conflicts are read from. By default, the session's calendar alone.
-    async fn list_calendars(&self, session: &Session) -> ProviderResult<Vec<CalendarInfo>> {
-        Ok(session
-            .calendar_id
-            .iter()
-            .map(|id| CalendarInfo {
-                id: id.clone(),
-                name: None,
-                target: true,
-                checked_for_conflicts: true,
-            })
-            .collect())
-    }
 
     /// Starts a consent flow (OAuth authorization code with PKCE) that ends
     /// at `redirect_uri`; `None` for a provider without one (CalDAV).
@@ -269,7 +273,25 @@ pub trait CalendarProvider: Send + Sync + 'static {
             format!("{} has no consent flow", self.provider()),
         ))
     }
+}
 
+/// A place events live: one provider, spoken to on behalf of many accounts.
+#[async_trait]
+pub trait CalendarProvider: AccountProvider {
+    /// The account's calendars: which one calsync writes to, and which ones
+    /// conflicts are read from. By default, the session's calendar alone.
+    async fn list_calendars(&self, session: &Session) -> ProviderResult<Vec<CalendarInfo>> {
+        Ok(session
+            .calendar_id
+            .iter()
+            .map(|id| CalendarInfo {
+                id: id.clone(),
+                name: None,
+                target: true,
+                checked_for_conflicts: true,
+            })
+            .collect())
+    }
     /// Creates the event; a repeat with the same idempotency key answers the
     /// event the first call made instead of making another.
     async fn create_event(
@@ -316,10 +338,169 @@ pub trait CalendarProvider: Send + Sync + 'static {
     ) -> ProviderResult<Vec<ProviderEvent>>;
 }
 
+/// A video meeting service (Zoom): it makes meetings whose join link goes
+/// into the calendar copies of a synced event. A meeting is no calendar: it
+/// is never read for conflicts nor counted as busy time.
+///
+/// A meeting's reference ([`ProviderEventRef`]) carries its `join_url`.
+#[async_trait]
+pub trait MeetingProvider: AccountProvider {
+    /// Makes the meeting for `event` (its title, start, length and zone); a
+    /// repeat with the same idempotency key answers the meeting the first
+    /// call made instead of making another.
+    async fn create_meeting(
+        &self,
+        session: &Session,
+        event: &EventDetails,
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef>;
+    /// The meeting a create with `context`'s idempotency key made, if the
+    /// account holds it (found by the marker calsync puts on it).
+    async fn find_meeting(
+        &self,
+        session: &Session,
+        context: &WriteContext,
+    ) -> ProviderResult<Option<ProviderEventRef>>;
+    /// Moves or renames the meeting to follow `event`; only `changed` fields
+    /// differ from what calsync wrote before. The join link stays.
+    async fn update_meeting(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        event: &EventDetails,
+        changed: &[String],
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef>;
+    /// Deletes the meeting; one already gone counts as deleted.
+    async fn delete_meeting(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        context: &WriteContext,
+    ) -> ProviderResult<()>;
+}
+
+/// The adapter of one provider: a calendar, or a meeting service.
+#[derive(Clone)]
+pub enum Adapter {
+    /// Keeps events.
+    Calendar(Arc<dyn CalendarProvider>),
+    /// Makes video meetings.
+    Meetings(Arc<dyn MeetingProvider>),
+}
+
+impl Adapter {
+    /// The account side, which every provider has.
+    pub fn account(&self) -> Arc<dyn AccountProvider> {
+        match self {
+            Adapter::Calendar(calendar) => calendar.clone(),
+            Adapter::Meetings(meetings) => meetings.clone(),
+        }
+    }
+
+    /// The calendar side, when the provider keeps events.
+    pub fn calendar(&self) -> Option<&Arc<dyn CalendarProvider>> {
+        match self {
+            Adapter::Calendar(calendar) => Some(calendar),
+            Adapter::Meetings(_) => None,
+        }
+    }
+
+    /// The meeting side, when the provider makes meetings.
+    pub fn meetings(&self) -> Option<&Arc<dyn MeetingProvider>> {
+        match self {
+            Adapter::Meetings(meetings) => Some(meetings),
+            Adapter::Calendar(_) => None,
+        }
+    }
+
+    /// Which provider it is.
+    pub fn provider(&self) -> Provider {
+        match self {
+            Adapter::Calendar(calendar) => calendar.provider(),
+            Adapter::Meetings(meetings) => meetings.provider(),
+        }
+    }
+
+    /// Makes the account's copy of `event`: the event on a calendar, the
+    /// meeting on a meeting service.
+    pub async fn create(
+        &self,
+        session: &Session,
+        event: &EventDetails,
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef> {
+        match self {
+            Adapter::Calendar(calendar) => calendar.create_event(session, event, context).await,
+            Adapter::Meetings(meetings) => meetings.create_meeting(session, event, context).await,
+        }
+    }
+
+    /// The copy a create with `context`'s idempotency key made, if any.
+    pub async fn find(
+        &self,
+        session: &Session,
+        context: &WriteContext,
+    ) -> ProviderResult<Option<ProviderEventRef>> {
+        match self {
+            Adapter::Calendar(calendar) => calendar.find_created(session, context).await,
+            Adapter::Meetings(meetings) => meetings.find_meeting(session, context).await,
+        }
+    }
+
+    /// Brings the account's copy to `event`. A meeting holds only the
+    /// title and the time: when neither changed, it is left alone (no call,
+    /// none of the provider's daily writes spent) and `target` answered.
+    pub async fn update(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        event: &EventDetails,
+        changed: &[String],
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef> {
+        match self {
+            Adapter::Calendar(calendar) => {
+                calendar
+                    .update_event(session, target, event, changed, context)
+                    .await
+            }
+            Adapter::Meetings(meetings) => {
+                let moved = changed.is_empty()
+                    || changed
+                        .iter()
+                        .any(|field| MEETING_FIELDS.contains(&field.as_str()));
+                if !moved {
+                    return Ok(target.clone());
+                }
+                meetings
+                    .update_meeting(session, target, event, changed, context)
+                    .await
+            }
+        }
+    }
+
+    /// Deletes the account's copy; one already gone counts as deleted.
+    pub async fn delete(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        context: &WriteContext,
+    ) -> ProviderResult<()> {
+        match self {
+            Adapter::Calendar(calendar) => calendar.delete_event(session, target, context).await,
+            Adapter::Meetings(meetings) => meetings.delete_meeting(session, target, context).await,
+        }
+    }
+}
+
+/// The event fields a video meeting holds: its topic and its time.
+pub const MEETING_FIELDS: [&str; 6] = ["title", "start", "end", "timeZone", "allDay", "recurrence"];
+
 /// The providers a [`crate::CalendarSync`] talks to, one adapter each.
 #[derive(Clone, Default)]
 pub struct Providers {
-    adapters: HashMap<Provider, Arc<dyn CalendarProvider>>,
+    adapters: HashMap<Provider, Adapter>,
     /// Why a provider has no adapter here, when a deployment said.
     missing: HashMap<Provider, String>,
 }
@@ -330,10 +511,20 @@ impl Providers {
         Self::default()
     }
 
-    /// Adds (or replaces) the adapter for its provider.
-    pub fn with(mut self, adapter: Arc<dyn CalendarProvider>) -> Self {
-        self.missing.remove(&adapter.provider());
-        self.adapters.insert(adapter.provider(), adapter);
+    /// Adds (or replaces) the calendar adapter for its provider.
+    pub fn with(self, adapter: Arc<dyn CalendarProvider>) -> Self {
+        self.with_adapter(Adapter::Calendar(adapter))
+    }
+
+    /// Adds (or replaces) the meeting adapter for its provider.
+    pub fn with_meetings(self, adapter: Arc<dyn MeetingProvider>) -> Self {
+        self.with_adapter(Adapter::Meetings(adapter))
+    }
+
+    fn with_adapter(mut self, adapter: Adapter) -> Self {
+        let provider = adapter.provider();
+        self.missing.remove(&provider);
+        self.adapters.insert(provider, adapter);
         self
     }
 
@@ -352,8 +543,13 @@ impl Providers {
     }
 
     /// The adapter for `provider`, when one is configured.
-    pub fn get(&self, provider: Provider) -> Option<&Arc<dyn CalendarProvider>> {
+    pub fn adapter(&self, provider: Provider) -> Option<&Adapter> {
         self.adapters.get(&provider)
+    }
+
+    /// The calendar adapter for `provider`, when one is configured.
+    pub fn get(&self, provider: Provider) -> Option<&Arc<dyn CalendarProvider>> {
+        self.adapters.get(&provider).and_then(Adapter::calendar)
     }
 }
 

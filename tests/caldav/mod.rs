@@ -13,7 +13,7 @@ mod recovery;
 pub(crate) mod support;
 
 use calsync::model::{EventTime, Provider};
-use calsync::providers::{CalendarProvider, ProviderErrorKind, Session};
+use calsync::providers::{AccountProvider, CalendarProvider, ProviderErrorKind, Session};
 use support::{at, context, meeting, provider, servers};
 
 #[tokio::test]

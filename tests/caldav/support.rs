@@ -3,7 +3,7 @@
 
 use calsync::model::{AccountId, EventDetails, EventId};
 use calsync::providers::caldav::CalDavProvider;
-use calsync::providers::{CalendarProvider, Connection, Credentials, Session, WriteContext};
+use calsync::providers::{AccountProvider, Connection, Credentials, Session, WriteContext};
 use chrono::{DateTime, TimeZone, Utc};
 use reqwest::Method;
 

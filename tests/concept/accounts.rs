@@ -18,6 +18,7 @@ on_every_store!(
     get_account_status_answers_only_the_users_accounts,
     disconnect_revokes_wipes_and_keeps_committed_events,
     disconnect_requires_the_users_own_existing_account,
+    disconnect_says_what_revocation_did_and_wipes_the_credentials_anyway,
     refresh_sync_refreshes_tokens_that_expire_within_five_minutes,
     refresh_sync_marks_a_refused_refresh_token_as_needing_reauthorization,
     refresh_sync_requires_a_connected_account_of_the_user,
@@ -181,7 +182,11 @@ async fn disconnect_revokes_wipes_and_keeps_committed_events(h: Harness) {
         .disconnect_account(&ada, &google.id)
         .await
         .expect("disconnect");
-    assert_eq!(account.sync_status, SyncStatus::Disconnected);
+    assert_eq!(account.account.sync_status, SyncStatus::Disconnected);
+    assert_eq!(
+        account.revocation,
+        Some(calsync::concept::RevocationStatus::Revoked)
+    );
     let record = h
         .store
         .get_account(&google.id)
@@ -196,7 +201,8 @@ async fn disconnect_revokes_wipes_and_keeps_committed_events(h: Harness) {
         .disconnect_account(&ada, &google.id)
         .await
         .expect("twice is harmless");
-    assert_eq!(again.sync_status, SyncStatus::Disconnected);
+    assert_eq!(again.account.sync_status, SyncStatus::Disconnected);
+    assert_eq!(again.revocation, None, "nothing was left to revoke");
     // Later operations leave the account out, and say so.
     let changes = json!({"title": "Renamed"});
     let updated = h
@@ -233,6 +239,44 @@ async fn disconnect_revokes_wipes_and_keeps_committed_events(h: Harness) {
         .expect_err("disconnected");
     assert_eq!(error.kind(), "account_not_connected");
     h.assert_invariants(&[&ada]).await;
+}
+
+async fn disconnect_says_what_revocation_did_and_wipes_the_credentials_anyway(h: Harness) {
+    use calsync::concept::RevocationStatus;
+    let ada = user("ada");
+    let apple = h.connect(&ada, Provider::Apple).await;
+    let google = h.connect(&ada, Provider::Google).await;
+    let unsupported = h
+        .sync
+        .disconnect_account(&ada, &apple.id)
+        .await
+        .expect("disconnect apple");
+    assert_eq!(unsupported.revocation, Some(RevocationStatus::NotSupported));
+    let reason = unsupported.revocation_reason.expect("a reason");
+    assert!(reason.contains("owner"), "{reason}");
+    h.provider(Provider::Google)
+        .fail_next(1, FaultKind::ServerError);
+    let failed = h
+        .sync
+        .disconnect_account(&ada, &google.id)
+        .await
+        .expect("disconnect google");
+    assert_eq!(failed.revocation, Some(RevocationStatus::Failed));
+    assert!(failed.revocation_reason.is_some());
+    assert_eq!(failed.account.sync_status, SyncStatus::Disconnected);
+    for account in [&apple, &google] {
+        let record = h
+            .store
+            .get_account(&account.id)
+            .await
+            .expect("get")
+            .expect("record");
+        assert!(record.sealed_credentials.is_none(), "wiped in every case");
+    }
+    let wire = serde_json::to_value(&failed).expect("json");
+    assert_eq!(wire["revocation"], "failed");
+    assert!(wire["revocationReason"].is_string(), "{wire}");
+    assert_eq!(wire["account"]["syncStatus"], "disconnected");
 }
 
 async fn disconnect_requires_the_users_own_existing_account(h: Harness) {

@@ -15,7 +15,8 @@ use calsync::model::{EventDetails, Provider, ProviderEventRef, UserId};
 use calsync::operations::RetryPolicy;
 use calsync::providers::sandbox::Sandbox;
 use calsync::providers::{
-    CalendarProvider, Connection, Credentials, ProviderResult, Providers, Session, WriteContext,
+    AccountProvider, CalendarProvider, Connection, Credentials, ProviderResult, Providers,
+    Revocation, Session, WriteContext,
 };
 use calsync::schedule::ProviderEvent;
 use calsync::store::SqliteStore;
@@ -80,7 +81,7 @@ impl Stall {
 }
 
 #[async_trait]
-impl CalendarProvider for Stall {
+impl AccountProvider for Stall {
     fn provider(&self) -> Provider {
         self.inner.provider()
     }
@@ -95,7 +96,7 @@ impl CalendarProvider for Stall {
         self.inner.refresh(credentials).await
     }
 
-    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()> {
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<Revocation> {
         self.hold(ProviderCall::Revoke).await;
         self.inner.revoke(credentials).await
     }
@@ -104,7 +105,10 @@ impl CalendarProvider for Stall {
         self.hold(ProviderCall::Validate).await;
         self.inner.validate(session).await
     }
+}
 
+#[async_trait]
+impl CalendarProvider for Stall {
     async fn create_event(
         &self,
         session: &Session,
@@ -348,7 +352,7 @@ async fn revoke_is_counted_and_cut_off() {
             .await
             .expect("disconnect");
         assert_eq!(
-            account.sync_status,
+            account.account.sync_status,
             calsync::model::SyncStatus::Disconnected
         );
     })

@@ -27,7 +27,7 @@ mod workload;
 
 use crate::caldav::support::{Server, provider, servers};
 use crate::patience::GIVE_UP;
-use calsync::providers::CalendarProvider;
+use calsync::providers::AccountProvider;
 use check::Calendar;
 use client::Client;
 use proxy::{Plan, Proxy};

@@ -218,14 +218,18 @@ async fn disconnect_revokes_at_google_and_wipes_the_tokens() {
         .disconnect_account(&ada, &account.id)
         .await
         .expect("disconnect");
-    assert_eq!(disconnected.sync_status, SyncStatus::Disconnected);
+    assert_eq!(disconnected.account.sync_status, SyncStatus::Disconnected);
+    assert_eq!(
+        disconnected.revocation,
+        Some(calsync::concept::RevocationStatus::Revoked)
+    );
     assert!(server.is_revoked(&refresh));
     assert_eq!(server.count("POST", "/revoke"), 1);
     let again = sync
         .disconnect_account(&ada, &account.id)
         .await
         .expect("twice is harmless");
-    assert_eq!(again.sync_status, SyncStatus::Disconnected);
+    assert_eq!(again.account.sync_status, SyncStatus::Disconnected);
     let refused = sync
         .commit(&ada, &meeting("Late"), &[account.id.clone()])
         .await;

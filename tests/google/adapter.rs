@@ -4,7 +4,7 @@ use super::server::{PRIMARY, SCOPES};
 use super::support::{at, connected, context, meeting, provider, refresh_only, server};
 use calsync::model::EventTime;
 use calsync::providers::google::{SYNCED_ID_PROPERTY, event_id_for};
-use calsync::providers::{CalendarProvider, Credentials, ProviderErrorKind};
+use calsync::providers::{AccountProvider, CalendarProvider, Credentials, ProviderErrorKind};
 use calsync::schedule::EventStatus;
 use serde_json::json;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 use super::server::{GoogleServer, SCOPES};
 use calsync::model::{AccountId, EventDetails, EventId};
 use calsync::providers::google::GoogleProvider;
-use calsync::providers::{CalendarProvider, Credentials, Session, WriteContext};
+use calsync::providers::{AccountProvider, Credentials, Session, WriteContext};
 use chrono::{DateTime, TimeZone, Utc};
 
 /// A server whose primary calendar is in New York (so answers never come in UTC).

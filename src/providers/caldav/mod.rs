@@ -37,8 +37,8 @@ mod xml;
 
 use crate::model::{EventDetails, Provider, ProviderEventRef};
 use crate::providers::{
-    CalendarInfo, CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind,
-    ProviderResult, Session, WriteContext,
+    AccountProvider, CalendarInfo, CalendarProvider, Connection, Credentials, ProviderError,
+    ProviderErrorKind, ProviderResult, Revocation, Session, WriteContext,
 };
 use crate::schedule::ProviderEvent;
 use crate::schedule::ics::{IcsOptions, events_from_ics, events_from_ics_with};
@@ -352,7 +352,7 @@ fn rejected(error: ical::IcalError) -> ProviderError {
 }
 
 #[async_trait]
-impl CalendarProvider for CalDavProvider {
+impl AccountProvider for CalDavProvider {
     fn provider(&self) -> Provider {
         Provider::Apple
     }
@@ -407,11 +407,14 @@ impl CalendarProvider for CalDavProvider {
         Ok(credentials.clone())
     }
 
-    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()> {
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<Revocation> {
         // Nothing to revoke at the server: an app-specific password is
         // revoked by its owner (at Apple: account.apple.com). Checking the
         // fields keeps a malformed account from passing silently.
-        Account::from(credentials).map(|_| ())
+        Account::from(credentials)?;
+        Ok(Revocation::NotSupported(
+            "a CalDAV server has no way to revoke a password from outside; its owner removes it (for iCloud, at account.apple.com under app-specific passwords)".to_owned(),
+        ))
     }
 
     async fn validate(&self, session: &Session) -> ProviderResult<()> {
@@ -427,7 +430,10 @@ impl CalendarProvider for CalDavProvider {
         .await
         .map(|_| ())
     }
+}
 
+#[async_trait]
+impl CalendarProvider for CalDavProvider {
     async fn create_event(
         &self,
         session: &Session,

@@ -50,8 +50,8 @@ pub use writes::event_id_for;
 use crate::model::{AccountId, EventDetails, Provider, ProviderEventRef};
 use crate::oauth::{Endpoints, OAuthClient, TokenHint};
 use crate::providers::{
-    CalendarInfo, CalendarProvider, Connection, ConsentStart, Credentials, ProviderError,
-    ProviderErrorKind, ProviderResult, Session, WriteContext,
+    AccountProvider, CalendarInfo, CalendarProvider, Connection, ConsentStart, Credentials,
+    ProviderError, ProviderErrorKind, ProviderResult, Revocation, Session, WriteContext,
 };
 use crate::schedule::ProviderEvent;
 use api::{Answer, Api, failure};
@@ -284,7 +284,7 @@ fn calendar_of(session: &Session) -> &str {
 }
 
 #[async_trait]
-impl CalendarProvider for GoogleProvider {
+impl AccountProvider for GoogleProvider {
     fn provider(&self) -> Provider {
         Provider::Google
     }
@@ -395,15 +395,17 @@ impl CalendarProvider for GoogleProvider {
         Ok(refreshed)
     }
 
-    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()> {
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<Revocation> {
         // Revoking the refresh token ends the whole grant at Google.
         match credentials.get_str("refresh_token") {
-            Some(token) => self.oauth.revoke(token, TokenHint::RefreshToken).await,
-            None => match credentials.get_str("access_token") {
-                Some(token) => self.oauth.revoke(token, TokenHint::AccessToken).await,
-                None => Ok(()),
-            },
+            Some(token) => self.oauth.revoke(token, TokenHint::RefreshToken).await?,
+            None => {
+                if let Some(token) = credentials.get_str("access_token") {
+                    self.oauth.revoke(token, TokenHint::AccessToken).await?;
+                }
+            }
         }
+        Ok(Revocation::Revoked)
     }
 
     async fn validate(&self, session: &Session) -> ProviderResult<()> {
@@ -459,7 +461,10 @@ impl CalendarProvider for GoogleProvider {
         tokens.apply_to(&mut credentials);
         Ok(credentials)
     }
+}
 
+#[async_trait]
+impl CalendarProvider for GoogleProvider {
     async fn create_event(
         &self,
         session: &Session,

@@ -79,7 +79,7 @@ mod tests {
     use super::*;
     use crate::model::Provider;
     use crate::providers::sandbox::FaultKind;
-    use crate::providers::{CalendarProvider, Credentials, Session, WriteContext};
+    use crate::providers::{AccountProvider, CalendarProvider, Credentials, Session, WriteContext};
 
     fn credentials() -> Credentials {
         let mut credentials = Credentials::default();

@@ -19,8 +19,8 @@ pub use seed::{SeedEvents, read_seed};
 use crate::clock::{Clock, SystemClock};
 use crate::model::{Account, EventDetails, EventTime, Provider, ProviderEventRef};
 use crate::providers::{
-    CalendarProvider, Connection, ConsentStart, Credentials, ProviderError, ProviderErrorKind,
-    ProviderResult, Providers, Session, WriteContext,
+    AccountProvider, CalendarProvider, Connection, ConsentStart, Credentials, MeetingProvider,
+    ProviderError, ProviderErrorKind, ProviderResult, Providers, Revocation, Session, WriteContext,
 };
 use crate::schedule::{EventStatus, ProviderEvent};
 use async_trait::async_trait;
@@ -401,13 +401,17 @@ impl Sandbox {
         self.adapters
             .iter()
             .fold(Providers::new(), |providers, adapter| {
-                providers.with(adapter.clone() as Arc<dyn CalendarProvider>)
+                if adapter.provider == Provider::Zoom {
+                    providers.with_meetings(adapter.clone() as Arc<dyn MeetingProvider>)
+                } else {
+                    providers.with(adapter.clone() as Arc<dyn CalendarProvider>)
+                }
             })
     }
 }
 
 #[async_trait]
-impl CalendarProvider for SandboxProvider {
+impl AccountProvider for SandboxProvider {
     fn provider(&self) -> Provider {
         self.provider
     }
@@ -428,8 +432,15 @@ impl CalendarProvider for SandboxProvider {
         calls::refresh(self, credentials).await
     }
 
-    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()> {
-        calls::revoke(self, credentials).await
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<Revocation> {
+        if self.provider == Provider::Apple {
+            // As the live CalDAV adapter: a password is revoked by its owner.
+            return Ok(Revocation::NotSupported(
+                "a CalDAV server has no way to revoke a password from outside; its owner removes it".to_owned(),
+            ));
+        }
+        calls::revoke(self, credentials).await?;
+        Ok(Revocation::Revoked)
     }
 
     async fn validate(&self, session: &Session) -> ProviderResult<()> {
@@ -470,7 +481,10 @@ impl CalendarProvider for SandboxProvider {
         credentials.set_str("access_token", format!("sandbox-access-{grant}"));
         Ok(credentials)
     }
+}
 
+#[async_trait]
+impl CalendarProvider for SandboxProvider {
     async fn create_event(
         &self,
         session: &Session,
@@ -515,5 +529,47 @@ impl CalendarProvider for SandboxProvider {
         end: DateTime<Utc>,
     ) -> ProviderResult<Vec<ProviderEvent>> {
         calls::list_events(self, session, start, end).await
+    }
+}
+
+/// The simulated Zoom: its meetings are kept as events of the account's
+/// "calendar", each with a join link, and never read as busy time.
+#[async_trait]
+impl MeetingProvider for SandboxProvider {
+    async fn create_meeting(
+        &self,
+        session: &Session,
+        event: &EventDetails,
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef> {
+        calls::create_event(self, session, event, context).await
+    }
+
+    async fn find_meeting(
+        &self,
+        session: &Session,
+        context: &WriteContext,
+    ) -> ProviderResult<Option<ProviderEventRef>> {
+        calls::find_created(self, session, context).await
+    }
+
+    async fn update_meeting(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        event: &EventDetails,
+        changed: &[String],
+        context: &WriteContext,
+    ) -> ProviderResult<ProviderEventRef> {
+        calls::update_event(self, session, target, event, changed, context).await
+    }
+
+    async fn delete_meeting(
+        &self,
+        session: &Session,
+        target: &ProviderEventRef,
+        _context: &WriteContext,
+    ) -> ProviderResult<()> {
+        calls::delete_event(self, session, target).await
     }
 }
