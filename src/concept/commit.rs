@@ -8,8 +8,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     AccountId, EventDetails, EventId, Provider, SyncOutcome, SyncResultStatus, SyncedEvent, UserId,
 };
-use crate::operations::{Operation, OperationKind};
-use crate::store::EventChange;
+use crate::operations::{Operation, OperationKind, OperationStatus};
 use std::collections::{BTreeMap, BTreeSet};
 
 impl CalendarSync {
@@ -201,7 +200,7 @@ impl CalendarSync {
         self.engine.store().insert_operations(&operations).await?;
         let recorded = operation_ids(&operations);
         let finished = if event.virtual_meeting {
-            self.run_meeting_first(&internal_id, operations).await?
+            self.run_meeting_first(operations).await?
         } else {
             let known = operations.into_iter().zip(records.into_iter().map(Some));
             run_known_until(
@@ -231,54 +230,29 @@ impl CalendarSync {
         Ok(Recorded::new(outcome, recorded))
     }
 
-    /// Creates the video meeting first, then writes its join link into the
-    /// event on the calendar accounts (Zoom has no link to calendar events:
-    /// the link goes into the event, the meeting id stays with calsync).
-    async fn run_meeting_first(
-        &self,
-        id: &EventId,
-        operations: Vec<Operation>,
-    ) -> Result<Vec<Operation>> {
+    /// Makes the video meeting first, then the calendar copies. A meeting
+    /// made in time puts its link into the event (see the engine's
+    /// meetings), and each calendar create writes the event with it. The
+    /// copies wait for the meeting half the answer time at most: one made
+    /// later brings every copy to its link then, by itself.
+    async fn run_meeting_first(&self, operations: Vec<Operation>) -> Result<Vec<Operation>> {
+        let now = self.engine.now();
         let deadline = self.engine.answer_deadline();
-        let (meetings, mut calendars): (Vec<_>, Vec<_>) = operations
+        let halfway = now + (deadline - now) / 2;
+        let (meetings, calendars): (Vec<_>, Vec<_>) = operations
             .into_iter()
-            .partition(|op| op.provider == Provider::Zoom);
-        let mut finished = run_until(&self.engine, meetings, Some(deadline)).await;
-        let link = finished
-            .iter()
-            .filter_map(|op| op.result.as_ref()?.join_url.clone())
-            .next();
-        if let Some(link) = link {
-            let details = calendars
-                .first()
-                .map(|op| with_meeting_link(&op.details, &link));
-            if let Some(details) = details {
-                let now = self.engine.now();
-                let version = self
-                    .engine
-                    .store()
-                    .set_event_details(id, &details, now)
-                    .await?
-                    .unwrap_or(crate::model::FIRST_VERSION);
-                for op in &mut calendars {
-                    op.details = details.clone();
-                    op.version = version;
-                    self.engine.store().update_operation(op).await?;
-                }
-                // The meeting holds these details too: the link is its own.
-                for meeting in &mut finished {
-                    if let Some(reference) = &mut meeting.result {
-                        reference.version = version;
-                        let change = EventChange::Refresh(reference.clone());
-                        self.engine
-                            .store()
-                            .complete_operation(meeting, &change, now)
-                            .await?;
-                    }
-                }
-            }
+            .partition(|op| self.engine.is_meeting_service(op.provider));
+        let meetings = run_until(&self.engine, meetings, Some(halfway)).await;
+        let mut finished = run_until(&self.engine, calendars, Some(deadline)).await;
+        // A meeting still being made when the copies started is answered as
+        // it stands now.
+        for meeting in meetings {
+            let latest = match meeting.status {
+                OperationStatus::Pending => self.engine.store().get_operation(&meeting.id).await?,
+                _ => None,
+            };
+            finished.push(latest.unwrap_or(meeting));
         }
-        finished.extend(run_until(&self.engine, calendars, Some(deadline)).await);
         Ok(finished)
     }
 }
@@ -297,19 +271,4 @@ fn digest(parts: &[&str]) -> [u8; 32] {
 /// Lowercase hex: a valid Google client-chosen id and CalDAV resource name.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// The event with a video meeting's join link: as its location when it has
-/// none, and at the end of its description.
-fn with_meeting_link(details: &EventDetails, link: &str) -> EventDetails {
-    let mut linked = details.clone();
-    if linked.location.is_none() {
-        linked.location = Some(link.to_owned());
-    }
-    let line = format!("Join the video meeting: {link}");
-    linked.description = Some(match linked.description.take() {
-        Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
-        _ => line,
-    });
-    linked
 }

@@ -53,7 +53,27 @@ impl CalendarSync {
         changes: &Map<String, Value>,
     ) -> Result<Recorded> {
         let synced = self.engine.owned_event(user, event_id).await?;
-        let (details, changed) = synced.event.apply_changes(changes)?;
+        let (mut details, mut changed) = synced.event.apply_changes(changes)?;
+        // The meeting's link stays in the event whatever the app writes over
+        // its location or description.
+        if let Some(link) = synced
+            .provider_ids
+            .values()
+            .find_map(|reference| reference.join_url.as_deref())
+            && !crate::engine::holds_link(&details, link)
+        {
+            let linked = crate::engine::with_meeting_link(&details, link);
+            for field in ["location", "description"] {
+                let differs = match field {
+                    "location" => linked.location != details.location,
+                    _ => linked.description != details.description,
+                };
+                if differs && !changed.iter().any(|name| name == field) {
+                    changed.push(field.to_owned());
+                }
+            }
+            details = linked;
+        }
         let (operations, skipped) = self
             .plan(&synced, OperationKind::Update, &details, &changed)
             .await?;

@@ -20,6 +20,7 @@
 
 mod calls;
 mod late;
+mod meetings;
 mod order;
 mod outages;
 mod outcome;
@@ -28,6 +29,7 @@ mod run;
 mod sessions;
 
 pub use calls::{PROVIDER_CALLS, PROVIDER_FAILURES, PROVIDER_RETRIES, ProviderCall};
+pub(crate) use meetings::{holds_link, with_meeting_link};
 pub use outages::PROBE_CAP;
 pub(crate) use run::{results, run_known_until, run_until};
 pub(crate) use sessions::reauthorization_reason;
@@ -214,6 +216,14 @@ impl Engine {
                     None => self.configured_providers(),
                 },
             })
+    }
+
+    /// Whether `provider` is a meeting service here (Zoom): it makes the
+    /// meeting of an event, whose link goes into the calendar copies.
+    pub(crate) fn is_meeting_service(&self, provider: Provider) -> bool {
+        self.providers
+            .adapter(provider)
+            .is_some_and(|adapter| adapter.meetings().is_some())
     }
 
     /// The account side of an account's provider (connect, refresh,

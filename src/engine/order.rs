@@ -112,7 +112,20 @@ pub(crate) async fn take_turn(engine: &Arc<Engine>, op: &mut Operation) -> Resul
             if op.kind == OperationKind::Update
                 && let Some(synced) = &synced
             {
+                // When the account holds the version right before this
+                // update's, the fields the update recorded are exactly
+                // those that differ; otherwise every field is written.
+                let recorded = std::mem::take(&mut op.changed_fields);
+                let exact = op.version == synced.version
+                    && !recorded.is_empty()
+                    && op
+                        .target
+                        .as_ref()
+                        .is_some_and(|target| target.version + 1 == synced.version);
                 desire(op, synced);
+                if exact {
+                    op.changed_fields = recorded;
+                }
                 if op
                     .target
                     .as_ref()

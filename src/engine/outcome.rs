@@ -40,6 +40,11 @@ pub(crate) async fn succeed(
     release(op, now);
     // One write: the event change and the operation's success together.
     engine.store.complete_operation(op, &change, now).await?;
+    if let (OperationKind::Create, Some(reference)) = (op.kind, &op.result)
+        && reference.join_url.is_some()
+    {
+        super::meetings::link_meeting(engine, op, reference).await?;
+    }
     if op.kind == OperationKind::Delete {
         // A create of this account whose answer was lost may still arrive.
         super::late::sweep_after(engine, op).await?;

@@ -90,6 +90,30 @@ pub(crate) async fn run_known_until(
     answers
 }
 
+/// Starts `operations` in the background, without waiting for them: their
+/// outcomes are in the store. For operations recorded while another one
+/// finishes (a meeting's link brought to the calendar copies).
+pub(crate) fn start(engine: &Arc<Engine>, operations: Vec<Operation>) {
+    let marked: Vec<_> = operations
+        .into_iter()
+        .map(|operation| {
+            let running = Running::mark(engine, &operation.id);
+            (operation, running)
+        })
+        .collect();
+    let mut tasks = lock(&engine.tasks);
+    for (operation, running) in marked {
+        let task_engine = engine.clone();
+        // Boxed: this runs inside an operation's own run.
+        let future: std::pin::Pin<Box<dyn std::future::Future<Output = Operation> + Send>> =
+            Box::pin(async move { run(&task_engine, operation, None).await });
+        tasks.spawn(async move {
+            future.await;
+            drop(running);
+        });
+    }
+}
+
 /// What each operation's outcome means for the answer.
 pub(crate) fn results(operations: &[Operation]) -> BTreeMap<AccountId, SyncResult> {
     operations
@@ -207,6 +231,7 @@ async fn drive(
             let wait = engine.config.retry.park;
             return park(engine, op, reason, wait).await;
         }
+        super::meetings::adopt_latest(engine, op).await?;
         let outcome = attempt(engine, &record, op).await?;
         match outcome {
             Ok(reference) => {

@@ -8,6 +8,7 @@ mod accounts;
 mod commit;
 mod conflicts;
 mod convergence;
+mod meetings;
 mod pending;
 mod principle;
 mod provider_calls;
