@@ -95,7 +95,11 @@ pub enum ProviderSet {
 
 impl ProviderSet {
     /// The names [`ProviderSet::from_str`] accepts in this build.
-    pub const NAMES: &'static str = if cfg!(any(feature = "caldav", feature = "google", feature = "outlook")) {
+    pub const NAMES: &'static str = if cfg!(any(
+        feature = "caldav",
+        feature = "google",
+        feature = "outlook"
+    )) {
         "sandbox, live"
     } else {
         "sandbox"
@@ -108,7 +112,13 @@ impl FromStr for ProviderSet {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "sandbox" => Ok(ProviderSet::Sandbox),
-            "live" if cfg!(any(feature = "caldav", feature = "google", feature = "outlook")) => {
+            "live"
+                if cfg!(any(
+                    feature = "caldav",
+                    feature = "google",
+                    feature = "outlook"
+                )) =>
+            {
                 Ok(ProviderSet::Live)
             }
             other => Err(format!(
@@ -512,7 +522,11 @@ mod tests {
         assert!(refused.contains("sandbox"), "{refused}");
         assert_eq!(
             "live".parse::<ProviderSet>().is_ok(),
-            cfg!(any(feature = "caldav", feature = "google", feature = "outlook"))
+            cfg!(any(
+                feature = "caldav",
+                feature = "google",
+                feature = "outlook"
+            ))
         );
     }
 

@@ -35,7 +35,10 @@ async fn connect_refreshes_once_keeps_the_rotated_token_and_reads_the_default_ca
     assert!(refused.message.contains("refresh_token"), "{refused}");
     let mut misnamed = refresh_only(&server);
     misnamed.set_str("calendar", "AAMkNoSuchCalendar=");
-    let refused = provider(&server).connect(&misnamed).await.expect_err("no such calendar");
+    let refused = provider(&server)
+        .connect(&misnamed)
+        .await
+        .expect_err("no such calendar");
     assert_eq!(refused.kind, ProviderErrorKind::InvalidCredentials);
     assert!(refused.message.contains("calendar: "), "{refused}");
 }
@@ -50,15 +53,26 @@ async fn a_create_is_one_post_with_wall_times_a_windows_zone_and_calsyncs_keys()
         .create_event(&session, &meeting("Plan"), &context)
         .await
         .expect("create");
-    assert_eq!(server.log(), [format!("POST /v1.0/me/calendars/{DEFAULT_CALENDAR}/events")]);
+    assert_eq!(
+        server.log(),
+        [format!("POST /v1.0/me/calendars/{DEFAULT_CALENDAR}/events")]
+    );
     assert!(created.event_id.len() > 100, "{}", created.event_id);
-    assert!(created.etag.as_deref().is_some_and(|tag| tag.starts_with("W/\"")));
+    assert!(
+        created
+            .etag
+            .as_deref()
+            .is_some_and(|tag| tag.starts_with("W/\""))
+    );
     let stored = server.event(&created.event_id).expect("stored");
     assert_eq!(
         stored["start"],
         json!({"dateTime": "2030-03-04T10:00:00", "timeZone": "W. Europe Standard Time"})
     );
-    assert_eq!(stored["transactionId"], transaction_id(&context.idempotency_key));
+    assert_eq!(
+        stored["transactionId"],
+        transaction_id(&context.idempotency_key)
+    );
     assert_eq!(
         stored["singleValueExtendedProperties"],
         json!([{"id": SYNCED_ID_PROPERTY, "value": context.synced_id.as_str()},
@@ -95,11 +109,18 @@ async fn a_create_whose_reply_was_lost_is_found_by_its_key_before_creating_again
         .create_event(&session, &meeting("Once"), &context)
         .await
         .expect("found");
-    assert_eq!(server.events(DEFAULT_CALENDAR).len(), 1, "exactly one event");
+    assert_eq!(
+        server.events(DEFAULT_CALENDAR).len(),
+        1,
+        "exactly one event"
+    );
     assert_eq!(server.count("POST", ""), 0, "{:?}", server.log());
     assert_eq!(server.count("GET", "/events"), 1, "{:?}", server.log());
     assert!(server.event(&found.event_id).is_some());
-    let by_key = adapter.find_created(&session, &context).await.expect("find");
+    let by_key = adapter
+        .find_created(&session, &context)
+        .await
+        .expect("find");
     assert_eq!(by_key.map(|r| r.event_id), Some(found.event_id));
 }
 
@@ -120,16 +141,31 @@ async fn an_update_over_someone_elses_edit_reapplies_once_and_a_second_delete_is
         .update_event(&session, &created, &event, &["location".into()], &context)
         .await
         .expect("update");
-    assert_eq!(server.count("PATCH", ""), 2, "412, then again: {:?}", server.log());
+    assert_eq!(
+        server.count("PATCH", ""),
+        2,
+        "412, then again: {:?}",
+        server.log()
+    );
     assert_ne!(updated.etag, created.etag);
     let stored = server.event(&created.event_id).expect("stored");
     assert_eq!(stored["location"]["displayName"], "Room 9");
-    assert_eq!(stored["categories"], json!(["Red category"]), "their field stays");
+    assert_eq!(
+        stored["categories"],
+        json!(["Red category"]),
+        "their field stays"
+    );
     assert_eq!(stored["subject"], "Draft");
 
-    adapter.delete_event(&session, &updated, &context).await.expect("delete");
+    adapter
+        .delete_event(&session, &updated, &context)
+        .await
+        .expect("delete");
     assert!(server.event(&created.event_id).is_none());
-    adapter.delete_event(&session, &updated, &context).await.expect("404 is done");
+    adapter
+        .delete_event(&session, &updated, &context)
+        .await
+        .expect("404 is done");
 }
 
 #[tokio::test]
@@ -195,19 +231,44 @@ async fn the_calendar_view_is_read_page_by_page_in_utc_whatever_the_zones() {
         .list_events(&session, at(0), at(23))
         .await
         .expect("list");
-    assert_eq!(server.count("GET", "/calendarView"), 3, "10-item pages: {:?}", server.log());
-    let busy: Vec<_> = events.iter().filter(|e| e.title.starts_with("Busy")).collect();
+    assert_eq!(
+        server.count("GET", "/calendarView"),
+        3,
+        "10-item pages: {:?}",
+        server.log()
+    );
+    let busy: Vec<_> = events
+        .iter()
+        .filter(|e| e.title.starts_with("Busy"))
+        .collect();
     assert_eq!(busy.len(), 23);
-    assert!(busy.iter().all(|e| e.start == EventTime::Instant(at(9))), "{:?}", busy[0]);
-    let holiday = events.iter().find(|e| e.title == "Holiday").expect("holiday");
-    assert_eq!(holiday.start, EventTime::Date(chrono::NaiveDate::from_ymd_opt(2030, 3, 4).unwrap()));
+    assert!(
+        busy.iter().all(|e| e.start == EventTime::Instant(at(9))),
+        "{:?}",
+        busy[0]
+    );
+    let holiday = events
+        .iter()
+        .find(|e| e.title == "Holiday")
+        .expect("holiday");
+    assert_eq!(
+        holiday.start,
+        EventTime::Date(chrono::NaiveDate::from_ymd_opt(2030, 3, 4).unwrap())
+    );
     let daily: Vec<_> = events.iter().filter(|e| e.title == "Daily").collect();
-    assert_eq!(daily.len(), 1, "Graph expands the series; one occurrence in the window");
+    assert_eq!(
+        daily.len(),
+        1,
+        "Graph expands the series; one occurrence in the window"
+    );
     assert_eq!(daily[0].start, EventTime::Instant(at(12)));
     assert!(events.iter().all(|e| e.status == EventStatus::Confirmed));
     assert!(events.iter().all(|e| e.transparency == Transparency::Busy));
     assert!(
-        server.requests().iter().all(|r| !r.contains("calendarView") || r.contains("startDateTime=")),
+        server
+            .requests()
+            .iter()
+            .all(|r| !r.contains("calendarView") || r.contains("startDateTime=")),
         "{:?}",
         server.requests()
     );

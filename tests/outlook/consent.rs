@@ -33,7 +33,11 @@ async fn sync_on(dir: &tempfile::TempDir, server: &GraphServer, tenant: &str) ->
 }
 
 fn query(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url).expect("url").query_pairs().into_owned().collect()
+    url::Url::parse(url)
+        .expect("url")
+        .query_pairs()
+        .into_owned()
+        .collect()
 }
 
 /// Plays the person at the consent page: answers the callback's query.
@@ -43,7 +47,10 @@ async fn consent(url: &str) -> HashMap<String, String> {
         .build()
         .expect("client");
     let answer = http.get(url).send().await.expect("consent page");
-    let location = answer.headers()["location"].to_str().expect("ascii").to_owned();
+    let location = answer.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert!(
         location.starts_with("https://calsync.example/oauth/outlook/callback?"),
         "{location}"
@@ -59,15 +66,24 @@ async fn a_consent_flow_in_a_tenant_connects_the_account_and_returns_to_the_app(
     let ada = UserId::from("ada");
     let started = sync.start_connect(&ada, "outlook", RETURN).expect("start");
     assert!(
-        started.url.starts_with(&format!("{}/organizations/oauth2/v2.0/authorize?", server.url)),
+        started.url.starts_with(&format!(
+            "{}/organizations/oauth2/v2.0/authorize?",
+            server.url
+        )),
         "{}",
         started.url
     );
     let asked = query(&started.url);
-    assert_eq!(asked["scope"], "offline_access https://graph.microsoft.com/Calendars.ReadWrite");
+    assert_eq!(
+        asked["scope"],
+        "offline_access https://graph.microsoft.com/Calendars.ReadWrite"
+    );
     assert_eq!(asked["code_challenge_method"], "S256");
     assert_eq!(asked["response_type"], "code");
-    assert_eq!(asked["redirect_uri"], "https://calsync.example/oauth/outlook/callback");
+    assert_eq!(
+        asked["redirect_uri"],
+        "https://calsync.example/oauth/outlook/callback"
+    );
     let back = consent(&started.url).await;
     let finished = sync
         .finish_connect("outlook", &back["state"], Some(&back["code"]), None)
@@ -77,15 +93,28 @@ async fn a_consent_flow_in_a_tenant_connects_the_account_and_returns_to_the_app(
     assert_eq!(account.sync_status, SyncStatus::Connected);
     assert_eq!(account.calendar_id.as_deref(), Some(DEFAULT_CALENDAR));
     assert_eq!(account.label.as_deref(), Some(MAILBOX));
-    assert_eq!(finished.redirect_url(), format!("{RETURN}?account={}", account.id));
-    assert!(server.tenants().iter().all(|tenant| tenant == "organizations"), "{:?}", server.tenants());
+    assert_eq!(
+        finished.redirect_url(),
+        format!("{RETURN}?account={}", account.id)
+    );
+    assert!(
+        server
+            .tenants()
+            .iter()
+            .all(|tenant| tenant == "organizations"),
+        "{:?}",
+        server.tenants()
+    );
 
     // The state is single-use.
     let replayed = sync
         .finish_connect("outlook", &back["state"], Some(&back["code"]), None)
         .await;
     assert!(matches!(replayed, Err(Error::Invalid(_))), "{replayed:?}");
-    assert_eq!(sync.get_account_status(&ada).await.expect("status").len(), 1);
+    assert_eq!(
+        sync.get_account_status(&ada).await.expect("status").len(),
+        1
+    );
     sync.shutdown();
 }
 
@@ -104,7 +133,18 @@ async fn a_refused_return_url_or_a_denied_consent_connects_nothing() {
         .await
         .expect("finish");
     assert!(denied.outcome.is_err());
-    assert!(denied.redirect_url().starts_with(&format!("{RETURN}?error=")), "{}", denied.redirect_url());
-    assert!(sync.get_account_status(&ada).await.expect("status").is_empty());
+    assert!(
+        denied
+            .redirect_url()
+            .starts_with(&format!("{RETURN}?error=")),
+        "{}",
+        denied.redirect_url()
+    );
+    assert!(
+        sync.get_account_status(&ada)
+            .await
+            .expect("status")
+            .is_empty()
+    );
     sync.shutdown();
 }

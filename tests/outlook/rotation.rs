@@ -7,9 +7,7 @@
 use super::server::{DEFAULT_CALENDAR, GraphServer};
 use super::support::{calendar_sync, connected, meeting, provider, refresh_only, server};
 use crate::patience::patient;
-use calsync::model::{
-    EventDetails, ProviderEventRef, SyncResultStatus, SyncStatus, UserId,
-};
+use calsync::model::{EventDetails, ProviderEventRef, SyncResultStatus, SyncStatus, UserId};
 use calsync::providers::outlook::OutlookProvider;
 use calsync::providers::{
     CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
@@ -70,7 +68,9 @@ impl CalendarProvider for DiesAfterTokenAnswer {
         changed: &[String],
         context: &WriteContext,
     ) -> ProviderResult<ProviderEventRef> {
-        self.0.update_event(session, target, event, changed, context).await
+        self.0
+            .update_event(session, target, event, changed, context)
+            .await
     }
     async fn delete_event(
         &self,
@@ -96,15 +96,24 @@ async fn every_refresh_answers_a_new_token_and_the_previous_one_lasts_the_grace(
     let (adapter, session) = connected(&server).await;
     let first = session.credentials.clone();
     let second = adapter.refresh(&first).await.expect("refresh");
-    assert_ne!(second.get_str("refresh_token"), first.get_str("refresh_token"));
-    assert_ne!(second.get_str("access_token"), first.get_str("access_token"));
+    assert_ne!(
+        second.get_str("refresh_token"),
+        first.get_str("refresh_token")
+    );
+    assert_ne!(
+        second.get_str("access_token"),
+        first.get_str("access_token")
+    );
     // The previous token still works for a while, as Microsoft's does.
     adapter.refresh(&first).await.expect("within the grace");
     server.advance(server.grace() + Duration::from_secs(60));
     let refused = adapter.refresh(&first).await.expect_err("past the grace");
     assert_eq!(refused.kind, ProviderErrorKind::InvalidGrant);
     assert!(refused.message.contains("AADSTS700082"), "{refused}");
-    adapter.refresh(&second).await.expect("the newest token still works");
+    adapter
+        .refresh(&second)
+        .await
+        .expect("the newest token still works");
 }
 
 /// Connects an account, then plays a process that refreshes and dies before
@@ -129,7 +138,12 @@ async fn killed_after_the_token_answer(
     server.expire_access_tokens();
     server.clear_log();
     let _ = dying.refresh_sync(&ada, &account.id).await;
-    assert_eq!(server.count("POST", "/token"), 1, "the refresh reached Microsoft: {:?}", server.log());
+    assert_eq!(
+        server.count("POST", "/token"),
+        1,
+        "the refresh reached Microsoft: {:?}",
+        server.log()
+    );
     dying.shutdown();
     (ada, account.id)
 }
@@ -147,7 +161,10 @@ async fn a_kill_between_the_token_answer_and_the_store_write_loses_no_account() 
         .commit(&ada, &meeting("After the restart"), &[account.clone()])
         .await
         .expect("commit");
-    assert_eq!(committed.results[&account].status, SyncResultStatus::Succeeded);
+    assert_eq!(
+        committed.results[&account].status,
+        SyncResultStatus::Succeeded
+    );
     assert_eq!(server.count("POST", "/token"), 1, "{:?}", server.log());
     assert_eq!(server.events(DEFAULT_CALENDAR).len(), 1);
     let status = sync.get_account(&ada, &account).await.expect("account");

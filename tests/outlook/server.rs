@@ -34,17 +34,33 @@ pub const CLIENT_SECRET: &str = "test~secret.value";
 /// The mailbox's address.
 pub const MAILBOX: &str = "ada@contoso.example";
 /// The default calendar's id (long, opaque, mixed case).
-pub const DEFAULT_CALENDAR: &str =
-    "AAMkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZiLTU1OGY5OTZhYmY4OABGAAAAAAAiQ8W967B7TKBjgx9rVEURBwAiIsqMbYjsT5e-T7KzowPTAAAAAAEGAAAiIsqMbYjsT5e-T7KzowPTAAAYbuK-AAA=";
+pub const DEFAULT_CALENDAR: &str = "AAMkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZiLTU1OGY5OTZhYmY4OABGAAAAAAAiQ8W967B7TKBjgx9rVEURBwAiIsqMbYjsT5e-T7KzowPTAAAAAAEGAAAiIsqMbYjsT5e-T7KzowPTAAAYbuK-AAA=";
 /// The scope the token endpoint grants for calsync's request.
 pub const GRANTED: &str = "https://graph.microsoft.com/Calendars.ReadWrite";
 
 /// Properties Graph's `event` type has (a create or PATCH naming another is refused).
 const EVENT_PROPERTIES: [&str; 22] = [
-    "subject", "body", "start", "end", "isAllDay", "location", "locations", "attendees",
-    "recurrence", "showAs", "transactionId", "singleValueExtendedProperties", "importance",
-    "sensitivity", "isReminderOn", "reminderMinutesBeforeStart", "responseRequested",
-    "categories", "isOnlineMeeting", "onlineMeetingProvider", "allowNewTimeProposals",
+    "subject",
+    "body",
+    "start",
+    "end",
+    "isAllDay",
+    "location",
+    "locations",
+    "attendees",
+    "recurrence",
+    "showAs",
+    "transactionId",
+    "singleValueExtendedProperties",
+    "importance",
+    "sensitivity",
+    "isReminderOn",
+    "reminderMinutesBeforeStart",
+    "responseRequested",
+    "categories",
+    "isOnlineMeeting",
+    "onlineMeetingProvider",
+    "allowNewTimeProposals",
     "hideAttendees",
 ];
 
@@ -113,7 +129,11 @@ fn graph_error(status: u16, code: &str, message: &str) -> Response {
     let body = json!({"error": {"code": code, "message": message,
         "innerError": {"request-id": "9f3c1c1e-0000-4000-8000-000000000000",
             "date": "2030-03-04T09:00:00"}}});
-    (StatusCode::from_u16(status).expect("status"), axum::Json(body)).into_response()
+    (
+        StatusCode::from_u16(status).expect("status"),
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 /// An identity platform error: `error`, an AADSTS description, `error_codes`.
@@ -122,7 +142,11 @@ fn aad_error(status: u16, error: &str, code: u32, description: &str) -> Response
         "error_description": format!("AADSTS{code}: {description} Trace ID: 0000 Correlation ID: 0000 Timestamp: 2030-03-04 09:00:00Z"),
         "error_codes": [code], "timestamp": "2030-03-04 09:00:00Z",
         "trace_id": "0000", "correlation_id": "0000"});
-    (StatusCode::from_u16(status).expect("status"), axum::Json(body)).into_response()
+    (
+        StatusCode::from_u16(status).expect("status"),
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 impl GraphServer {
@@ -152,7 +176,10 @@ impl GraphServer {
                 "/v1.0/me/calendars/{calendar}/events",
                 get(events_find).post(event_create),
             )
-            .route("/v1.0/me/calendars/{calendar}/calendarView", get(calendar_view))
+            .route(
+                "/v1.0/me/calendars/{calendar}/calendarView",
+                get(calendar_view),
+            )
             .route(
                 "/v1.0/me/events/{id}",
                 get(event_get).patch(event_patch).delete(event_delete),
@@ -196,7 +223,11 @@ impl GraphServer {
     pub fn require_interaction(&self, refresh_token: &str) {
         let mut inner = self.lock();
         if let Some(grant) = inner.refresh.get(refresh_token).map(|r| r.grant) {
-            inner.grants.get_mut(&grant).expect("grant").needs_interaction = true;
+            inner
+                .grants
+                .get_mut(&grant)
+                .expect("grant")
+                .needs_interaction = true;
         }
     }
 
@@ -237,10 +268,18 @@ impl GraphServer {
 
     /// The next `times` Graph calls answer `status` with `code` (and a
     /// `Retry-After`, fractional seconds allowed) instead of acting.
-    pub fn fail_next(&self, times: usize, status: u16, code: &'static str, retry_after: Option<&'static str>) {
+    pub fn fail_next(
+        &self,
+        times: usize,
+        status: u16,
+        code: &'static str,
+        retry_after: Option<&'static str>,
+    ) {
         let mut inner = self.lock();
         for _ in 0..times {
-            inner.faults.push_back(Fault::Status(status, code, retry_after));
+            inner
+                .faults
+                .push_back(Fault::Status(status, code, retry_after));
         }
     }
 
@@ -302,13 +341,20 @@ impl GraphServer {
 
     /// The stored events of `calendar`.
     pub fn events(&self, calendar: &str) -> Vec<Value> {
-        self.lock().calendars[calendar].events.values().cloned().collect()
+        self.lock().calendars[calendar]
+            .events
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// One stored event, by id, in any calendar.
     pub fn event(&self, id: &str) -> Option<Value> {
         let inner = self.lock();
-        inner.calendars.values().find_map(|c| c.events.get(id).cloned())
+        inner
+            .calendars
+            .values()
+            .find_map(|c| c.events.get(id).cloned())
     }
 
     /// Another client writes `event` (times as Graph takes them) into
@@ -317,8 +363,21 @@ impl GraphServer {
         let mut inner = self.lock();
         let id = long_id(&mut inner, "AAMkAGI2");
         stamp(&mut inner, &mut event, &id);
-        inner.calendars.get_mut(calendar).expect("calendar").events.insert(id.clone(), event);
+        inner
+            .calendars
+            .get_mut(calendar)
+            .expect("calendar")
+            .events
+            .insert(id.clone(), event);
         id
+    }
+
+    /// Another client deletes an event.
+    pub fn remove_event(&self, id: &str) {
+        let mut inner = self.lock();
+        for calendar in inner.calendars.values_mut() {
+            calendar.events.remove(id);
+        }
     }
 
     /// Another client changes fields of an event (its ETag moves).
@@ -341,9 +400,21 @@ impl GraphServer {
 fn new_grant(inner: &mut Inner) -> String {
     inner.counter += 1;
     let grant = inner.counter;
-    inner.grants.insert(grant, Grant { revoked: false, needs_interaction: false });
+    inner.grants.insert(
+        grant,
+        Grant {
+            revoked: false,
+            needs_interaction: false,
+        },
+    );
     let token = format!("0.AXoA{}-refresh.{grant}", "x".repeat(40));
-    inner.refresh.insert(token.clone(), Refresh { grant, superseded: None });
+    inner.refresh.insert(
+        token.clone(),
+        Refresh {
+            grant,
+            superseded: None,
+        },
+    );
     token
 }
 
@@ -368,7 +439,10 @@ fn stamp(inner: &mut Inner, event: &mut Value, id: &str) {
     object.insert("id".into(), json!(id));
     object.insert(
         "@odata.etag".into(),
-        json!(format!("W/\"DwAAABYAAAAiIsqMbYjsT5e+T7KzowPT{:06}\"", inner.counter)),
+        json!(format!(
+            "W/\"DwAAABYAAAAiIsqMbYjsT5e+T7KzowPT{:06}\"",
+            inner.counter
+        )),
     );
     object.entry("showAs").or_insert(json!("busy"));
     object.entry("isAllDay").or_insert(json!(false));
@@ -379,7 +453,13 @@ fn stamp(inner: &mut Inner, event: &mut Value, id: &str) {
         "singleInstance"
     };
     object.insert("type".into(), json!(kind));
-    object.insert("iCalUId".into(), json!(format!("040000008200E00074C5B7101A82E008{:016X}", inner.counter)));
+    object.insert(
+        "iCalUId".into(),
+        json!(format!(
+            "040000008200E00074C5B7101A82E008{:016X}",
+            inner.counter
+        )),
+    );
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -410,7 +490,13 @@ fn issue(inner: &mut Inner, grant: u64) -> Value {
     inner.access.insert(access.clone(), grant);
     inner.counter += 1;
     let refresh = format!("0.AXoA{}-refresh.{}", "y".repeat(40), inner.counter);
-    inner.refresh.insert(refresh.clone(), Refresh { grant, superseded: None });
+    inner.refresh.insert(
+        refresh.clone(),
+        Refresh {
+            grant,
+            superseded: None,
+        },
+    );
     json!({"token_type": "Bearer", "scope": GRANTED, "expires_in": 3599, "ext_expires_in": 3599,
         "access_token": access, "refresh_token": refresh})
 }
@@ -430,33 +516,71 @@ async fn token(
         || form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
         || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
     {
-        return aad_error(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
+        return aad_error(
+            401,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        );
     }
     match form.get("grant_type").map(String::as_str) {
         Some("refresh_token") => {
             let scope = form.get("scope").cloned().unwrap_or_default();
             if scope.is_empty() {
-                return aad_error(400, "invalid_request", 90014, "The required field 'scope' is missing from the credential.");
+                return aad_error(
+                    400,
+                    "invalid_request",
+                    90014,
+                    "The required field 'scope' is missing from the credential.",
+                );
             }
             if scope.contains(',') || !scope.split(' ').any(|s| s == GRANTED) {
-                return aad_error(400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid.");
+                return aad_error(
+                    400,
+                    "invalid_scope",
+                    70011,
+                    "The provided value for the input parameter 'scope' is not valid.",
+                );
             }
             let given = form.get("refresh_token").cloned().unwrap_or_default();
             let now = Instant::now() + inner.skew;
             let grace = inner.grace;
             let Some(found) = inner.refresh.get(&given) else {
-                return aad_error(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.");
+                return aad_error(
+                    400,
+                    "invalid_grant",
+                    9002313,
+                    "Invalid request. Request is malformed or invalid.",
+                );
             };
             let grant = found.grant;
-            if found.superseded.is_some_and(|at| now.duration_since(at) >= grace) {
-                return aad_error(400, "invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on 2030-01-01 and was inactive for 90.00:00:00.");
+            if found
+                .superseded
+                .is_some_and(|at| now.duration_since(at) >= grace)
+            {
+                return aad_error(
+                    400,
+                    "invalid_grant",
+                    700082,
+                    "The refresh token has expired due to inactivity. The token was issued on 2030-01-01 and was inactive for 90.00:00:00.",
+                );
             }
             let state = &inner.grants[&grant];
             if state.revoked {
-                return aad_error(400, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.");
+                return aad_error(
+                    400,
+                    "invalid_grant",
+                    50173,
+                    "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+                );
             }
             if state.needs_interaction {
-                return aad_error(400, "interaction_required", 50076, "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource.");
+                return aad_error(
+                    400,
+                    "interaction_required",
+                    50076,
+                    "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource.",
+                );
             }
             // Rotation: the answered refresh token supersedes the given one,
             // which stays valid for the grace period.
@@ -467,18 +591,38 @@ async fn token(
         Some("authorization_code") => {
             let code = form.get("code").cloned().unwrap_or_default();
             let Some((challenge, redirect, grant)) = inner.codes.remove(&code) else {
-                return aad_error(400, "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity.");
+                return aad_error(
+                    400,
+                    "invalid_grant",
+                    70008,
+                    "The provided authorization code or refresh token has expired due to inactivity.",
+                );
             };
             let verifier = form.get("code_verifier").cloned().unwrap_or_default();
             if base64_url(&Sha256::digest(verifier.as_bytes())) != challenge {
-                return aad_error(400, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.");
+                return aad_error(
+                    400,
+                    "invalid_grant",
+                    501481,
+                    "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                );
             }
             if form.get("redirect_uri") != Some(&redirect) {
-                return aad_error(400, "invalid_grant", 500112, "The reply address does not match the reply address provided when requesting the authorization code.");
+                return aad_error(
+                    400,
+                    "invalid_grant",
+                    500112,
+                    "The reply address does not match the reply address provided when requesting the authorization code.",
+                );
             }
             axum::Json(issue(&mut inner, grant)).into_response()
         }
-        _ => aad_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."),
+        _ => aad_error(
+            400,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        ),
     }
 }
 
@@ -497,16 +641,25 @@ async fn authorize(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     arrive(&shared, &method, &uri).await;
-    let (Some(redirect), Some(challenge)) = (query.get("redirect_uri"), query.get("code_challenge"))
+    let (Some(redirect), Some(challenge)) =
+        (query.get("redirect_uri"), query.get("code_challenge"))
     else {
-        return (StatusCode::BAD_REQUEST, "redirect_uri and code_challenge are required").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "redirect_uri and code_challenge are required",
+        )
+            .into_response();
     };
     let scope = query.get("scope").cloned().unwrap_or_default();
     if query.get("code_challenge_method").map(String::as_str) != Some("S256")
         || query.get("client_id").map(String::as_str) != Some(CLIENT_ID)
         || !scope.split(' ').any(|s| s == "offline_access")
     {
-        return (StatusCode::BAD_REQUEST, "S256, offline_access and a known client are required").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "S256, offline_access and a known client are required",
+        )
+            .into_response();
     }
     let mut inner = lock(&shared);
     inner.tenants.push(tenant);
@@ -514,7 +667,9 @@ async fn authorize(
     let grant = inner.refresh[&refresh].grant;
     inner.counter += 1;
     let code = format!("M.C5{}_BAY.code-{}", "Ab".repeat(10), inner.counter);
-    inner.codes.insert(code.clone(), (challenge.clone(), redirect.clone(), grant));
+    inner
+        .codes
+        .insert(code.clone(), (challenge.clone(), redirect.clone(), grant));
     let mut target = url::Url::parse(redirect).expect("a redirect URL");
     target.query_pairs_mut().append_pair("code", &code);
     if let Some(state) = query.get("state") {
@@ -551,7 +706,12 @@ async fn admit(
         let mut inner = lock(shared);
         inner.log.push(format!("{method} {}", uri.path()));
         inner.requests.push(format!("{method} {uri}"));
-        let prefer = headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+        let prefer = headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
         if !prefer.contains("IdType=\"ImmutableId\"") {
             inner.without_immutable_ids += 1;
         }
@@ -561,13 +721,23 @@ async fn admit(
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
         let Some(grant) = inner.access.get(token).copied() else {
-            return Err(graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid."));
+            return Err(graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                "Access token has expired or is not yet valid.",
+            ));
         };
         let count = inner.in_flight.entry(grant).or_default();
         *count += 1;
         let count = *count;
         inner.most_in_flight = inner.most_in_flight.max(count);
-        (inner.latency, InFlight { shared: shared.clone(), grant })
+        (
+            inner.latency,
+            InFlight {
+                shared: shared.clone(),
+                grant,
+            },
+        )
     };
     if let Some(latency) = latency {
         tokio::time::sleep(latency).await;
@@ -577,7 +747,9 @@ async fn admit(
         Some(Fault::Status(status, code, retry_after)) => {
             let mut response = graph_error(status, code, "scripted failure");
             if let Some(seconds) = retry_after {
-                response.headers_mut().insert("retry-after", seconds.parse().expect("header"));
+                response
+                    .headers_mut()
+                    .insert("retry-after", seconds.parse().expect("header"));
             }
             Err(response)
         }
@@ -615,8 +787,17 @@ fn page_size(inner: &Inner, headers: &HeaderMap) -> usize {
 
 /// One page of `items` at `$skiptoken`, with `@odata.nextLink` (the whole
 /// URL) while more follow.
-fn page(base: &str, uri: &Uri, query: &HashMap<String, String>, items: Vec<Value>, size: usize) -> Response {
-    let offset: usize = query.get("$skiptoken").and_then(|n| n.parse().ok()).unwrap_or(0);
+fn page(
+    base: &str,
+    uri: &Uri,
+    query: &HashMap<String, String>,
+    items: Vec<Value>,
+    size: usize,
+) -> Response {
+    let offset: usize = query
+        .get("$skiptoken")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let end = (offset + size).min(items.len());
     let mut answer = json!({"@odata.context": format!("{base}/v1.0/$metadata"),
         "value": items[offset.min(items.len())..end]});
@@ -625,14 +806,18 @@ fn page(base: &str, uri: &Uri, query: &HashMap<String, String>, items: Vec<Value
         for (name, value) in query.iter().filter(|(name, _)| *name != "$skiptoken") {
             next.query_pairs_mut().append_pair(name, value);
         }
-        next.query_pairs_mut().append_pair("$skiptoken", &end.to_string());
+        next.query_pairs_mut()
+            .append_pair("$skiptoken", &end.to_string());
         answer["@odata.nextLink"] = json!(next.to_string());
     }
     axum::Json(answer).into_response()
 }
 
 fn base_of(headers: &HeaderMap) -> String {
-    let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
     format!("http://{host}")
 }
 
@@ -642,12 +827,21 @@ fn calendar_json(id: &str, calendar: &Calendar) -> Value {
         "owner": {"name": calendar.owner, "address": calendar.owner}})
 }
 
-async fn default_calendar(State(shared): State<Shared>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn default_calendar(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if let Err(response) = admit(&shared, &method, &uri, &headers).await {
         return response;
     }
     let inner = lock(&shared);
-    axum::Json(calendar_json(DEFAULT_CALENDAR, &inner.calendars[DEFAULT_CALENDAR])).into_response()
+    axum::Json(calendar_json(
+        DEFAULT_CALENDAR,
+        &inner.calendars[DEFAULT_CALENDAR],
+    ))
+    .into_response()
 }
 
 async fn calendars(
@@ -661,8 +855,18 @@ async fn calendars(
         return response;
     }
     let inner = lock(&shared);
-    let items = inner.calendars.iter().map(|(id, c)| calendar_json(id, c)).collect();
-    page(&base_of(&headers), &uri, &query, items, page_size(&inner, &headers))
+    let items = inner
+        .calendars
+        .iter()
+        .map(|(id, c)| calendar_json(id, c))
+        .collect();
+    page(
+        &base_of(&headers),
+        &uri,
+        &query,
+        items,
+        page_size(&inner, &headers),
+    )
 }
 
 async fn calendar_get(
@@ -678,7 +882,11 @@ async fn calendar_get(
     let inner = lock(&shared);
     match inner.calendars.get(&calendar) {
         Some(found) => axum::Json(calendar_json(&calendar, found)).into_response(),
-        None => graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store."),
+        None => graph_error(
+            404,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        ),
     }
 }
 
@@ -686,7 +894,9 @@ async fn calendar_get(
 fn instant_of(time: &Value) -> Option<DateTime<Utc>> {
     let wall = wall_of(time)?;
     let zone = resolve_zone(time["timeZone"].as_str()?)?;
-    zone.from_local_datetime(&wall).earliest().map(|t| t.with_timezone(&Utc))
+    zone.from_local_datetime(&wall)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn wall_of(time: &Value) -> Option<NaiveDateTime> {
@@ -704,7 +914,9 @@ fn answered_time(time: &Value, all_day: bool, zone: &str) -> Value {
         instant_of(time).map(|t| t.with_timezone(&tz).naive_local())
     };
     match wall {
-        Some(wall) => json!({"dateTime": wall.format("%Y-%m-%dT%H:%M:%S%.7f").to_string(), "timeZone": zone}),
+        Some(wall) => {
+            json!({"dateTime": format!("{}.0000000", wall.format("%Y-%m-%dT%H:%M:%S")), "timeZone": zone})
+        }
         None => time.clone(),
     }
 }
@@ -731,49 +943,100 @@ fn answered(event: &Value, zone: &str, expand: Option<&str>) -> Value {
             .collect();
         event["singleValueExtendedProperties"] = json!(kept);
     }
-    event.as_object_mut().expect("object").remove("transactionId");
+    event
+        .as_object_mut()
+        .expect("object")
+        .remove("transactionId");
     event
 }
 
 /// Graph's checks of an event's fields; `full` for a create.
 fn check_event(event: &Map<String, Value>, full: bool) -> Result<(), Response> {
-    if let Some(unknown) = event.keys().find(|k| !EVENT_PROPERTIES.contains(&k.as_str())) {
-        return Err(graph_error(400, "RequestBodyRead", &format!(
-            "The property '{unknown}' does not exist on type 'microsoft.graph.event'. Make sure to only use property names that are defined by the type or mark the type as open type.")));
+    if let Some(unknown) = event
+        .keys()
+        .find(|k| !EVENT_PROPERTIES.contains(&k.as_str()))
+    {
+        return Err(graph_error(
+            400,
+            "RequestBodyRead",
+            &format!(
+                "The property '{unknown}' does not exist on type 'microsoft.graph.event'. Make sure to only use property names that are defined by the type or mark the type as open type."
+            ),
+        ));
     }
     for field in ["start", "end"] {
         let Some(time) = event.get(field) else {
             if full {
-                return Err(graph_error(400, "ErrorInvalidRequest", &format!("Your request can't be completed. The {field} time is missing.")));
+                return Err(graph_error(
+                    400,
+                    "ErrorInvalidRequest",
+                    &format!("Your request can't be completed. The {field} time is missing."),
+                ));
             }
             continue;
         };
         let text = time["dateTime"].as_str().unwrap_or_default();
         if DateTime::parse_from_rfc3339(text).is_ok() || text.ends_with('Z') {
-            return Err(graph_error(400, "ErrorInvalidRequest", "dateTime must be a wall time without an offset; the zone goes in timeZone."));
+            return Err(graph_error(
+                400,
+                "ErrorInvalidRequest",
+                "dateTime must be a wall time without an offset; the zone goes in timeZone.",
+            ));
         }
         if wall_of(time).is_none() {
-            return Err(graph_error(400, "ErrorInvalidRequest", "Cannot convert the literal to a DateTime."));
+            return Err(graph_error(
+                400,
+                "ErrorInvalidRequest",
+                "Cannot convert the literal to a DateTime.",
+            ));
         }
         if time["timeZone"].as_str().and_then(resolve_zone).is_none() {
-            return Err(graph_error(400, "TimeZoneNotSupportedException", &format!("A valid TimeZone value must be specified. The following TimeZone value is not supported: '{}'.", time["timeZone"])));
+            return Err(graph_error(
+                400,
+                "TimeZoneNotSupportedException",
+                &format!(
+                    "A valid TimeZone value must be specified. The following TimeZone value is not supported: '{}'.",
+                    time["timeZone"]
+                ),
+            ));
         }
     }
     if let Some(properties) = event.get("singleValueExtendedProperties") {
-        let valid = properties.as_array().is_some_and(|all| all.iter().all(|p| {
-            p["id"].as_str().is_some_and(|id| id.starts_with("String {") && id.contains("} Name "))
-                && p["value"].is_string()
-        }));
+        let valid = properties.as_array().is_some_and(|all| {
+            all.iter().all(|p| {
+                p["id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("String {") && id.contains("} Name "))
+                    && p["value"].is_string()
+            })
+        });
         if !valid {
-            return Err(graph_error(400, "ErrorInvalidProperty", "The extended property id is not valid."));
+            return Err(graph_error(
+                400,
+                "ErrorInvalidProperty",
+                "The extended property id is not valid.",
+            ));
         }
     }
     if let Some(recurrence) = event.get("recurrence").filter(|r| !r.is_null()) {
-        let known = ["daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly"];
-        if !recurrence["pattern"]["type"].as_str().is_some_and(|t| known.contains(&t))
+        let known = [
+            "daily",
+            "weekly",
+            "absoluteMonthly",
+            "relativeMonthly",
+            "absoluteYearly",
+            "relativeYearly",
+        ];
+        if !recurrence["pattern"]["type"]
+            .as_str()
+            .is_some_and(|t| known.contains(&t))
             || recurrence["range"]["startDate"].as_str().is_none()
         {
-            return Err(graph_error(400, "ErrorInvalidRequest", "The recurrence pattern is not valid."));
+            return Err(graph_error(
+                400,
+                "ErrorInvalidRequest",
+                "The recurrence pattern is not valid.",
+            ));
         }
     }
     Ok(())
@@ -786,12 +1049,23 @@ fn check_span(event: &Value) -> Result<(), Response> {
     };
     if event["isAllDay"] == true {
         let midnight = |t: &Value| wall_of(t).is_some_and(|w| w.time() == chrono::NaiveTime::MIN);
-        if !midnight(&event["start"]) || !midnight(&event["end"]) || event["start"]["timeZone"] != event["end"]["timeZone"] {
-            return Err(graph_error(400, "ErrorInvalidRequest", "The start and end of an all-day event must be midnight in the same time zone."));
+        if !midnight(&event["start"])
+            || !midnight(&event["end"])
+            || event["start"]["timeZone"] != event["end"]["timeZone"]
+        {
+            return Err(graph_error(
+                400,
+                "ErrorInvalidRequest",
+                "The start and end of an all-day event must be midnight in the same time zone.",
+            ));
         }
     }
     if start >= end {
-        return Err(graph_error(400, "ErrorInvalidRequest", "The end of the event must be after its start."));
+        return Err(graph_error(
+            400,
+            "ErrorInvalidRequest",
+            "The end of the event must be after its start.",
+        ));
     }
     Ok(())
 }
@@ -821,26 +1095,48 @@ async fn event_create(
     let zone = answer_zone(&headers);
     let mut inner = lock(&shared);
     if !inner.calendars.contains_key(&calendar) {
-        return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+        return graph_error(
+            404,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
     }
     // transactionId: a repeated create answers the event the first one made.
     let transaction = event["transactionId"].as_str().map(str::to_owned);
-    if let Some((in_calendar, id)) = transaction.as_ref().and_then(|t| inner.transactions.get(t)).cloned()
+    if let Some((in_calendar, id)) = transaction
+        .as_ref()
+        .and_then(|t| inner.transactions.get(t))
+        .cloned()
         && let Some(existing) = inner.calendars[&in_calendar].events.get(&id)
     {
-        let response = (StatusCode::CREATED, axum::Json(answered(existing, &zone, None))).into_response();
+        let response = (
+            StatusCode::CREATED,
+            axum::Json(answered(existing, &zone, None)),
+        )
+            .into_response();
         return if lose { lost() } else { response };
     }
     let id = long_id(&mut inner, "AAMkAGI2");
     stamp(&mut inner, &mut event, &id);
     if let Some(transaction) = transaction {
-        inner.transactions.insert(transaction, (calendar.clone(), id.clone()));
+        inner
+            .transactions
+            .insert(transaction, (calendar.clone(), id.clone()));
     }
-    inner.calendars.get_mut(&calendar).expect("calendar").events.insert(id, event.clone());
+    inner
+        .calendars
+        .get_mut(&calendar)
+        .expect("calendar")
+        .events
+        .insert(id, event.clone());
     if lose {
         return lost();
     }
-    (StatusCode::CREATED, axum::Json(answered(&event, &zone, None))).into_response()
+    (
+        StatusCode::CREATED,
+        axum::Json(answered(&event, &zone, None)),
+    )
+        .into_response()
 }
 
 /// The `(id, value)` an `$filter=singleValueExtendedProperties/any(ep: ep/id
@@ -864,7 +1160,8 @@ fn property_filter(filter: &str) -> Option<(String, String)> {
         }
         None
     };
-    filter.starts_with("singleValueExtendedProperties/any(")
+    filter
+        .starts_with("singleValueExtendedProperties/any(")
         .then(|| Some((quoted("ep/id eq '")?, quoted("ep/value eq '")?)))
         .flatten()
 }
@@ -882,22 +1179,44 @@ async fn events_find(
     }
     let inner = lock(&shared);
     let Some(found) = inner.calendars.get(&calendar) else {
-        return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+        return graph_error(
+            404,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
     };
     let Some((id, value)) = query.get("$filter").and_then(|f| property_filter(f)) else {
-        return graph_error(400, "BadRequest", "This test server filters by an extended property only.");
+        return graph_error(
+            400,
+            "BadRequest",
+            "This test server filters by an extended property only.",
+        );
     };
     let zone = answer_zone(&headers);
     let items = found
         .events
         .values()
         .filter(|event| {
-            event["singleValueExtendedProperties"].as_array().into_iter().flatten()
-                .any(|p| p["id"].as_str().is_some_and(|pid| pid.eq_ignore_ascii_case(&id)) && p["value"] == value.as_str())
+            event["singleValueExtendedProperties"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| {
+                    p["id"]
+                        .as_str()
+                        .is_some_and(|pid| pid.eq_ignore_ascii_case(&id))
+                        && p["value"] == value.as_str()
+                })
         })
         .map(|event| answered(event, &zone, query.get("$expand").map(String::as_str)))
         .collect();
-    page(&base_of(&headers), &uri, &query, items, page_size(&inner, &headers))
+    page(
+        &base_of(&headers),
+        &uri,
+        &query,
+        items,
+        page_size(&inner, &headers),
+    )
 }
 
 /// The dates a `patternedRecurrence` starting at `first` produces up to `until`
@@ -906,22 +1225,30 @@ fn occurrences(recurrence: &Value, first: NaiveDate, until: NaiveDate) -> Vec<Na
     let pattern = &recurrence["pattern"];
     let range = &recurrence["range"];
     let interval = pattern["interval"].as_i64().unwrap_or(1).max(1);
-    let limit = range["numberOfOccurrences"].as_u64().filter(|_| range["type"] == "numbered");
+    let limit = range["numberOfOccurrences"]
+        .as_u64()
+        .filter(|_| range["type"] == "numbered");
     let end = range["endDate"]
         .as_str()
         .filter(|_| range["type"] == "endDate")
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .unwrap_or(until)
         .min(until);
-    let days: Vec<String> = pattern["daysOfWeek"].as_array().into_iter().flatten()
-        .filter_map(|d| d.as_str().map(str::to_lowercase)).collect();
+    let days: Vec<String> = pattern["daysOfWeek"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str().map(str::to_lowercase))
+        .collect();
     let mut dates = Vec::new();
     let mut day = first;
     while day <= end && limit.is_none_or(|n| (dates.len() as u64) < n) {
         let weeks = (day - first).num_days().div_euclid(7);
         let hit = match pattern["type"].as_str().unwrap_or_default() {
             "daily" => (day - first).num_days() % interval == 0,
-            "weekly" => weeks % interval == 0 && days.iter().any(|d| d == weekday_name(day.weekday())),
+            "weekly" => {
+                weeks % interval == 0 && days.iter().any(|d| d == weekday_name(day.weekday()))
+            }
             "absoluteMonthly" => day.day() as i64 == pattern["dayOfMonth"].as_i64().unwrap_or(0),
             _ => day == first,
         };
@@ -957,19 +1284,33 @@ async fn calendar_view(
     if let Err(response) = admit(&shared, &method, &uri, &headers).await {
         return response;
     }
-    let parse = |name: &str| query.get(name).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+    let parse = |name: &str| {
+        query
+            .get(name)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
     let (Some(from), Some(to)) = (parse("startDateTime"), parse("endDateTime")) else {
-        return graph_error(400, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.");
+        return graph_error(
+            400,
+            "ErrorInvalidParameter",
+            "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
+        );
     };
     let inner = lock(&shared);
     let Some(found) = inner.calendars.get(&calendar) else {
-        return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.");
+        return graph_error(
+            404,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        );
     };
     let zone = answer_zone(&headers);
     let expand = query.get("$expand").map(String::as_str);
     let mut items = Vec::new();
     for event in found.events.values() {
-        let (Some(start), Some(end)) = (instant_of(&event["start"]), instant_of(&event["end"])) else {
+        let (Some(start), Some(end)) = (instant_of(&event["start"]), instant_of(&event["end"]))
+        else {
             continue;
         };
         let recurrence = &event["recurrence"];
@@ -980,38 +1321,69 @@ async fn calendar_view(
             continue;
         }
         // Graph expands a series into its occurrences, each with its own id.
-        let master_zone = event["start"]["timeZone"].as_str().and_then(resolve_zone).unwrap_or(chrono_tz::Tz::UTC);
-        let (Some(start_wall), Some(end_wall)) = (wall_of(&event["start"]), wall_of(&event["end"])) else {
+        let master_zone = event["start"]["timeZone"]
+            .as_str()
+            .and_then(resolve_zone)
+            .unwrap_or(chrono_tz::Tz::UTC);
+        let (Some(start_wall), Some(end_wall)) = (wall_of(&event["start"]), wall_of(&event["end"]))
+        else {
             continue;
         };
         let length = end_wall - start_wall;
-        for date in occurrences(recurrence, start_wall.date(), to.date_naive() + Days::days(1)) {
+        for date in occurrences(
+            recurrence,
+            start_wall.date(),
+            to.date_naive() + Days::days(1),
+        ) {
             let wall = date.and_time(start_wall.time());
-            let Some(at) = master_zone.from_local_datetime(&wall).earliest() else { continue };
+            let Some(at) = master_zone.from_local_datetime(&wall).earliest() else {
+                continue;
+            };
             let (at, until) = (at.with_timezone(&Utc), at.with_timezone(&Utc) + length);
             if at >= to || until <= from {
                 continue;
             }
             let mut occurrence = event.clone();
             let tz = event["start"]["timeZone"].clone();
-            occurrence["start"] = json!({"dateTime": wall.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": tz});
+            occurrence["start"] =
+                json!({"dateTime": wall.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": tz});
             occurrence["end"] = json!({"dateTime": (wall + length).format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": tz});
             occurrence["seriesMasterId"] = event["id"].clone();
-            occurrence["id"] = json!(format!("{}OCC{}", event["id"].as_str().unwrap_or_default(), date.format("%Y%m%d")));
+            occurrence["id"] = json!(format!(
+                "{}OCC{}",
+                event["id"].as_str().unwrap_or_default(),
+                date.format("%Y%m%d")
+            ));
             occurrence["type"] = json!("occurrence");
-            occurrence.as_object_mut().expect("object").remove("recurrence");
+            occurrence
+                .as_object_mut()
+                .expect("object")
+                .remove("recurrence");
             items.push(answered(&occurrence, &zone, expand));
         }
     }
-    page(&base_of(&headers), &uri, &query, items, page_size(&inner, &headers))
+    page(
+        &base_of(&headers),
+        &uri,
+        &query,
+        items,
+        page_size(&inner, &headers),
+    )
 }
 
 fn find_event<'a>(inner: &'a mut Inner, id: &str) -> Option<(&'a String, &'a mut Value)> {
-    inner.calendars.iter_mut().find_map(|(calendar, c)| c.events.get_mut(id).map(|e| (calendar, e)))
+    inner
+        .calendars
+        .iter_mut()
+        .find_map(|(calendar, c)| c.events.get_mut(id).map(|e| (calendar, e)))
 }
 
 fn not_found() -> Response {
-    graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+    graph_error(
+        404,
+        "ErrorItemNotFound",
+        "The specified object was not found in the store.",
+    )
 }
 
 fn if_match_fails(headers: &HeaderMap, event: &Value) -> bool {
@@ -1022,7 +1394,11 @@ fn if_match_fails(headers: &HeaderMap, event: &Value) -> bool {
 }
 
 fn conflict() -> Response {
-    graph_error(412, "ErrorIrresolvableConflict", "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.")
+    graph_error(
+        412,
+        "ErrorIrresolvableConflict",
+        "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
+    )
 }
 
 async fn event_get(
@@ -1039,7 +1415,12 @@ async fn event_get(
     let zone = answer_zone(&headers);
     let mut inner = lock(&shared);
     match find_event(&mut inner, &id) {
-        Some((_, event)) => axum::Json(answered(event, &zone, query.get("$expand").map(String::as_str))).into_response(),
+        Some((_, event)) => axum::Json(answered(
+            event,
+            &zone,
+            query.get("$expand").map(String::as_str),
+        ))
+        .into_response(),
         None => not_found(),
     }
 }
@@ -1063,7 +1444,11 @@ async fn event_patch(
         return response;
     }
     if changes.contains_key("transactionId") {
-        return graph_error(400, "ErrorInvalidRequest", "transactionId cannot be changed.");
+        return graph_error(
+            400,
+            "ErrorInvalidRequest",
+            "transactionId cannot be changed.",
+        );
     }
     let zone = answer_zone(&headers);
     let mut inner = lock(&shared);
@@ -1109,7 +1494,12 @@ async fn event_delete(
         return conflict();
     }
     let calendar = calendar.clone();
-    inner.calendars.get_mut(&calendar).expect("calendar").events.remove(&id);
+    inner
+        .calendars
+        .get_mut(&calendar)
+        .expect("calendar")
+        .events
+        .remove(&id);
     if lose {
         return lost();
     }

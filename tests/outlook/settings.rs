@@ -45,7 +45,10 @@ async fn live_providers_reach_graph_at_the_configured_endpoints_and_tenant() {
 #[tokio::test]
 async fn without_a_client_id_outlook_is_not_configured_and_says_what_is_missing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let opened = live(dir.path(), OutlookConfig::default()).open().await.expect("open");
+    let opened = live(dir.path(), OutlookConfig::default())
+        .open()
+        .await
+        .expect("open");
     let mut credentials = calsync::providers::Credentials::default();
     credentials.set_str("refresh_token", "0.AXoA-anything");
     let refused = opened
@@ -54,7 +57,10 @@ async fn without_a_client_id_outlook_is_not_configured_and_says_what_is_missing(
         .await;
     match refused {
         Err(error @ Error::UnsupportedProvider { .. }) => {
-            assert!(error.to_string().contains("CALSYNC_MICROSOFT_CLIENT_ID"), "{error}");
+            assert!(
+                error.to_string().contains("CALSYNC_MICROSOFT_CLIENT_ID"),
+                "{error}"
+            );
         }
         other => panic!("expected unsupported_provider: {other:?}"),
     }
