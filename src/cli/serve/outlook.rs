@@ -19,7 +19,7 @@ pub struct OutlookArgs {
     /// Microsoft Graph's base URL, ending in /v1.0 (default: Microsoft's).
     #[arg(long, env = "CALSYNC_MICROSOFT_GRAPH_URL")]
     pub microsoft_graph_url: Option<String>,
-    /// The identity platform's host (default: https://login.microsoftonline.com).
+    /// The identity platform's host (default: Microsoft's, `https://login.microsoftonline.com`).
     #[arg(long, env = "CALSYNC_MICROSOFT_AUTHORITY_URL")]
     pub microsoft_authority_url: Option<String>,
 }
