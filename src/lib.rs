@@ -15,7 +15,7 @@
 //! | base | [`clock`], `private_fs` | where "now" comes from; files only the service's user may read |
 //! | model | [`model`] | the state's types and the JSON wire format |
 //! | schedule | [`schedule`] | pure scheduling: recurrence, busy time, conflicts, suggestions |
-//! | edges | [`store`], [`providers`], `oauth`, [`operations`], [`vault`] | the store trait and its backends; the provider trait, its error kinds and the adapters; OAuth 2.0 refresh, revoke and consent shared by the OAuth providers (feature `oauth`, on with `google`); durable intent (operations, the retry policy); sealing credentials |
+//! | edges | [`store`], [`providers`], `oauth`, [`operations`], [`vault`] | the store trait and its backends; the provider trait, its error kinds and the adapters; OAuth 2.0 refresh, revoke and consent shared by the OAuth providers (feature `oauth`, on with `google` and `outlook`); durable intent (operations, the retry policy); sealing credentials |
 //! | errors | [`error`] | the one error type every action answers, over the edges' errors |
 //! | engine | [`engine`] | carrying out operations: the one door into providers, sessions and token refresh, per-account order, outcomes, leases and resume |
 //! | concept | [`concept`] | [`CalendarSync`]: the ten actions |

@@ -7,8 +7,10 @@
 //! command line (settings are plain values, parsed with [`str::parse`]).
 
 mod google;
+mod outlook;
 
 pub use google::GoogleConfig;
+pub use outlook::OutlookConfig;
 
 use crate::concept::{CalendarSync, Config, ConsentSettings};
 use crate::providers::Providers;
@@ -84,15 +86,20 @@ pub enum ProviderSet {
     #[default]
     Sandbox,
     /// Only live adapters: those this build has (`apple`: CalDAV, with the
-    /// `caldav` feature; `google`, with the `google` feature, when its client
-    /// is configured). Any other provider is not configured: connecting it
-    /// answers `unsupported_provider` naming what is missing.
+    /// `caldav` feature; `google`, with the `google` feature, and `outlook`,
+    /// with the `outlook` feature, each when its client is configured). Any
+    /// other provider is not configured: connecting it answers
+    /// `unsupported_provider` naming what is missing.
     Live,
 }
 
 impl ProviderSet {
     /// The names [`ProviderSet::from_str`] accepts in this build.
-    pub const NAMES: &'static str = if cfg!(any(feature = "caldav", feature = "google")) {
+    pub const NAMES: &'static str = if cfg!(any(
+        feature = "caldav",
+        feature = "google",
+        feature = "outlook"
+    )) {
         "sandbox, live"
     } else {
         "sandbox"
@@ -105,7 +112,15 @@ impl FromStr for ProviderSet {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "sandbox" => Ok(ProviderSet::Sandbox),
-            "live" if cfg!(any(feature = "caldav", feature = "google")) => Ok(ProviderSet::Live),
+            "live"
+                if cfg!(any(
+                    feature = "caldav",
+                    feature = "google",
+                    feature = "outlook"
+                )) =>
+            {
+                Ok(ProviderSet::Live)
+            }
             other => Err(format!(
                 "{other:?} is not available; the providers available are: {}",
                 ProviderSet::NAMES
@@ -162,6 +177,8 @@ pub struct Setup {
     pub providers: ProviderSet,
     /// How Google is reached (with the live providers).
     pub google: GoogleConfig,
+    /// How Microsoft Graph is reached (with the live providers).
+    pub outlook: OutlookConfig,
     /// Where consent flows send people back.
     pub consent: ConsentSettings,
     /// How the concept behaves.
@@ -177,6 +194,7 @@ impl Default for Setup {
             data_dir: None,
             providers: ProviderSet::Sandbox,
             google: GoogleConfig::default(),
+            outlook: OutlookConfig::default(),
             consent: ConsentSettings::default(),
             config: Config::default(),
         }
@@ -194,13 +212,15 @@ pub struct Opened {
 
 impl Setup {
     /// A deployment kept in `data_dir` (`calsync.db` and the master key file)
-    /// with the live providers (Google's settings from the environment).
+    /// with the live providers (Google's and Outlook's settings from the
+    /// environment).
     pub fn in_data_dir(data_dir: &Path) -> Self {
         Setup {
             store: StoreLocation::Sqlite(data_dir.join("calsync.db")),
             data_dir: Some(data_dir.to_owned()),
             providers: ProviderSet::Live,
             google: GoogleConfig::from_env(),
+            outlook: OutlookConfig::from_env(),
             ..Setup::default()
         }
     }
@@ -232,7 +252,7 @@ impl Setup {
                 let sandbox = Sandbox::new();
                 (sandbox.providers(), Some(sandbox))
             }
-            ProviderSet::Live => (live(&self.google)?, None),
+            ProviderSet::Live => (live(&self.google, &self.outlook)?, None),
         };
         let sync = CalendarSync::builder(store)
             .providers(providers)
@@ -283,7 +303,7 @@ impl Setup {
 
 /// Every live adapter this build has and the settings configure; each
 /// provider left out is noted with what it lacks.
-fn live(google: &GoogleConfig) -> Result<Providers, SetupError> {
+fn live(google: &GoogleConfig, outlook: &OutlookConfig) -> Result<Providers, SetupError> {
     let providers = Providers::new();
     #[cfg(feature = "caldav")]
     let providers = {
@@ -301,12 +321,8 @@ fn live(google: &GoogleConfig) -> Result<Providers, SetupError> {
         "apple needs a build with the cargo feature `caldav`",
     );
     let providers = live_google(providers, google)?;
-    Ok(providers
-        .not_configured(
-            crate::model::Provider::Outlook,
-            "outlook has no live adapter yet",
-        )
-        .not_configured(crate::model::Provider::Zoom, "zoom has no live adapter yet"))
+    let providers = live_outlook(providers, outlook)?;
+    Ok(providers.not_configured(crate::model::Provider::Zoom, "zoom has no live adapter yet"))
 }
 
 #[cfg(feature = "google")]
@@ -337,6 +353,37 @@ fn live_google(providers: Providers, google: &GoogleConfig) -> Result<Providers,
     Ok(providers.not_configured(
         crate::model::Provider::Google,
         "google needs a build with the cargo feature `google`",
+    ))
+}
+
+#[cfg(feature = "outlook")]
+fn live_outlook(providers: Providers, outlook: &OutlookConfig) -> Result<Providers, SetupError> {
+    let Some(settings) = outlook.settings() else {
+        let reason = outlook.missing().unwrap_or_default();
+        return Ok(providers.not_configured(crate::model::Provider::Outlook, reason));
+    };
+    let adapter = crate::providers::outlook::OutlookProvider::new(&settings).map_err(|error| {
+        SetupError::Unsupported {
+            setting: "outlook",
+            reason: error.message,
+        }
+    })?;
+    Ok(providers.with(Arc::new(adapter)))
+}
+
+#[cfg(not(feature = "outlook"))]
+fn live_outlook(providers: Providers, outlook: &OutlookConfig) -> Result<Providers, SetupError> {
+    if !outlook.is_empty() {
+        return Err(SetupError::Unsupported {
+            setting: "outlook",
+            reason: "calsync was built without Outlook support (cargo feature `outlook`); \
+                     rebuild with --features outlook"
+                .to_owned(),
+        });
+    }
+    Ok(providers.not_configured(
+        crate::model::Provider::Outlook,
+        "outlook needs a build with the cargo feature `outlook`",
     ))
 }
 
@@ -475,7 +522,11 @@ mod tests {
         assert!(refused.contains("sandbox"), "{refused}");
         assert_eq!(
             "live".parse::<ProviderSet>().is_ok(),
-            cfg!(any(feature = "caldav", feature = "google"))
+            cfg!(any(
+                feature = "caldav",
+                feature = "google",
+                feature = "outlook"
+            ))
         );
     }
 

@@ -10,6 +10,9 @@
 //!   requires and effects, recovery after a crash, and credentials at rest.
 //! - `google`: the Google adapter and the actions on a `google` account
 //!   against a local, wire-faithful Google server (features `google`, `server`).
+//! - `outlook`: the Outlook adapter and the actions on an `outlook` account
+//!   against a local, wire-faithful Microsoft Graph server (features
+//!   `outlook`, `server`).
 //! - `http`: the HTTP service over a real socket (feature `server`).
 //! - `patience`: settings under which no outcome depends on the machine's speed.
 //! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
@@ -30,6 +33,8 @@ mod crash;
 mod google;
 #[cfg(feature = "server")]
 mod http;
+#[cfg(all(feature = "outlook", feature = "server"))]
+mod outlook;
 mod patience;
 mod schedule;
 mod store;

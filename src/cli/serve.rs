@@ -8,10 +8,12 @@
 mod connections;
 mod consent;
 mod google;
+mod outlook;
 
 pub use connections::ConnectionArgs;
 pub use consent::ConsentArgs;
 pub use google::GoogleArgs;
+pub use outlook::OutlookArgs;
 
 use super::StoreLocationParser;
 use crate::concept::Config;
@@ -94,6 +96,9 @@ pub struct ServeArgs {
     /// How Google is reached (with `--providers live`).
     #[command(flatten)]
     pub google: GoogleArgs,
+    /// How Microsoft Graph is reached (with `--providers live`).
+    #[command(flatten)]
+    pub outlook: OutlookArgs,
     /// Where consent flows send people back.
     #[command(flatten)]
     pub consent: ConsentArgs,
@@ -266,6 +271,7 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             providers: self.providers,
             google: self.google.config(),
+            outlook: self.outlook.config(),
             consent: self.consent.settings(),
             config: self.engine.config()?,
         })

@@ -32,6 +32,16 @@ pub(crate) fn token_error(
                 (_, Some(429)) => ProviderErrorKind::RateLimited,
                 (_, Some(500..=599)) => ProviderErrorKind::Unavailable,
                 (BasicErrorResponseType::InvalidGrant, _) => ProviderErrorKind::InvalidGrant,
+                // The grant needs the person again (Microsoft: MFA or a
+                // Conditional Access policy; OpenID Connect's codes).
+                (BasicErrorResponseType::Extension(code), _)
+                    if matches!(
+                        code.as_str(),
+                        "interaction_required" | "consent_required" | "login_required"
+                    ) =>
+                {
+                    ProviderErrorKind::InvalidGrant
+                }
                 (
                     BasicErrorResponseType::InvalidClient
                     | BasicErrorResponseType::UnauthorizedClient,

@@ -292,11 +292,26 @@ impl OAuthClient {
     /// `Misconfigured` for a refused client, transient kinds for throttling,
     /// outages and timeouts, `Rejected` otherwise.
     pub async fn refresh(&self, refresh_token: &str) -> ProviderResult<Tokens> {
+        self.refresh_with_scopes(refresh_token, &[]).await
+    }
+
+    /// [`OAuthClient::refresh`] naming the `scopes` asked for (sent
+    /// space-separated as `scope`; Microsoft's identity platform wants them
+    /// on every refresh). No scopes sends no `scope` parameter.
+    ///
+    /// # Errors
+    /// As [`OAuthClient::refresh`].
+    pub async fn refresh_with_scopes(
+        &self,
+        refresh_token: &str,
+        scopes: &[&str],
+    ) -> ProviderResult<Tokens> {
         let transport = http::Transport::new(&self.http);
         let token = RefreshToken::new(refresh_token.to_owned());
         let answer = self
             .configured()
             .exchange_refresh_token(&token)
+            .add_scopes(scopes.iter().map(|scope| Scope::new((*scope).to_owned())))
             .request_async(&transport)
             .await;
         answer

@@ -5,13 +5,16 @@
 //! [`crate::engine`]. The trait names no implementation: behaviour that
 //! applies to every adapter (a per-account rate limit, say) wraps the trait.
 //! The [`sandbox`] adapters simulate all four providers in memory; `caldav`
-//! (feature `caldav`) and `google` (feature `google`) speak to real ones.
+//! (feature `caldav`), `google` (feature `google`) and `outlook` (feature
+//! `outlook`, Microsoft Graph) speak to real ones.
 
 #[cfg(feature = "caldav")]
 pub mod caldav;
 mod credentials;
 #[cfg(feature = "google")]
 pub mod google;
+#[cfg(feature = "outlook")]
+pub mod outlook;
 pub mod sandbox;
 
 pub use credentials::Credentials;
