@@ -5,7 +5,8 @@
 //! [`crate::engine`]. The trait names no implementation: behaviour that
 //! applies to every adapter (a per-account rate limit, say) wraps the trait.
 //! The [`sandbox`] adapters simulate all four providers in memory; `caldav`
-//! (feature `caldav`) and `google` (feature `google`) speak to real ones.
+//! (feature `caldav`), `google` (feature `google`) and `zoom` (feature
+//! `zoom`) speak to real ones.
 
 #[cfg(feature = "caldav")]
 pub mod caldav;
@@ -13,6 +14,8 @@ mod credentials;
 #[cfg(feature = "google")]
 pub mod google;
 pub mod sandbox;
+#[cfg(feature = "zoom")]
+pub mod zoom;
 
 pub use credentials::Credentials;
 
