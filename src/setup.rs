@@ -7,8 +7,10 @@
 //! command line (settings are plain values, parsed with [`str::parse`]).
 
 mod google;
+mod zoom;
 
 pub use google::GoogleConfig;
+pub use zoom::ZoomConfig;
 
 use crate::concept::{CalendarSync, Config, ConsentSettings};
 use crate::providers::Providers;
@@ -84,15 +86,15 @@ pub enum ProviderSet {
     #[default]
     Sandbox,
     /// Only live adapters: those this build has (`apple`: CalDAV, with the
-    /// `caldav` feature; `google`, with the `google` feature, when its client
-    /// is configured). Any other provider is not configured: connecting it
+    /// `caldav` feature; `google`, with the `google` feature, and `zoom`,
+    /// with the `zoom` feature, when their clients are configured). Any other provider is not configured: connecting it
     /// answers `unsupported_provider` naming what is missing.
     Live,
 }
 
 impl ProviderSet {
     /// The names [`ProviderSet::from_str`] accepts in this build.
-    pub const NAMES: &'static str = if cfg!(any(feature = "caldav", feature = "google")) {
+    pub const NAMES: &'static str = if cfg!(any(feature = "caldav", feature = "google", feature = "zoom")) {
         "sandbox, live"
     } else {
         "sandbox"
@@ -105,7 +107,7 @@ impl FromStr for ProviderSet {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "sandbox" => Ok(ProviderSet::Sandbox),
-            "live" if cfg!(any(feature = "caldav", feature = "google")) => Ok(ProviderSet::Live),
+            "live" if cfg!(any(feature = "caldav", feature = "google", feature = "zoom")) => Ok(ProviderSet::Live),
             other => Err(format!(
                 "{other:?} is not available; the providers available are: {}",
                 ProviderSet::NAMES
@@ -162,6 +164,8 @@ pub struct Setup {
     pub providers: ProviderSet,
     /// How Google is reached (with the live providers).
     pub google: GoogleConfig,
+    /// How Zoom is reached (with the live providers).
+    pub zoom: ZoomConfig,
     /// Where consent flows send people back.
     pub consent: ConsentSettings,
     /// How the concept behaves.
@@ -177,6 +181,7 @@ impl Default for Setup {
             data_dir: None,
             providers: ProviderSet::Sandbox,
             google: GoogleConfig::default(),
+            zoom: ZoomConfig::default(),
             consent: ConsentSettings::default(),
             config: Config::default(),
         }
@@ -194,13 +199,14 @@ pub struct Opened {
 
 impl Setup {
     /// A deployment kept in `data_dir` (`calsync.db` and the master key file)
-    /// with the live providers (Google's settings from the environment).
+    /// with the live providers (Google's and Zoom's settings from the environment).
     pub fn in_data_dir(data_dir: &Path) -> Self {
         Setup {
             store: StoreLocation::Sqlite(data_dir.join("calsync.db")),
             data_dir: Some(data_dir.to_owned()),
             providers: ProviderSet::Live,
             google: GoogleConfig::from_env(),
+            zoom: ZoomConfig::from_env(),
             ..Setup::default()
         }
     }
@@ -232,7 +238,7 @@ impl Setup {
                 let sandbox = Sandbox::new();
                 (sandbox.providers(), Some(sandbox))
             }
-            ProviderSet::Live => (live(&self.google)?, None),
+            ProviderSet::Live => (live(&self.google, &self.zoom, &store, &vault)?, None),
         };
         let sync = CalendarSync::builder(store)
             .providers(providers)
@@ -282,8 +288,15 @@ impl Setup {
 }
 
 /// Every live adapter this build has and the settings configure; each
-/// provider left out is noted with what it lacks.
-fn live(google: &GoogleConfig) -> Result<Providers, SetupError> {
+/// provider left out is noted with what it lacks. Zoom keeps deployment-wide
+/// state (the Server-to-Server token, the daily counts) in `store`, sealed
+/// with `vault`.
+fn live(
+    google: &GoogleConfig,
+    zoom: &ZoomConfig,
+    store: &Arc<dyn Store>,
+    vault: &Vault,
+) -> Result<Providers, SetupError> {
     let providers = Providers::new();
     #[cfg(feature = "caldav")]
     let providers = {
@@ -301,12 +314,52 @@ fn live(google: &GoogleConfig) -> Result<Providers, SetupError> {
         "apple needs a build with the cargo feature `caldav`",
     );
     let providers = live_google(providers, google)?;
-    Ok(providers
-        .not_configured(
-            crate::model::Provider::Outlook,
-            "outlook has no live adapter yet",
-        )
-        .not_configured(crate::model::Provider::Zoom, "zoom has no live adapter yet"))
+    let providers = live_zoom(providers, zoom, store, vault)?;
+    Ok(providers.not_configured(
+        crate::model::Provider::Outlook,
+        "outlook has no live adapter yet",
+    ))
+}
+
+#[cfg(feature = "zoom")]
+fn live_zoom(
+    providers: Providers,
+    zoom: &ZoomConfig,
+    store: &Arc<dyn Store>,
+    vault: &Vault,
+) -> Result<Providers, SetupError> {
+    let Some(settings) = zoom.settings() else {
+        let reason = zoom.missing().unwrap_or_default();
+        return Ok(providers.not_configured(crate::model::Provider::Zoom, reason));
+    };
+    let adapter =
+        crate::providers::zoom::ZoomProvider::new(&settings, store.clone(), vault.clone())
+            .map_err(|error| SetupError::Unsupported {
+                setting: "zoom",
+                reason: error.message,
+            })?;
+    Ok(providers.with_meetings(Arc::new(adapter)))
+}
+
+#[cfg(not(feature = "zoom"))]
+fn live_zoom(
+    providers: Providers,
+    zoom: &ZoomConfig,
+    _store: &Arc<dyn Store>,
+    _vault: &Vault,
+) -> Result<Providers, SetupError> {
+    if !zoom.is_empty() {
+        return Err(SetupError::Unsupported {
+            setting: "zoom",
+            reason: "calsync was built without Zoom support (cargo feature `zoom`); \
+                     rebuild with --features zoom"
+                .to_owned(),
+        });
+    }
+    Ok(providers.not_configured(
+        crate::model::Provider::Zoom,
+        "zoom needs a build with the cargo feature `zoom`",
+    ))
 }
 
 #[cfg(feature = "google")]
@@ -475,7 +528,7 @@ mod tests {
         assert!(refused.contains("sandbox"), "{refused}");
         assert_eq!(
             "live".parse::<ProviderSet>().is_ok(),
-            cfg!(any(feature = "caldav", feature = "google"))
+            cfg!(any(feature = "caldav", feature = "google", feature = "zoom"))
         );
     }
 

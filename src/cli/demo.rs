@@ -84,6 +84,7 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         data_dir: Some(dir),
         providers: ProviderSet::Sandbox,
         google: Default::default(),
+        zoom: Default::default(),
         consent: Default::default(),
         // Answers wait for every provider, so that the demo shows each one's.
         config: Config {

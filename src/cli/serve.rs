@@ -8,10 +8,12 @@
 mod connections;
 mod consent;
 mod google;
+mod zoom;
 
 pub use connections::ConnectionArgs;
 pub use consent::ConsentArgs;
 pub use google::GoogleArgs;
+pub use zoom::ZoomArgs;
 
 use super::StoreLocationParser;
 use crate::concept::Config;
@@ -94,6 +96,9 @@ pub struct ServeArgs {
     /// How Google is reached (with `--providers live`).
     #[command(flatten)]
     pub google: GoogleArgs,
+    /// How Zoom is reached (with `--providers live`).
+    #[command(flatten)]
+    pub zoom: ZoomArgs,
     /// Where consent flows send people back.
     #[command(flatten)]
     pub consent: ConsentArgs,
@@ -266,6 +271,7 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             providers: self.providers,
             google: self.google.config(),
+            zoom: self.zoom.config(),
             consent: self.consent.settings(),
             config: self.engine.config()?,
         })

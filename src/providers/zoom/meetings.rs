@@ -191,8 +191,9 @@ impl MeetingProvider for ZoomProvider {
             )
             .await?;
         match answer.status.as_u16() {
-            // 404 (code 3001): already gone.
-            200..=299 | 404 => Ok(()),
+            200..=299 => Ok(()),
+            // 404 code 3001 "Meeting does not exist": already gone.
+            404 if answer.code().is_none_or(|code| code == 3001) => Ok(()),
             _ => Err(self.failure("delete the meeting", &answer)),
         }
     }
