@@ -19,12 +19,14 @@ pub mod conformance;
 mod idempotency;
 #[cfg(feature = "mongodb")]
 mod mongodb;
+mod shared;
 mod sqlite;
 mod uri;
 
 #[cfg(feature = "mongodb")]
 pub use self::mongodb::MongoStore;
 pub use idempotency::{IdempotencyRecord, IdempotencyState};
+pub use shared::SharedRecord;
 pub use sqlite::SqliteStore;
 pub use uri::redact_uri;
 
@@ -294,4 +296,13 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_idempotency_key(&self, scope: &str, key: &str) -> StoreResult<()>;
     /// Removes every record expired at `now`; answers how many.
     async fn purge_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    // Shared records: see [`SharedRecord`].
+
+    /// The shared record `name`, if any.
+    async fn get_shared(&self, name: &str) -> StoreResult<Option<SharedRecord>>;
+    /// Writes `record` if the stored record of its name is at version
+    /// `record.version - 1` (an absent record counts as version 0); answers
+    /// whether it wrote. Of two writers of one version, one wins.
+    async fn put_shared(&self, record: &SharedRecord) -> StoreResult<bool>;
 }

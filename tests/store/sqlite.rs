@@ -104,6 +104,7 @@ async fn a_reopened_file_keeps_its_data_and_names_its_tables_after_the_prefix() 
             "CalendarSync.conflicts",
             "CalendarSync.idempotencyKeys",
             "CalendarSync.operations",
+            "CalendarSync.shared",
             "CalendarSync.syncedEvents"
         ]
     );

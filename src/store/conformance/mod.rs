@@ -40,6 +40,7 @@ mod idempotency;
 mod operations;
 mod records;
 mod roundtrip;
+mod shared;
 
 pub use completion::{
     a_refresh_never_writes_an_older_version, an_attach_never_brings_back_a_cancelled_event,
@@ -66,6 +67,9 @@ pub use records::{
     reopened_store_keeps_its_data,
 };
 pub use roundtrip::{stored_events_read_back_as_written, stored_operations_read_back_as_written};
+pub use shared::{
+    concurrent_shared_writes_lose_no_step, shared_records_are_written_version_by_version,
+};
 
 use crate::model::{
     Account, AccountId, AccountRecord, Conflict, ConflictId, ConflictReason, DraftId, EventDetails,
@@ -126,6 +130,8 @@ macro_rules! store_conformance_tests {
             idempotency_keys_expire_and_are_purged,
             stopped_calls_are_taken_over_by_the_same_request,
             concurrent_claims_of_one_key_have_one_winner,
+            shared_records_are_written_version_by_version,
+            concurrent_shared_writes_lose_no_step,
         );
     };
     (@cases ($maker:expr); $($case:ident),* $(,)?) => {

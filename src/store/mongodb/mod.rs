@@ -2,7 +2,7 @@
 //! one store (a replica set or Atlas in production).
 //!
 //! The collections `{prefix}accounts`, `{prefix}syncedEvents`,
-//! `{prefix}conflicts`, `{prefix}operations` and `{prefix}idempotencyKeys`
+//! `{prefix}conflicts`, `{prefix}operations`, `{prefix}idempotencyKeys` and `{prefix}shared`
 //! live in one database. Every
 //! write is a single-document atomic command, so no transactions are needed:
 //! attach and detach change one synced event with `$set`/`$unset` and
@@ -15,6 +15,7 @@ mod complete;
 mod documents;
 mod idempotency;
 mod records;
+mod shared;
 
 use crate::store::uri::redact_message;
 use crate::store::{StoreError, StoreResult, redact_uri, validate_prefix};
@@ -46,6 +47,7 @@ pub struct MongoStore {
     conflicts: Collection<Document>,
     operations: Collection<Document>,
     idempotency_keys: Collection<Document>,
+    shared: Collection<Document>,
 }
 
 impl std::fmt::Debug for MongoStore {
@@ -115,6 +117,7 @@ impl MongoStore {
             conflicts: collection("conflicts"),
             operations: collection("operations"),
             idempotency_keys: collection("idempotencyKeys"),
+            shared: collection("shared"),
             database,
         };
         store.create_indexes().await?;

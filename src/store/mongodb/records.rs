@@ -11,7 +11,7 @@ use crate::model::{
     ProviderEventRef, SyncedEvent, UserId,
 };
 use crate::operations::Operation;
-use crate::store::{EventChange, IdempotencyRecord, Store, StoreError, StoreResult};
+use crate::store::{EventChange, IdempotencyRecord, SharedRecord, Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
@@ -520,5 +520,15 @@ impl Store for MongoStore {
 
     async fn purge_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.purge_keys(now).await
+    }
+
+    // Shared records: see `shared.rs`.
+
+    async fn get_shared(&self, name: &str) -> StoreResult<Option<SharedRecord>> {
+        self.get_shared_record(name).await
+    }
+
+    async fn put_shared(&self, record: &SharedRecord) -> StoreResult<bool> {
+        self.put_shared_record(record).await
     }
 }

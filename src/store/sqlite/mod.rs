@@ -15,6 +15,7 @@ mod idempotency;
 mod records;
 mod rows;
 mod schema;
+mod shared;
 mod writer;
 mod writes;
 

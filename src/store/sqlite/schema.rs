@@ -44,6 +44,7 @@ pub(super) struct Statements {
     pub unleased_pending: String,
     pub erase_user: [String; 4],
     pub idempotency: super::idempotency::Statements,
+    pub shared: super::shared::Statements,
 }
 
 /// Quotes `name` as an SQL identifier. The prefix was validated to hold no
@@ -166,6 +167,7 @@ impl Tables {
                  ORDER BY rowid"
             ),
             idempotency: super::idempotency::Statements::new(prefix),
+            shared: super::shared::Statements::new(prefix),
         }))
     }
 
@@ -173,8 +175,8 @@ impl Tables {
     pub(super) fn create(&self, connection: &Connection) -> StoreResult<()> {
         connection
             .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {} {} COMMIT;",
-                self.create, self.idempotency.create
+                "BEGIN IMMEDIATE; {} {} {} COMMIT;",
+                self.create, self.idempotency.create, self.shared.create
             ))
             .map_err(|e| map_error(e, "create tables"))
     }
