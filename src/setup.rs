@@ -94,7 +94,11 @@ pub enum ProviderSet {
 
 impl ProviderSet {
     /// The names [`ProviderSet::from_str`] accepts in this build.
-    pub const NAMES: &'static str = if cfg!(any(feature = "caldav", feature = "google", feature = "zoom")) {
+    pub const NAMES: &'static str = if cfg!(any(
+        feature = "caldav",
+        feature = "google",
+        feature = "zoom"
+    )) {
         "sandbox, live"
     } else {
         "sandbox"
@@ -107,7 +111,15 @@ impl FromStr for ProviderSet {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "sandbox" => Ok(ProviderSet::Sandbox),
-            "live" if cfg!(any(feature = "caldav", feature = "google", feature = "zoom")) => Ok(ProviderSet::Live),
+            "live"
+                if cfg!(any(
+                    feature = "caldav",
+                    feature = "google",
+                    feature = "zoom"
+                )) =>
+            {
+                Ok(ProviderSet::Live)
+            }
             other => Err(format!(
                 "{other:?} is not available; the providers available are: {}",
                 ProviderSet::NAMES
@@ -528,7 +540,11 @@ mod tests {
         assert!(refused.contains("sandbox"), "{refused}");
         assert_eq!(
             "live".parse::<ProviderSet>().is_ok(),
-            cfg!(any(feature = "caldav", feature = "google", feature = "zoom"))
+            cfg!(any(
+                feature = "caldav",
+                feature = "google",
+                feature = "zoom"
+            ))
         );
     }
 

@@ -443,8 +443,7 @@ impl OAuthClient {
                 })
             }
             Ok(response) => Err(
-                match serde_json::from_slice::<oauth2::basic::BasicErrorResponse>(response.body())
-                {
+                match serde_json::from_slice::<oauth2::basic::BasicErrorResponse>(response.body()) {
                     Ok(refusal) => oauth2::RequestTokenError::ServerResponse(refusal),
                     Err(_) => oauth2::RequestTokenError::Other(
                         String::from_utf8_lossy(response.body()).into_owned(),
@@ -494,21 +493,17 @@ impl OAuthClient {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|error| {
-                let kind = if error.is_timeout() {
-                    ProviderErrorKind::Timeout
-                } else {
-                    ProviderErrorKind::Unavailable
-                };
-                ProviderError::new(
-                    kind,
-                    format!("cannot reach the revocation endpoint {url}: {error}"),
-                )
-            })?;
+        let response = request.body(body).send().await.map_err(|error| {
+            let kind = if error.is_timeout() {
+                ProviderErrorKind::Timeout
+            } else {
+                ProviderErrorKind::Unavailable
+            };
+            ProviderError::new(
+                kind,
+                format!("cannot reach the revocation endpoint {url}: {error}"),
+            )
+        })?;
         let status = response.status().as_u16();
         let wait = retry_after(response.headers().get("retry-after"));
         let text = response.text().await.unwrap_or_default();

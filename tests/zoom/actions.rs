@@ -55,7 +55,10 @@ async fn a_commit_whose_meeting_reply_is_lost_makes_one_meeting_and_links_it() {
     }
     let meetings = server.meetings();
     assert_eq!(meetings.len(), 1, "exactly one meeting: {meetings:?}");
-    let link = meetings[0]["join_url"].as_str().expect("join_url").to_owned();
+    let link = meetings[0]["join_url"]
+        .as_str()
+        .expect("join_url")
+        .to_owned();
     let reference = &committed.synced_event.provider_ids[&meeting_account.id];
     assert_eq!(reference.join_url.as_deref(), Some(link.as_str()));
     assert_eq!(reference.event_id, meetings[0]["id"].to_string());

@@ -28,7 +28,10 @@ async fn a_meeting_is_made_moved_and_deleted_with_one_request_each() {
     assert_eq!(stored["duration"], 60);
     let marker = format!("calsync:{}", context.idempotency_key);
     assert!(
-        stored["agenda"].as_str().expect("agenda").starts_with(&marker),
+        stored["agenda"]
+            .as_str()
+            .expect("agenda")
+            .starts_with(&marker),
         "{stored}"
     );
     let shown = serde_json::to_string(&made).expect("json");
@@ -36,7 +39,13 @@ async fn a_meeting_is_made_moved_and_deleted_with_one_request_each() {
 
     server.clear_log();
     let moved = adapter
-        .update_meeting(&session, &made, &event("Planning, moved", 11), &[], &context)
+        .update_meeting(
+            &session,
+            &made,
+            &event("Planning, moved", 11),
+            &[],
+            &context,
+        )
         .await
         .expect("update");
     assert_eq!(
@@ -98,7 +107,9 @@ async fn find_meeting_reads_every_page_for_the_marker() {
     assert!(pages[1].contains("next_page_token="), "{pages:?}");
 
     server.clear_log();
-    let none = adapter.find_meeting(&session, &super::support::context()).await;
+    let none = adapter
+        .find_meeting(&session, &super::support::context())
+        .await;
     assert_eq!(none.expect("find"), None);
     assert_eq!(server.log().len(), 4, "every page: {:?}", server.log());
 }
@@ -129,7 +140,10 @@ async fn a_create_tried_again_after_a_lost_reply_makes_one_meeting() {
     let stored = &server.meetings()[0];
     assert_eq!(again.event_id, stored["id"].to_string());
     assert_eq!(again.join_url.as_deref(), stored["join_url"].as_str());
-    let found = adapter.find_meeting(&session, &context).await.expect("find");
+    let found = adapter
+        .find_meeting(&session, &context)
+        .await
+        .expect("find");
     assert_eq!(found.map(|found| found.event_id), Some(again.event_id));
 
     // A create of another key is one POST again.

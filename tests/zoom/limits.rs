@@ -67,7 +67,10 @@ async fn the_hundred_and_first_write_of_a_day_waits_for_midnight_without_a_call(
         .expect_err("the cap is spent");
     assert_eq!(held.kind, ProviderErrorKind::LimitReached);
     // 15:30 to 00:00 UTC.
-    assert_eq!(held.retry_after, Some(Duration::from_secs(8 * 3600 + 30 * 60)));
+    assert_eq!(
+        held.retry_after,
+        Some(Duration::from_secs(8 * 3600 + 30 * 60))
+    );
     let held = adapter
         .create_meeting(&session, &event("One more", 12), &context())
         .await

@@ -25,7 +25,10 @@ async fn connecting_with_a_refresh_token_keeps_the_one_zoom_rotated_in() {
         .expect("a refresh token")
         .to_owned();
     assert_ne!(kept, given);
-    assert!(!server.refresh_token_alive(&given), "Zoom killed the given one");
+    assert!(
+        !server.refresh_token_alive(&given),
+        "Zoom killed the given one"
+    );
     assert!(server.refresh_token_alive(&kept));
     assert_eq!(server.token_grants(), vec!["refresh_token"]);
     assert_eq!(server.count("GET", "/v2/users/me"), 1);
@@ -67,7 +70,9 @@ async fn the_consent_flow_ends_in_credentials_that_connect_without_another_refre
         .expect("start")
         .expect("a consent flow");
     assert!(
-        start.url.starts_with(&format!("{}/oauth/authorize?", server.url)),
+        start
+            .url
+            .starts_with(&format!("{}/oauth/authorize?", server.url)),
         "{}",
         start.url
     );

@@ -24,10 +24,8 @@ async fn two_processes_share_one_token_fetched_once() {
     let first = adapter_on(&settings, dir.path(), Arc::new(SystemClock)).await;
     let second = adapter_on(&settings, dir.path(), Arc::new(SystemClock)).await;
 
-    let (ada, grace) = tokio::join!(
-        first.connect(&by_user(EMAIL)),
-        second.connect(&by_user(OTHER_ID))
-    );
+    let (ada, grace) = (by_user(EMAIL), by_user(OTHER_ID));
+    let (ada, grace) = tokio::join!(first.connect(&ada), second.connect(&grace));
     let ada = ada.expect("connect ada");
     let grace = grace.expect("connect grace");
     assert_eq!(ada.label.as_deref(), Some(EMAIL));
@@ -44,7 +42,11 @@ async fn two_processes_share_one_token_fetched_once() {
         .await
         .expect("store")
         .expect("the token record");
-    assert!(!record.value.to_string().contains("eyJaccess"), "{}", record.value);
+    assert!(
+        !record.value.to_string().contains("eyJaccess"),
+        "{}",
+        record.value
+    );
 
     // A third process started later reads it too.
     let third = adapter_on(&settings, dir.path(), Arc::new(SystemClock)).await;
@@ -61,7 +63,10 @@ async fn two_processes_share_one_token_fetched_once() {
         server.meeting(&made.event_id).expect("made")["host_id"],
         OTHER_ID
     );
-    assert_eq!(server.count("POST", &format!("/v2/users/{OTHER_ID}/meetings")), 1);
+    assert_eq!(
+        server.count("POST", &format!("/v2/users/{OTHER_ID}/meetings")),
+        1
+    );
     assert_eq!(server.token_grants().len(), 1);
 }
 
@@ -94,14 +99,20 @@ async fn a_token_zoom_invalidated_is_fetched_again_once_and_shared() {
     // The first process's token is the invalidated one: refused once, it
     // reads the new one from the store instead of fetching another.
     first.validate(&session).await.expect("validate");
-    assert_eq!(server.token_grants().len(), 1, "{:?}", server.token_grants());
+    assert_eq!(
+        server.token_grants().len(),
+        1,
+        "{:?}",
+        server.token_grants()
+    );
 }
 
 #[tokio::test]
 async fn connecting_by_user_needs_a_known_user_and_disconnecting_revokes_nothing() {
     let server = ZoomServer::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let adapter = Arc::new(adapter_on(&server.server_app(), dir.path(), Arc::new(SystemClock)).await);
+    let adapter =
+        Arc::new(adapter_on(&server.server_app(), dir.path(), Arc::new(SystemClock)).await);
     let unknown = adapter
         .connect(&by_user("nobody@example.com"))
         .await
@@ -113,7 +124,12 @@ async fn connecting_by_user_needs_a_known_user_and_disconnecting_revokes_nothing
         .await
         .expect_err("a Server-to-Server app connects by user");
     assert_eq!(wrong_kind.kind, ProviderErrorKind::InvalidCredentials);
-    assert!(adapter.start_consent("http://x/cb").expect("start").is_none());
+    assert!(
+        adapter
+            .start_consent("http://x/cb")
+            .expect("start")
+            .is_none()
+    );
     assert!(matches!(
         adapter.revoke(&by_user(EMAIL)).await,
         Ok(Revocation::NotSupported(_))
@@ -150,5 +166,9 @@ async fn a_user_level_app_refuses_to_connect_by_user() {
         .await
         .expect_err("needs a Server-to-Server app");
     assert_eq!(refused.kind, ProviderErrorKind::InvalidCredentials);
-    assert!(refused.message.contains("CALSYNC_ZOOM_ACCOUNT_ID"), "{}", refused.message);
+    assert!(
+        refused.message.contains("CALSYNC_ZOOM_ACCOUNT_ID"),
+        "{}",
+        refused.message
+    );
 }

@@ -107,12 +107,20 @@ pub struct ZoomServer {
 
 fn zoom_error(status: u16, code: i64, message: &str) -> Response {
     let status = StatusCode::from_u16(status).expect("status");
-    (status, axum::Json(json!({"code": code, "message": message}))).into_response()
+    (
+        status,
+        axum::Json(json!({"code": code, "message": message})),
+    )
+        .into_response()
 }
 
 fn oauth_error(status: u16, error: &str, reason: &str) -> Response {
     let status = StatusCode::from_u16(status).expect("status");
-    (status, axum::Json(json!({"reason": reason, "error": error}))).into_response()
+    (
+        status,
+        axum::Json(json!({"reason": reason, "error": error})),
+    )
+        .into_response()
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -131,7 +139,9 @@ impl ZoomServer {
             ..Inner::default()
         };
         inner.users.insert(USER_ID.to_owned(), EMAIL.to_owned());
-        inner.users.insert(OTHER_ID.to_owned(), OTHER_EMAIL.to_owned());
+        inner
+            .users
+            .insert(OTHER_ID.to_owned(), OTHER_EMAIL.to_owned());
         let inner = Arc::new(Mutex::new(inner));
         let app = Router::new()
             .route("/oauth/token", post(token))
@@ -385,8 +395,8 @@ fn form(body: &Bytes) -> HashMap<String, String> {
 
 /// Whether the request carries the app's `Authorization: Basic`.
 fn basic_ok(headers: &HeaderMap) -> bool {
-    let expected = base64::engine::general_purpose::STANDARD
-        .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+    let expected =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
     headers
         .get("authorization")
         .and_then(|value| value.to_str().ok())
@@ -588,7 +598,11 @@ fn resolve(inner: &Inner, owner: &Owner, name: &str) -> Result<String, Response>
             .map(|(id, _)| id.clone()),
     };
     let Some(user) = found else {
-        return Err(zoom_error(404, 1001, &format!("User does not exist: {name}.")));
+        return Err(zoom_error(
+            404,
+            1001,
+            &format!("User does not exist: {name}."),
+        ));
     };
     match owner {
         Owner::User { user: own, .. } if *own != user => Err(zoom_error(
@@ -625,8 +639,10 @@ async fn user_get(
         return lost();
     }
     let email = inner.users[&user].clone();
-    axum::Json(json!({"id": user, "email": email, "first_name": "Ada", "last_name": "Lovelace",
-        "type": 2, "status": "active", "account_id": ACCOUNT_ID}))
+    axum::Json(
+        json!({"id": user, "email": email, "first_name": "Ada", "last_name": "Lovelace",
+        "type": 2, "status": "active", "account_id": ACCOUNT_ID}),
+    )
     .into_response()
 }
 
@@ -811,7 +827,12 @@ async fn meetings_list(
         })
         .collect();
     let next = if rest.len() > size {
-        format!("pt{}", page.last().and_then(|m| m["id"].as_i64()).unwrap_or_default())
+        format!(
+            "pt{}",
+            page.last()
+                .and_then(|m| m["id"].as_i64())
+                .unwrap_or_default()
+        )
     } else {
         String::new()
     };

@@ -121,7 +121,9 @@ impl Allowance {
         }
         Err(ProviderError::new(
             ProviderErrorKind::Unavailable,
-            format!("the count of today's Zoom meeting writes of {user} kept changing; trying again later"),
+            format!(
+                "the count of today's Zoom meeting writes of {user} kept changing; trying again later"
+            ),
         ))
     }
 }

@@ -229,7 +229,10 @@ pub fn failure(what: &str, answer: &Answer, now: DateTime<Utc>) -> ProviderError
             let reset = daily_reset(answer.retry_after.as_deref(), now);
             ProviderError::new(
                 ProviderErrorKind::LimitReached,
-                format!("{text}; Zoom's daily limit is spent until {}", reset.to_rfc3339()),
+                format!(
+                    "{text}; Zoom's daily limit is spent until {}",
+                    reset.to_rfc3339()
+                ),
             )
             .with_retry_after(until(now, reset))
         }
@@ -282,9 +285,17 @@ mod tests {
             (500, 0, ProviderErrorKind::Unavailable),
             (503, 0, ProviderErrorKind::Unavailable),
         ] {
-            let error = failure("create the meeting", &answer(status, body(code, "words"), None, None), now());
+            let error = failure(
+                "create the meeting",
+                &answer(status, body(code, "words"), None, None),
+                now(),
+            );
             assert_eq!(error.kind, kind, "{status} {code}");
-            assert!(error.message.contains(&code.to_string()), "{}", error.message);
+            assert!(
+                error.message.contains(&code.to_string()),
+                "{}",
+                error.message
+            );
         }
     }
 
@@ -293,13 +304,21 @@ mod tests {
         let body = serde_json::json!({"code": 300, "message": "Validation Failed.",
             "errors": [{"field": "start_time", "message": "Invalid field."}]});
         let error = failure("create the meeting", &answer(400, body, None, None), now());
-        assert!(error.message.contains("start_time: Invalid field."), "{}", error.message);
+        assert!(
+            error.message.contains("start_time: Invalid field."),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
     fn per_second_limits_back_off_and_daily_ones_wait_for_the_reset() {
         let body = serde_json::json!({"code": 429, "message": "You have reached the maximum per-second rate limit for this API. Try again later."});
-        let qps = failure("create the meeting", &answer(429, body.clone(), Some("QPS"), Some("2")), now());
+        let qps = failure(
+            "create the meeting",
+            &answer(429, body.clone(), Some("QPS"), Some("2")),
+            now(),
+        );
         assert_eq!(qps.kind, ProviderErrorKind::RateLimited);
         assert_eq!(qps.retry_after, Some(Duration::from_secs(2)));
         let bare = failure("create the meeting", &answer(429, body, None, None), now());
@@ -309,7 +328,12 @@ mod tests {
         let daily = serde_json::json!({"code": 429, "message": "You have exceeded the daily rate limit of (2000) for Create meeting API requests."});
         let held = failure(
             "create the meeting",
-            &answer(429, daily.clone(), Some("Daily-limit"), Some("2030-03-04T18:00:00Z")),
+            &answer(
+                429,
+                daily.clone(),
+                Some("Daily-limit"),
+                Some("2030-03-04T18:00:00Z"),
+            ),
             now(),
         );
         assert_eq!(held.kind, ProviderErrorKind::LimitReached);
@@ -317,14 +341,23 @@ mod tests {
         // No headers: the message says daily, the reset is 00:00 UTC.
         let held = failure("create the meeting", &answer(429, daily, None, None), now());
         assert_eq!(held.kind, ProviderErrorKind::LimitReached);
-        assert_eq!(held.retry_after, Some(Duration::from_secs(8 * 3600 + 30 * 60)));
+        assert_eq!(
+            held.retry_after,
+            Some(Duration::from_secs(8 * 3600 + 30 * 60))
+        );
     }
 
     #[test]
     fn the_next_midnight_is_the_start_of_the_next_utc_day() {
-        let midnight = Utc.with_ymd_and_hms(2030, 3, 5, 0, 0, 0).single().expect("instant");
+        let midnight = Utc
+            .with_ymd_and_hms(2030, 3, 5, 0, 0, 0)
+            .single()
+            .expect("instant");
         assert_eq!(next_midnight(now()), midnight);
-        assert_eq!(next_midnight(midnight - chrono::Duration::seconds(1)), midnight);
+        assert_eq!(
+            next_midnight(midnight - chrono::Duration::seconds(1)),
+            midnight
+        );
         assert_eq!(
             next_midnight(midnight),
             midnight + chrono::Duration::days(1)

@@ -123,7 +123,10 @@ impl MeetingProvider for ZoomProvider {
         if created.join_url.is_none() {
             return Err(ProviderError::new(
                 ProviderErrorKind::Unavailable,
-                format!("Zoom created meeting {} without a join_url", created.id.text()),
+                format!(
+                    "Zoom created meeting {} without a join_url",
+                    created.id.text()
+                ),
             ));
         }
         Ok(meeting_ref(created.id.text(), created.join_url))

@@ -115,7 +115,11 @@ impl ZoomProvider {
     /// # Errors
     /// `Misconfigured` naming a setting that is not a URL or an empty client
     /// id; `Unavailable` when the TLS backend cannot be set up.
-    pub fn new(settings: &ZoomSettings, store: Arc<dyn Store>, vault: Vault) -> ProviderResult<Self> {
+    pub fn new(
+        settings: &ZoomSettings,
+        store: Arc<dyn Store>,
+        vault: Vault,
+    ) -> ProviderResult<Self> {
         Self::with_client(
             settings,
             store,
@@ -143,7 +147,10 @@ impl ZoomProvider {
             .ok_or_else(|| {
                 ProviderError::new(
                     ProviderErrorKind::Misconfigured,
-                    format!("the Zoom API URL {:?} is not an http(s) URL", settings.api_url),
+                    format!(
+                        "the Zoom API URL {:?} is not an http(s) URL",
+                        settings.api_url
+                    ),
                 )
             })?;
         let client = settings
@@ -304,13 +311,19 @@ impl ZoomProvider {
             counted: user.to_owned(),
             token: None,
         };
-        let found = self.read_user(&caller).await.map_err(|error| match error.kind {
-            ProviderErrorKind::NotFound | ProviderErrorKind::Rejected => ProviderError::new(
-                ProviderErrorKind::InvalidCredentials,
-                format!("user: Zoom has no user {user:?} the app may act for: {}", error.message),
-            ),
-            _ => error,
-        })?;
+        let found = self
+            .read_user(&caller)
+            .await
+            .map_err(|error| match error.kind {
+                ProviderErrorKind::NotFound | ProviderErrorKind::Rejected => ProviderError::new(
+                    ProviderErrorKind::InvalidCredentials,
+                    format!(
+                        "user: Zoom has no user {user:?} the app may act for: {}",
+                        error.message
+                    ),
+                ),
+                _ => error,
+            })?;
         let mut kept = Credentials::default();
         kept.set_str(USER, user);
         kept.set_str(USER_ID, found.id.as_str());
@@ -345,12 +358,14 @@ impl ZoomProvider {
                 let tokens = self.oauth.refresh(refresh).await.map_err(refused_grant)?;
                 tokens.apply_to(&mut kept);
                 let caller = self.caller(&kept)?;
-                self.read_user(&caller).await.map_err(|error| match error.kind {
-                    ProviderErrorKind::Unauthorized | ProviderErrorKind::Rejected => {
-                        ProviderError::new(ProviderErrorKind::InvalidCredentials, error.message)
-                    }
-                    _ => error,
-                })?
+                self.read_user(&caller)
+                    .await
+                    .map_err(|error| match error.kind {
+                        ProviderErrorKind::Unauthorized | ProviderErrorKind::Rejected => {
+                            ProviderError::new(ProviderErrorKind::InvalidCredentials, error.message)
+                        }
+                        _ => error,
+                    })?
             }
         };
         kept.set_str(USER_ID, user.id.as_str());

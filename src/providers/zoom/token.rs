@@ -147,7 +147,11 @@ impl DeploymentToken {
         let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             let state = self.read().await?;
-            if let Some(held) = state.token.as_ref().filter(|held| self.usable(held, refused)) {
+            if let Some(held) = state
+                .token
+                .as_ref()
+                .filter(|held| self.usable(held, refused))
+            {
                 self.keep(held);
                 return Ok(held.access_token.clone());
             }
@@ -219,7 +223,8 @@ impl DeploymentToken {
     /// Writes the next version with this process's lease; answers whether it won.
     async fn claim(&self, state: &State, now: DateTime<Utc>) -> ProviderResult<bool> {
         let until = now
-            + chrono::Duration::from_std(TOKEN_LEASE).unwrap_or_else(|_| chrono::Duration::seconds(30));
+            + chrono::Duration::from_std(TOKEN_LEASE)
+                .unwrap_or_else(|_| chrono::Duration::seconds(30));
         let record = SharedRecord {
             name: RECORD.to_owned(),
             version: state.version + 1,
@@ -253,7 +258,8 @@ impl DeploymentToken {
         let held = Held {
             access_token: tokens.access_token,
             expires_at: now
-                + chrono::Duration::from_std(lifetime).unwrap_or_else(|_| chrono::Duration::hours(1)),
+                + chrono::Duration::from_std(lifetime)
+                    .unwrap_or_else(|_| chrono::Duration::hours(1)),
         };
         let sealed = self.seal(&held)?;
         let written = self
