@@ -87,3 +87,29 @@ async fn the_hundred_and_first_write_of_a_day_waits_for_midnight_without_a_call(
         .expect("a new day's write");
     assert_eq!(server.writes_today(USER_ID), 1);
 }
+
+#[tokio::test]
+async fn refusals_and_outages_answer_their_kinds() {
+    let server = ZoomServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let adapter = adapter_on(&server.user_app(), dir.path(), manual_clock()).await;
+    let session = session(&adapter, &refresh_only(server.grant(USER_ID))).await;
+    for (status, code, kind) in [
+        (400, 300, ProviderErrorKind::Rejected),
+        (403, 4711, ProviderErrorKind::Rejected),
+        (500, 500, ProviderErrorKind::Unavailable),
+    ] {
+        server.fail_next(1, status, code, "scripted failure");
+        let error = adapter
+            .create_meeting(&session, &event("Planning", 9), &context())
+            .await
+            .expect_err("scripted");
+        assert_eq!(error.kind, kind, "{status}: {}", error.message);
+        assert!(
+            error.message.contains(&code.to_string()),
+            "{}",
+            error.message
+        );
+    }
+    assert!(server.meetings().is_empty());
+}

@@ -24,6 +24,8 @@ async fn two_processes_share_one_token_fetched_once() {
     let first = adapter_on(&settings, dir.path(), Arc::new(SystemClock)).await;
     let second = adapter_on(&settings, dir.path(), Arc::new(SystemClock)).await;
 
+    // Slow answers keep both processes in their first call together.
+    server.set_latency(std::time::Duration::from_millis(50));
     let (ada, grace) = (by_user(EMAIL), by_user(OTHER_ID));
     let (ada, grace) = tokio::join!(first.connect(&ada), second.connect(&grace));
     let ada = ada.expect("connect ada");
@@ -171,4 +173,20 @@ async fn a_user_level_app_refuses_to_connect_by_user() {
         "{}",
         refused.message
     );
+}
+
+#[tokio::test]
+async fn a_refused_app_is_the_deployments_to_fix() {
+    let server = ZoomServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let adapter = adapter_on(&server.server_app(), dir.path(), Arc::new(SystemClock)).await;
+    server.fail_token_next(400, "invalid_client", "Invalid client_id or client_secret");
+    let refused = adapter
+        .connect(&by_user(EMAIL))
+        .await
+        .expect_err("the app was refused");
+    assert_eq!(refused.kind, ProviderErrorKind::Misconfigured);
+    // The failed fetch left no lease behind: the next call fetches at once.
+    adapter.connect(&by_user(EMAIL)).await.expect("connect");
+    assert_eq!(server.token_grants().len(), 2);
 }

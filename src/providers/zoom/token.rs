@@ -116,7 +116,7 @@ impl DeploymentToken {
             && Some(held.access_token.as_str()) != refused
     }
 
-    fn from_cache(&self, refused: Option<&str>) -> Option<String> {
+    fn cached_token(&self, refused: Option<&str>) -> Option<String> {
         let cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         cached
             .as_ref()
@@ -137,11 +137,11 @@ impl DeploymentToken {
     /// `Unavailable` when the store fails or another process's fetch did not
     /// end within the wait.
     pub async fn token(&self, refused: Option<&str>) -> ProviderResult<String> {
-        if let Some(token) = self.from_cache(refused) {
+        if let Some(token) = self.cached_token(refused) {
             return Ok(token);
         }
         let _one_at_a_time = self.fetching.lock().await;
-        if let Some(token) = self.from_cache(refused) {
+        if let Some(token) = self.cached_token(refused) {
             return Ok(token);
         }
         let deadline = tokio::time::Instant::now() + self.wait;
