@@ -11,7 +11,7 @@
 //! - a **Server-to-Server OAuth app** (the deployment's account id set):
 //!   accounts connect by user (`{"user": <Zoom user id or email>}`) and
 //!   every call uses the deployment's one token, shared by every calsync
-//!   process on the store ([`token`]). Disconnecting revokes nothing: the
+//!   process on the store ([`TOKEN_RECORD`]). Disconnecting revokes nothing: the
 //!   token is the deployment's.
 //!
 //! Connecting reads the user (`GET /users/me`, or `/users/{user}`); its
@@ -20,9 +20,9 @@
 //! Meetings never duplicate: Zoom has no idempotency key, so a create puts
 //! calsync's marker (`calsync:{key}`) in the agenda, and a create that was
 //! attempted before (its answer lost) first looks for the marker among the
-//! user's upcoming meetings ([`MeetingProvider::find_meeting`]). Zoom's 100
+//! user's upcoming meetings ([`crate::providers::MeetingProvider::find_meeting`]). Zoom's 100
 //! meeting creates and updates per user per UTC day are counted in the
-//! store before each write ([`allowance`]); at the cap the work waits until
+//! store before each write ([`writes_record_name`]); at the cap the work waits until
 //! 00:00 UTC without calling Zoom.
 
 // | file | what |

@@ -28,7 +28,7 @@ pub const MARKER_PREFIX: &str = "calsync:";
 /// The marker line for an idempotency key.
 ///
 /// It is the agenda's first line: a listing of a user's meetings cuts each
-/// agenda short ([obs] to 250 characters), and the marker must survive that.
+/// agenda short (to 250 characters, as observed), and the marker must survive that.
 pub fn marker(key: &str) -> String {
     format!("{MARKER_PREFIX}{key}")
 }
