@@ -8,9 +8,11 @@
 
 mod google;
 mod outlook;
+mod zoom;
 
 pub use google::GoogleConfig;
 pub use outlook::OutlookConfig;
+pub use zoom::ZoomConfig;
 
 use crate::concept::{CalendarSync, Config, ConsentSettings};
 use crate::providers::Providers;
@@ -86,10 +88,10 @@ pub enum ProviderSet {
     #[default]
     Sandbox,
     /// Only live adapters: those this build has (`apple`: CalDAV, with the
-    /// `caldav` feature; `google`, with the `google` feature, and `outlook`,
-    /// with the `outlook` feature, each when its client is configured). Any
-    /// other provider is not configured: connecting it answers
-    /// `unsupported_provider` naming what is missing.
+    /// `caldav` feature; `google`, `outlook` and `zoom`, each with its own
+    /// feature, when its client is configured). Any other provider is not
+    /// configured: connecting it answers `unsupported_provider` naming what
+    /// is missing.
     Live,
 }
 
@@ -98,7 +100,8 @@ impl ProviderSet {
     pub const NAMES: &'static str = if cfg!(any(
         feature = "caldav",
         feature = "google",
-        feature = "outlook"
+        feature = "outlook",
+        feature = "zoom"
     )) {
         "sandbox, live"
     } else {
@@ -116,7 +119,8 @@ impl FromStr for ProviderSet {
                 if cfg!(any(
                     feature = "caldav",
                     feature = "google",
-                    feature = "outlook"
+                    feature = "outlook",
+                    feature = "zoom"
                 )) =>
             {
                 Ok(ProviderSet::Live)
@@ -179,6 +183,8 @@ pub struct Setup {
     pub google: GoogleConfig,
     /// How Microsoft Graph is reached (with the live providers).
     pub outlook: OutlookConfig,
+    /// How Zoom is reached (with the live providers).
+    pub zoom: ZoomConfig,
     /// Where consent flows send people back.
     pub consent: ConsentSettings,
     /// How the concept behaves.
@@ -195,6 +201,7 @@ impl Default for Setup {
             providers: ProviderSet::Sandbox,
             google: GoogleConfig::default(),
             outlook: OutlookConfig::default(),
+            zoom: ZoomConfig::default(),
             consent: ConsentSettings::default(),
             config: Config::default(),
         }
@@ -212,8 +219,8 @@ pub struct Opened {
 
 impl Setup {
     /// A deployment kept in `data_dir` (`calsync.db` and the master key file)
-    /// with the live providers (Google's and Outlook's settings from the
-    /// environment).
+    /// with the live providers (Google's, Outlook's and Zoom's settings from
+    /// the environment).
     pub fn in_data_dir(data_dir: &Path) -> Self {
         Setup {
             store: StoreLocation::Sqlite(data_dir.join("calsync.db")),
@@ -221,6 +228,7 @@ impl Setup {
             providers: ProviderSet::Live,
             google: GoogleConfig::from_env(),
             outlook: OutlookConfig::from_env(),
+            zoom: ZoomConfig::from_env(),
             ..Setup::default()
         }
     }
@@ -252,7 +260,10 @@ impl Setup {
                 let sandbox = Sandbox::new();
                 (sandbox.providers(), Some(sandbox))
             }
-            ProviderSet::Live => (live(&self.google, &self.outlook)?, None),
+            ProviderSet::Live => (
+                live(&self.google, &self.outlook, &self.zoom, &store, &vault)?,
+                None,
+            ),
         };
         let sync = CalendarSync::builder(store)
             .providers(providers)
@@ -303,7 +314,16 @@ impl Setup {
 
 /// Every live adapter this build has and the settings configure; each
 /// provider left out is noted with what it lacks.
-fn live(google: &GoogleConfig, outlook: &OutlookConfig) -> Result<Providers, SetupError> {
+/// provider left out is noted with what it lacks. Zoom keeps deployment-wide
+/// state (the Server-to-Server token, the daily counts) in `store`, sealed
+/// with `vault`.
+fn live(
+    google: &GoogleConfig,
+    outlook: &OutlookConfig,
+    zoom: &ZoomConfig,
+    store: &Arc<dyn Store>,
+    vault: &Vault,
+) -> Result<Providers, SetupError> {
     let providers = Providers::new();
     #[cfg(feature = "caldav")]
     let providers = {
@@ -322,7 +342,48 @@ fn live(google: &GoogleConfig, outlook: &OutlookConfig) -> Result<Providers, Set
     );
     let providers = live_google(providers, google)?;
     let providers = live_outlook(providers, outlook)?;
-    Ok(providers.not_configured(crate::model::Provider::Zoom, "zoom has no live adapter yet"))
+    live_zoom(providers, zoom, store, vault)
+}
+
+#[cfg(feature = "zoom")]
+fn live_zoom(
+    providers: Providers,
+    zoom: &ZoomConfig,
+    store: &Arc<dyn Store>,
+    vault: &Vault,
+) -> Result<Providers, SetupError> {
+    let Some(settings) = zoom.settings() else {
+        let reason = zoom.missing().unwrap_or_default();
+        return Ok(providers.not_configured(crate::model::Provider::Zoom, reason));
+    };
+    let adapter =
+        crate::providers::zoom::ZoomProvider::new(&settings, store.clone(), vault.clone())
+            .map_err(|error| SetupError::Unsupported {
+                setting: "zoom",
+                reason: error.message,
+            })?;
+    Ok(providers.with_meetings(Arc::new(adapter)))
+}
+
+#[cfg(not(feature = "zoom"))]
+fn live_zoom(
+    providers: Providers,
+    zoom: &ZoomConfig,
+    _store: &Arc<dyn Store>,
+    _vault: &Vault,
+) -> Result<Providers, SetupError> {
+    if !zoom.is_empty() {
+        return Err(SetupError::Unsupported {
+            setting: "zoom",
+            reason: "calsync was built without Zoom support (cargo feature `zoom`); \
+                     rebuild with --features zoom"
+                .to_owned(),
+        });
+    }
+    Ok(providers.not_configured(
+        crate::model::Provider::Zoom,
+        "zoom needs a build with the cargo feature `zoom`",
+    ))
 }
 
 #[cfg(feature = "google")]
@@ -525,7 +586,8 @@ mod tests {
             cfg!(any(
                 feature = "caldav",
                 feature = "google",
-                feature = "outlook"
+                feature = "outlook",
+                feature = "zoom"
             ))
         );
     }

@@ -18,6 +18,9 @@
 //! - `schedule`: the scheduling engine (recurrence, zones, index, conflicts,
 //!   suggestions, iCalendar reading, the command line).
 //! - `store`: the store conformance suite on every backend.
+//! - `zoom`: the Zoom meeting adapter and a commit with a meeting through
+//!   `CalendarSync` against a local, wire-faithful Zoom server (features
+//!   `zoom`, `server`).
 
 // Tests build one-account lists inline; `&[id.clone()]` reads better there than `from_ref`.
 #![allow(clippy::cloned_ref_to_slice_refs)]
@@ -38,3 +41,5 @@ mod outlook;
 mod patience;
 mod schedule;
 mod store;
+#[cfg(all(feature = "zoom", feature = "server"))]
+mod zoom;

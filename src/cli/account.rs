@@ -37,7 +37,8 @@ pub struct ConnectArgs {
     pub password_env: Option<String>,
     /// The environment variable holding an OAuth refresh token (for google:
     /// one granted to the deployment's client, `CALSYNC_GOOGLE_CLIENT_ID`;
-    /// for outlook: `CALSYNC_MICROSOFT_CLIENT_ID`).
+    /// for outlook: `CALSYNC_MICROSOFT_CLIENT_ID`;
+    /// for zoom: one granted to the user-level app, `CALSYNC_ZOOM_CLIENT_ID`).
     #[arg(long, value_name = "VAR")]
     pub refresh_token_env: Option<String>,
     /// The server (for apple; default `https://caldav.icloud.com`).

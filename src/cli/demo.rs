@@ -85,6 +85,7 @@ pub async fn run(args: &DemoArgs) -> Result<String, DemoError> {
         providers: ProviderSet::Sandbox,
         google: Default::default(),
         outlook: Default::default(),
+        zoom: Default::default(),
         consent: Default::default(),
         // Answers wait for every provider, so that the demo shows each one's.
         config: Config {

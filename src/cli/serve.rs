@@ -9,11 +9,13 @@ mod connections;
 mod consent;
 mod google;
 mod outlook;
+mod zoom;
 
 pub use connections::ConnectionArgs;
 pub use consent::ConsentArgs;
 pub use google::GoogleArgs;
 pub use outlook::OutlookArgs;
+pub use zoom::ZoomArgs;
 
 use super::StoreLocationParser;
 use crate::concept::Config;
@@ -99,6 +101,9 @@ pub struct ServeArgs {
     /// How Microsoft Graph is reached (with `--providers live`).
     #[command(flatten)]
     pub outlook: OutlookArgs,
+    /// How Zoom is reached (with `--providers live`).
+    #[command(flatten)]
+    pub zoom: ZoomArgs,
     /// Where consent flows send people back.
     #[command(flatten)]
     pub consent: ConsentArgs,
@@ -272,6 +277,7 @@ impl ServeArgs {
             providers: self.providers,
             google: self.google.config(),
             outlook: self.outlook.config(),
+            zoom: self.zoom.config(),
             consent: self.consent.settings(),
             config: self.engine.config()?,
         })

@@ -5,8 +5,9 @@
 //! [`crate::engine`]. The trait names no implementation: behaviour that
 //! applies to every adapter (a per-account rate limit, say) wraps the trait.
 //! The [`sandbox`] adapters simulate all four providers in memory; `caldav`
-//! (feature `caldav`), `google` (feature `google`) and `outlook` (feature
-//! `outlook`, Microsoft Graph) speak to real ones.
+//! (feature `caldav`), `google` (feature `google`), `outlook` (feature
+//! `outlook`, Microsoft Graph) and `zoom` (feature `zoom`, a meeting
+//! service) speak to real ones.
 
 #[cfg(feature = "caldav")]
 pub mod caldav;
@@ -16,6 +17,8 @@ pub mod google;
 #[cfg(feature = "outlook")]
 pub mod outlook;
 pub mod sandbox;
+#[cfg(feature = "zoom")]
+pub mod zoom;
 
 pub use credentials::Credentials;
 

@@ -262,7 +262,13 @@ async fn disconnect_calls_nothing_at_microsoft_and_wipes_the_tokens() {
         .disconnect_account(&ada, &account.id)
         .await
         .expect("disconnect");
-    assert_eq!(disconnected.sync_status, SyncStatus::Disconnected);
+    assert_eq!(disconnected.account.sync_status, SyncStatus::Disconnected);
+    assert_eq!(
+        disconnected.revocation,
+        Some(calsync::concept::RevocationStatus::NotSupported)
+    );
+    let reason = disconnected.revocation_reason.expect("a reason");
+    assert!(reason.contains("myapps.microsoft.com"), "{reason}");
     assert!(
         server.log().is_empty(),
         "no sign-out of every app: {:?}",

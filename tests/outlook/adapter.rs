@@ -4,7 +4,7 @@ use super::server::{DEFAULT_CALENDAR, MAILBOX};
 use super::support::{at, connected, context, meeting, provider, refresh_only, server};
 use calsync::model::{EventTime, Transparency};
 use calsync::providers::outlook::{KEY_PROPERTY, SYNCED_ID_PROPERTY, transaction_id};
-use calsync::providers::{CalendarProvider, Credentials, ProviderErrorKind};
+use calsync::providers::{AccountProvider, CalendarProvider, Credentials, ProviderErrorKind};
 use calsync::schedule::EventStatus;
 use serde_json::json;
 use std::time::Duration;
@@ -299,6 +299,10 @@ async fn revoke_calls_nothing() {
     let server = server().await;
     let (adapter, session) = connected(&server).await;
     server.clear_log();
-    adapter.revoke(&session.credentials).await.expect("revoke");
+    let revoked = adapter.revoke(&session.credentials).await.expect("revoke");
+    assert!(
+        matches!(revoked, calsync::providers::Revocation::NotSupported(_)),
+        "{revoked:?}"
+    );
     assert!(server.log().is_empty(), "{:?}", server.log());
 }

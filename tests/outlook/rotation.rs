@@ -7,11 +7,12 @@
 use super::server::{DEFAULT_CALENDAR, GraphServer};
 use super::support::{calendar_sync, connected, meeting, provider, refresh_only, server};
 use crate::patience::patient;
+use async_trait::async_trait;
 use calsync::model::{EventDetails, ProviderEventRef, SyncResultStatus, SyncStatus, UserId};
 use calsync::providers::outlook::OutlookProvider;
 use calsync::providers::{
-    CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind, ProviderResult,
-    Providers, Session, WriteContext,
+    AccountProvider, CalendarProvider, Connection, Credentials, ProviderError, ProviderErrorKind,
+    ProviderResult, Providers, Session, WriteContext,
 };
 use calsync::schedule::ProviderEvent;
 use calsync::{CalendarSync, Error};
@@ -24,8 +25,8 @@ use std::time::Duration;
 /// the store.
 struct DiesAfterTokenAnswer(OutlookProvider);
 
-#[async_trait::async_trait]
-impl CalendarProvider for DiesAfterTokenAnswer {
+#[async_trait]
+impl AccountProvider for DiesAfterTokenAnswer {
     fn provider(&self) -> calsync::model::Provider {
         self.0.provider()
     }
@@ -39,12 +40,19 @@ impl CalendarProvider for DiesAfterTokenAnswer {
             "the process was killed before it stored the answer",
         ))
     }
-    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()> {
+    async fn revoke(
+        &self,
+        credentials: &Credentials,
+    ) -> ProviderResult<calsync::providers::Revocation> {
         self.0.revoke(credentials).await
     }
     async fn validate(&self, session: &Session) -> ProviderResult<()> {
         self.0.validate(session).await
     }
+}
+
+#[async_trait]
+impl CalendarProvider for DiesAfterTokenAnswer {
     async fn create_event(
         &self,
         session: &Session,

@@ -3,7 +3,7 @@
 use super::server::GraphServer;
 use calsync::model::{AccountId, EventDetails, EventId};
 use calsync::providers::outlook::OutlookProvider;
-use calsync::providers::{CalendarProvider, Credentials, Session, WriteContext};
+use calsync::providers::{AccountProvider, Credentials, Session, WriteContext};
 use chrono::{DateTime, TimeZone, Utc};
 
 /// A server with one default calendar.

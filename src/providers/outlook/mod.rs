@@ -55,8 +55,8 @@ pub use wire::{KEY_PROPERTY, PROPERTY_SET, SYNCED_ID_PROPERTY, transaction_id, w
 use crate::model::{AccountId, EventDetails, Provider, ProviderEventRef};
 use crate::oauth::{Endpoints, OAuthClient};
 use crate::providers::{
-    CalendarInfo, CalendarProvider, Connection, ConsentStart, Credentials, ProviderError,
-    ProviderErrorKind, ProviderResult, Session, WriteContext,
+    AccountProvider, CalendarInfo, CalendarProvider, Connection, ConsentStart, Credentials,
+    ProviderError, ProviderErrorKind, ProviderResult, Revocation, Session, WriteContext,
 };
 use crate::schedule::ProviderEvent;
 use api::{Answer, Api, Request, TIMES_IN_UTC, failure};
@@ -332,7 +332,7 @@ fn at_connect(error: ProviderError) -> ProviderError {
 }
 
 #[async_trait]
-impl CalendarProvider for OutlookProvider {
+impl AccountProvider for OutlookProvider {
     fn provider(&self) -> Provider {
         Provider::Outlook
     }
@@ -440,9 +440,11 @@ impl CalendarProvider for OutlookProvider {
     /// sign the person out of every app). The person removes the app's
     /// consent at <https://myapps.microsoft.com> or
     /// <https://account.live.com/consent/Manage>.
-    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<()> {
+    async fn revoke(&self, credentials: &Credentials) -> ProviderResult<Revocation> {
         let _ = credentials;
-        Ok(())
+        Ok(Revocation::NotSupported(
+            "Microsoft has no way for an app to revoke its own grant; the tokens are wiped here, and the person removes the app's access at https://myapps.microsoft.com (work or school) or https://account.live.com/consent/Manage (personal)".to_owned(),
+        ))
     }
 
     async fn validate(&self, session: &Session) -> ProviderResult<()> {
@@ -492,7 +494,10 @@ impl CalendarProvider for OutlookProvider {
         tokens.apply_to(&mut credentials);
         Ok(credentials)
     }
+}
 
+#[async_trait]
+impl CalendarProvider for OutlookProvider {
     async fn create_event(
         &self,
         session: &Session,

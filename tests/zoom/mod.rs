@@ -1,0 +1,13 @@
+//! The Zoom adapter against a local, wire-faithful Zoom server (`server`):
+//! meetings call by call (`adapter`), the user-level OAuth app (`oauth`),
+//! the Server-to-Server app's one token per deployment (`s2s`), rate and
+//! daily limits (`limits`), and a commit with a meeting through
+//! `CalendarSync` on the SQLite store (`actions`).
+
+mod actions;
+mod adapter;
+mod limits;
+mod oauth;
+mod s2s;
+pub mod server;
+mod support;
