@@ -60,6 +60,7 @@ impl CalendarSync {
             .provider_ids
             .values()
             .find_map(|reference| reference.join_url.as_deref())
+            && details.virtual_meeting
             && !crate::engine::holds_link(&details, link)
         {
             let linked = crate::engine::with_meeting_link(&details, link);

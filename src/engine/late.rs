@@ -53,6 +53,7 @@ pub(crate) async fn read_back(
         idempotency_key: op.idempotency_key.clone(),
         synced_id: op.event.clone(),
         invite_attendees: false,
+        retry: false,
     };
     engine
         .call_account(record, ProviderCall::Find, |session| {
@@ -166,6 +167,7 @@ pub(crate) async fn sweep(
                 idempotency_key: op.idempotency_key.clone(),
                 synced_id: op.event.clone(),
                 invite_attendees: false,
+                retry: false,
             };
             async move {
                 match adapter.delete(&session, &found, &silent).await {

@@ -94,7 +94,8 @@ pub(crate) async fn link_meeting(
         // Cancelled meanwhile: the cancel deletes the meeting.
         return Ok(());
     };
-    if holds_link(&synced.event, link) {
+    // Only an event that asked for a video meeting carries its link.
+    if !synced.event.virtual_meeting || holds_link(&synced.event, link) {
         return Ok(());
     }
     let linked = with_meeting_link(&synced.event, link);

@@ -349,6 +349,7 @@ impl Engine {
             details: intent.details.clone(),
             version: crate::model::FIRST_VERSION,
             uncertain: false,
+            taken_up: false,
             invites: false,
             changed_fields: Vec::new(),
             target: intent.target,

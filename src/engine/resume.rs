@@ -36,6 +36,13 @@ impl Engine {
             if claimed.is_empty() {
                 return Ok(done);
             }
+            let claimed = claimed
+                .into_iter()
+                .map(|mut op| {
+                    op.taken_up = true;
+                    op
+                })
+                .collect();
             done.extend(run::run_until(self, claimed, None).await);
         }
     }

@@ -298,6 +298,7 @@ async fn attempt(
         idempotency_key: op.idempotency_key.clone(),
         synced_id: op.event.clone(),
         invite_attendees: invites(engine, op).await?,
+        retry: op.kind == OperationKind::Create && (op.uncertain || op.attempts > 0 || op.taken_up),
     };
     let call = match op.kind {
         OperationKind::Create => ProviderCall::Create,

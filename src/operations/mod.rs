@@ -79,6 +79,10 @@ pub struct Operation {
     /// event may be on the provider although no answer said so.
     #[serde(default)]
     pub uncertain: bool,
+    /// Taken up from the store by a resume (never stored): an earlier
+    /// process may have been in the middle of it when it stopped.
+    #[serde(skip)]
+    pub taken_up: bool,
     /// For a create: whether this copy sends the invitations to the
     /// attendees (one copy of a synced event does).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

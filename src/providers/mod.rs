@@ -177,6 +177,11 @@ pub struct WriteContext {
     /// a synced event does (the account it was first committed to); the
     /// others carry the attendees without inviting them again.
     pub invite_attendees: bool,
+    /// For a create: an earlier attempt may have landed although no answer
+    /// said so (its answer was lost, or a process stopped during it). A
+    /// provider without client-chosen ids looks for what that attempt made
+    /// (by calsync's key on it) before making another.
+    pub retry: bool,
 }
 
 /// The start of a consent flow at a provider: where to send the person, and

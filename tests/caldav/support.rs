@@ -207,6 +207,7 @@ pub fn context() -> WriteContext {
         idempotency_key: format!("op-{}", uuid::Uuid::new_v4()),
         synced_id: EventId::fresh(),
         invite_attendees: false,
+        retry: false,
     }
 }
 

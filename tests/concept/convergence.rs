@@ -399,6 +399,7 @@ async fn a_late_copy_after_a_cancel_is_swept(h: Harness) {
         idempotency_key: create.idempotency_key.clone(),
         synced_id: id.clone(),
         invite_attendees: false,
+        retry: false,
     };
     let calendar = google.calendar_id.clone().expect("calendar");
     h.provider(Provider::Google)

@@ -223,6 +223,7 @@ fn pending_operation(id: &str) -> calsync::operations::Operation {
         details: event.event.clone(),
         version: 1,
         uncertain: false,
+        taken_up: false,
         invites: false,
         changed_fields: Vec::new(),
         target: None,

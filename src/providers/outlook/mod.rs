@@ -65,7 +65,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use url::Url;
 use wire::{GraphCalendar, GraphEvent, Page};
 
@@ -84,9 +84,6 @@ pub struct OutlookProvider {
     api: Api,
     oauth: OAuthClient,
     pacer: Arc<pace::Pacer>,
-    /// Idempotency keys whose create was sent and not yet answered with the
-    /// event: a create under one of them looks the event up first.
-    attempted: Arc<Mutex<HashSet<String>>>,
 }
 
 impl OutlookProvider {
@@ -137,17 +134,12 @@ impl OutlookProvider {
                 settings.requests_per_second,
                 settings.burst,
             )),
-            attempted: Arc::default(),
         })
     }
 
     /// The deployment's OAuth client at the identity platform.
     pub fn oauth(&self) -> &OAuthClient {
         &self.oauth
-    }
-
-    fn attempts(&self) -> MutexGuard<'_, HashSet<String>> {
-        self.attempted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn call(

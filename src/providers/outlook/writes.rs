@@ -34,10 +34,10 @@ fn refused_recurrence(error: &super::recurrence::Unexpressible) -> ProviderError
 
 impl OutlookProvider {
     /// Creates with the key's `transactionId` and calsync's properties. A
-    /// create this process tried before under the same key (its answer was
-    /// lost, or it timed out) first looks the event up by the key, so a
-    /// retry never makes a second event even after Graph forgot the
-    /// `transactionId`.
+    /// create whose earlier attempt may have landed (`context.retry`: its
+    /// answer was lost, it timed out, or a process stopped during it) first
+    /// looks the event up by the key, so a retry never makes a second event
+    /// even after Graph forgot the `transactionId`.
     pub(super) async fn create(
         &self,
         session: &Session,
@@ -52,9 +52,9 @@ impl OutlookProvider {
             context.invite_attendees,
         )
         .map_err(|error| refused_recurrence(&error))?;
-        let tried_before = !self.attempts().insert(context.idempotency_key.clone());
-        if tried_before && let Some(found) = self.find(session, context).await? {
-            self.attempts().remove(&context.idempotency_key);
+        if context.retry
+            && let Some(found) = self.find(session, context).await?
+        {
             return Ok(found);
         }
         let calendar = session.calendar_id.as_deref();
@@ -65,7 +65,6 @@ impl OutlookProvider {
         if !answer.ok() {
             return Err(failure("create the event", &answer));
         }
-        self.attempts().remove(&context.idempotency_key);
         let created: GraphEvent = answer.json("create event")?;
         Ok(Self::event_ref(&created, calendar))
     }

@@ -123,6 +123,7 @@ mod tests {
             idempotency_key: "key".to_owned(),
             synced_id: crate::model::EventId::fresh(),
             invite_attendees: false,
+            retry: false,
         };
         let details = crate::model::EventDetails::timed(
             "Hangs",

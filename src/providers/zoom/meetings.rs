@@ -100,7 +100,7 @@ impl MeetingProvider for ZoomProvider {
         let key = context.idempotency_key.as_str();
         // Zoom has no idempotency key: a create tried before (its answer
         // lost, or its process stopped mid-call) may have made the meeting.
-        if self.allowance.was_attempted(&caller.counted, key).await? {
+        if context.retry || self.allowance.was_attempted(&caller.counted, key).await? {
             if let Some(found) = self.find_marked(&caller, key).await? {
                 return Ok(found);
             }

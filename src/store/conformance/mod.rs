@@ -244,6 +244,7 @@ fn operation(event: &str, account: &str, due_minutes: i64) -> Operation {
         details: details("Planning"),
         version: 1,
         uncertain: false,
+        taken_up: false,
         invites: false,
         changed_fields: Vec::new(),
         target: None,

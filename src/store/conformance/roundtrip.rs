@@ -186,6 +186,7 @@ pub async fn stored_operations_read_back_as_written(maker: &dyn StoreMaker) {
             details: details(&mut rng),
             version: rng.random_range(0..1_000_000_000_000),
             uncertain: rng.random_bool(0.5),
+            taken_up: false,
             invites: rng.random_bool(0.5),
             changed_fields: (0..rng.random_range(0..3))
                 .map(|_| text(&mut rng, 8))
