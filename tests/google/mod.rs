@@ -10,4 +10,4 @@ mod oauth;
 mod ready;
 pub mod server;
 mod settings;
-mod support;
+pub(crate) mod support;

@@ -105,8 +105,14 @@ async fn a_create_whose_reply_was_lost_is_found_by_its_key_before_creating_again
     // Graph publishes no retention for transactionId: assume it forgot.
     server.forget_transactions();
     server.clear_log();
+    // The engine says the earlier attempt may have landed (its answer was
+    // lost, or the process stopped during it).
+    let retried = calsync::providers::WriteContext {
+        retry: true,
+        ..context.clone()
+    };
     let found = adapter
-        .create_event(&session, &meeting("Once"), &context)
+        .create_event(&session, &meeting("Once"), &retried)
         .await
         .expect("found");
     assert_eq!(

@@ -11,4 +11,4 @@ mod consent;
 mod rotation;
 pub mod server;
 mod settings;
-mod support;
+pub(crate) mod support;
