@@ -154,3 +154,35 @@ async fn a_create_tried_again_after_a_lost_reply_makes_one_meeting() {
         .expect("create");
     assert_eq!(server.log(), vec!["POST /v2/users/me/meetings"]);
 }
+
+#[tokio::test]
+async fn a_create_resumed_by_another_process_after_a_kill_makes_one_meeting() {
+    let server = ZoomServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = user_adapter(&server, dir.path()).await;
+    let credentials = refresh_only(server.grant(USER_ID));
+    let session_before = session(&first, &credentials).await;
+    let context = context();
+    // The meeting is made; the process is killed before the answer is stored.
+    server.lose_next_reply();
+    first
+        .create_meeting(&session_before, &event("Planning", 9), &context)
+        .await
+        .expect_err("the process never saw the answer");
+    drop(first);
+    // Another process on the same store takes the create up: the engine says
+    // an earlier attempt may have landed.
+    let second = user_adapter(&server, dir.path()).await;
+    let resumed = calsync::providers::WriteContext {
+        retry: true,
+        ..context.clone()
+    };
+    server.clear_log();
+    let found = second
+        .create_meeting(&session_before, &event("Planning", 9), &resumed)
+        .await
+        .expect("found");
+    assert_eq!(server.meetings().len(), 1, "no second meeting");
+    assert_eq!(server.count("POST", "/meetings"), 0, "{:?}", server.log());
+    assert_eq!(found.event_id, server.meetings()[0]["id"].to_string());
+}
